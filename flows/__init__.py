@@ -1,0 +1,1 @@
+"""Prefect flows over songs: one song, an album, (later) sweeps."""

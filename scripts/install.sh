@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Install songforge into ./.venv from the project's own files. Safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+pip() { .venv/bin/python -m pip "$@"; }
+pip install -q --upgrade pip
+# torch first, then everything else under a constraint that keeps it, so nothing
+# re-resolves torch to a multi-gigabyte CUDA build.
+pip install -q "torch==2.13.0"
+pip install -q -c requirements/constraints.txt -e ".[dev]"
+# tinysoundfont renders SoundFonts with no system library; it declares pyaudio
+# (portaudio headers) only for live playback, which songforge never uses.
+pip install -q --no-deps "tinysoundfont==0.3.7"
+# torchcrepe imports torchaudio, whose only release for this torch is a CUDA build.
+# Without its compiled libs torchaudio runs in pure-Python mode, which is all
+# torchcrepe needs. A CUDA machine keeps its working torchaudio.
+if ! .venv/bin/python -c "import torchaudio" 2>/dev/null; then
+    rm -f .venv/lib/python*/site-packages/torchaudio/lib/*.so
+fi
+.venv/bin/python -c "import torchcrepe, tinysoundfont, prefect, mlflow" >/dev/null
+echo "songforge installed in .venv"

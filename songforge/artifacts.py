@@ -1,0 +1,59 @@
+"""References to a stage's output files, with content hashes so reruns can trust or redo them."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+def file_sha256(path: Path, chunk_bytes: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(chunk_bytes):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class FileRef:
+    """A file a stage wrote: where, its size and its sha256 at the time."""
+
+    path: str
+    sha256: str
+    size: int
+
+    @classmethod
+    def of(cls, path: Path) -> "FileRef":
+        path = Path(path)
+        return cls(str(path), file_sha256(path), path.stat().st_size)
+
+    def is_intact(self) -> bool:
+        """The file is still there, with the same content."""
+        path = Path(self.path)
+        return path.is_file() and path.stat().st_size == self.size and file_sha256(path) == self.sha256
+
+
+@dataclass(frozen=True)
+class StageOutput:
+    """What a stage hands on: its files by role (e.g. 'vocals'), and small JSON-able facts."""
+
+    stage: str
+    files: dict[str, FileRef]
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def path(self, role: str) -> Path:
+        return Path(self.files[role].path)
+
+    def is_intact(self) -> bool:
+        return all(ref.is_intact() for ref in self.files.values())
+
+    def fingerprint(self) -> dict[str, str]:
+        """Role -> content hash: what downstream cache keys depend on (not paths, not times)."""
+        return {role: ref.sha256 for role, ref in sorted(self.files.items())}
+
+
+def output(stage: str, data: dict[str, Any] | None = None, **paths: Path) -> StageOutput:
+    """A StageOutput for files just written, hashing each."""
+    return StageOutput(stage, {role: FileRef.of(p) for role, p in paths.items()}, dict(data or {}))

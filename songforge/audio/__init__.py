@@ -1,0 +1,1 @@
+"""Audio as float32 numpy arrays shaped (samples, channels) plus a sample rate."""

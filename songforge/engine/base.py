@@ -1,0 +1,58 @@
+"""The engine interface: what every engine takes and gives back."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Protocol
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict
+
+if TYPE_CHECKING:
+    from ..params import SongSpec
+
+Progress = Callable[[float, str], None]
+"""Called with the fraction done (0..1) and a short description of the current step."""
+
+
+@dataclass
+class Stems:
+    """An engine's output: vocal and instrumental stems, float32 (samples, 2) at `sample_rate`.
+
+    `mix` is set by engines that produce a mixture first (separation derives the stems);
+    `metadata` holds JSON-able facts about the take (section times, the vocal's notes, ...).
+    """
+
+    vocals: np.ndarray
+    instrumental: np.ndarray
+    sample_rate: int
+    mix: np.ndarray | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        assert self.vocals.ndim == 2 and self.vocals.shape[1] == 2, self.vocals.shape
+        assert self.vocals.shape == self.instrumental.shape, (self.vocals.shape, self.instrumental.shape)
+
+    @property
+    def duration_s(self) -> float:
+        return self.vocals.shape[0] / self.sample_rate
+
+
+class EngineParams(BaseModel):
+    """Base for an engine's own params (frozen, unknown keys rejected)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Engine(Protocol):
+    """What the registry hands out. `identity` goes into cache keys and lineage."""
+
+    name: ClassVar[str]
+    Params: ClassVar[type[EngineParams]]
+
+    def identity(self, params: EngineParams) -> str:
+        """Engine name, code version and model revision: changes whenever outputs would."""
+        ...
+
+    def generate(self, song: "SongSpec", params: EngineParams, seed: int, progress: Progress | None = None) -> Stems:
+        ...

@@ -1,0 +1,24 @@
+"""Engines by name. Engines import lazily so that listing them loads no model code."""
+
+from __future__ import annotations
+
+from importlib import import_module
+
+from ..errors import ParamsError
+from .base import Engine
+
+_ENGINES = {
+    "sketch": "songforge.engine.sketch.engine:SketchEngine",
+}
+
+
+def available_engines() -> list[str]:
+    return sorted(_ENGINES)
+
+
+def get_engine(name: str) -> Engine:
+    """An engine instance by registry name; ParamsError naming the choices otherwise."""
+    if name not in _ENGINES:
+        raise ParamsError("engine.name", f"unknown engine '{name}'", f"use one of: {', '.join(available_engines())}")
+    module, cls = _ENGINES[name].split(":")
+    return getattr(import_module(module), cls)()

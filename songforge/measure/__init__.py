@@ -1,0 +1,1 @@
+"""Measurements of finished audio: loudness, pitch, tempo, key, spectrum."""

@@ -1,0 +1,241 @@
+"""Params as frozen pydantic models loaded from YAML; errors name the file, the field and the fix."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .errors import ParamsError
+from .lyrics import Lyrics, parse_lyrics
+from .music import Key
+from .paths import slugify
+from .tags import normalize_tags
+
+# Field name -> how to fix a bad value; pydantic says what is wrong, this says what to do.
+FIXES = {
+    "title": "give a non-empty title of at most 120 characters",
+    "lyrics": "give the lyrics inline ('lyrics: |') or as a file ('lyrics_file: path.txt')",
+    "bpm": "set a tempo between 40 and 240 beats per minute, e.g. 'bpm: 120'",
+    "key": "name a key like 'A minor', 'F# major' or 'Bb'",
+    "seed": "use a whole number >= 0",
+    "duration_s": "set a target length between 10 and 600 seconds",
+    "language": "use one of en, zh, ja, ko",
+    "target_lufs": "use an integrated loudness between -30 and -5 LUFS, e.g. -14",
+    "true_peak_dbtp": "use a ceiling between -6 and 0 dBTP, e.g. -1",
+    "reference": "point to an existing WAV/FLAC/MP3 file (relative to the params file)",
+    "concurrency": "use a whole number of songs to run at once, 1 to 16",
+    "songs": "list at least one song under 'songs:'",
+}
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class EngineSpec(Frozen):
+    """An engine by registry name, and its own params (validated by that engine's Params model)."""
+
+    name: str = "sketch"
+    params: dict[str, Any] = Field(default_factory=dict)
+
+    def resolve(self):
+        """(engine, validated params); ParamsError naming the bad field otherwise."""
+        from .engine.registry import get_engine
+
+        engine = get_engine(self.name)
+        try:
+            return engine, engine.Params.model_validate(self.params)
+        except ValidationError as error:
+            raise _from_validation(error, prefix="engine.params") from None
+
+
+class MixSpec(Frozen):
+    """Per-stem gains, vocal processing and width, applied by songforge.audio.mix."""
+
+    vocals_gain_db: float = Field(0.0, ge=-24, le=12)
+    instrumental_gain_db: float = Field(-1.5, ge=-24, le=12)
+    vocal_highpass_hz: float = Field(100.0, ge=20, le=400)
+    vocal_compressor_ratio: float = Field(3.0, ge=1, le=20)
+    vocal_compressor_threshold_db: float = Field(-20.0, ge=-60, le=0)
+    reverb_send: float = Field(0.18, ge=0, le=1, description="vocal reverb wet level, 0..1")
+    reverb_room_size: float = Field(0.45, ge=0, le=1)
+    width: float = Field(1.2, ge=0, le=2, description="stereo width of the instrumental: 1 leaves it, 0 is mono")
+
+
+class MasterSpec(Frozen):
+    """Master to a reference track (Matchering), or to a loudness target; always true-peak limited."""
+
+    reference: Path | None = None
+    target_lufs: float = Field(-14.0, ge=-30, le=-5)
+    true_peak_dbtp: float = Field(-1.0, ge=-6, le=0)
+
+    @field_validator("reference")
+    @classmethod
+    def _reference_exists(cls, path: Path | None) -> Path | None:
+        if path is not None and not Path(path).is_file():
+            raise ValueError(f"reference track '{path}' does not exist")
+        return path
+
+
+class MeasureSpec(Frozen):
+    pitch_model: Literal["tiny", "full"] = "tiny"
+
+
+class SongSpec(Frozen):
+    title: str = Field(min_length=1, max_length=120)
+    lyrics: str
+    genre: list[str] = Field(default_factory=lambda: ["pop"])
+    mood: list[str] = Field(default_factory=list)
+    instrument: list[str] = Field(default_factory=list)
+    voice: list[str] = Field(default_factory=lambda: ["female"])
+    language: Literal["en", "zh", "ja", "ko"] = "en"
+    bpm: float = Field(110.0, ge=40, le=240)
+    key: str = "C major"
+    seed: int = Field(0, ge=0)
+    duration_s: float = Field(45.0, ge=10, le=600)
+    engine: EngineSpec = Field(default_factory=EngineSpec)
+    mix: MixSpec = Field(default_factory=MixSpec)
+
+    @field_validator("lyrics")
+    @classmethod
+    def _lyrics_parse(cls, text: str) -> str:
+        parse_lyrics(text)  # raises ParamsError with the problem and the fix
+        return text.strip() + "\n"
+
+    @field_validator("key")
+    @classmethod
+    def _key_parse(cls, text: str) -> str:
+        return Key.parse(text).name
+
+    @field_validator("genre", "mood", "instrument", "voice")
+    @classmethod
+    def _tags_known(cls, tags: list[str], info) -> list[str]:
+        return normalize_tags(info.field_name, tags)
+
+    @property
+    def sections(self) -> Lyrics:
+        return parse_lyrics(self.lyrics)
+
+    @property
+    def musical_key(self) -> Key:
+        return Key.parse(self.key)
+
+    @property
+    def slug(self) -> str:
+        return slugify(self.title)
+
+    @property
+    def style(self) -> str:
+        """The tags as one YuE genre line: genre, instrument, mood, voice."""
+        return " ".join(self.genre + self.instrument + self.mood + self.voice)
+
+
+class AlbumSpec(Frozen):
+    title: str = Field(min_length=1, max_length=120)
+    artist: str = "songforge"
+    concurrency: int = Field(2, ge=1, le=16)
+    master: MasterSpec = Field(default_factory=MasterSpec)
+    measure: MeasureSpec = Field(default_factory=MeasureSpec)
+    songs: list[SongSpec] = Field(min_length=1)
+
+    @property
+    def slug(self) -> str:
+        return slugify(self.title)
+
+
+def load_album(path: Path) -> AlbumSpec:
+    """Load an album (or a single-song) YAML file; every error names the file, field and fix."""
+    path = Path(path)
+    source = str(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ParamsError("(file)", "no such file", "check the path to the params file", source) from None
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark else "(file)"
+        raise ParamsError(where, f"not valid YAML ({getattr(error, 'problem', error)})", "fix the YAML syntax", source) from None
+    if not isinstance(raw, dict):
+        raise ParamsError("(file)", "the file is not a mapping of fields", "start with 'title:' and 'songs:'", source)
+    if "songs" not in raw:  # a single song file: an album of one
+        raw = {"title": raw.get("title", path.stem), "master": raw.pop("master", {}),
+               "measure": raw.pop("measure", {}), "songs": [raw]}
+    return album_from_dict(raw, base_dir=path.parent, source=source)
+
+
+def album_from_dict(raw: dict[str, Any], base_dir: Path = Path("."), source: str = "<album>") -> AlbumSpec:
+    """Validate an album mapping: `defaults` merge into each song, files resolve from base_dir."""
+    raw = copy.deepcopy(raw)
+    defaults = raw.pop("defaults", None) or {}
+    songs_raw = raw.pop("songs", None)
+    if not isinstance(songs_raw, list) or not songs_raw:
+        raise ParamsError("songs", "missing or empty", FIXES["songs"], source)
+    songs = [_song(i, _merge(defaults, s), base_dir, source) for i, s in enumerate(songs_raw)]
+    _check_unique_titles(songs, source)
+    if isinstance(raw.get("master"), dict) and raw["master"].get("reference"):
+        raw["master"]["reference"] = _resolve(base_dir, raw["master"]["reference"])
+    try:
+        return AlbumSpec.model_validate({**raw, "songs": songs})
+    except ValidationError as error:
+        raise _from_validation(error, source=source) from None
+
+
+def _song(index: int, raw: Any, base_dir: Path, source: str) -> SongSpec:
+    prefix = f"songs[{index}]"
+    if not isinstance(raw, dict):
+        raise ParamsError(prefix, "a song must be a mapping of fields", "give at least 'title' and 'lyrics'", source)
+    if "lyrics_file" in raw:
+        lyrics_path = _resolve(base_dir, raw.pop("lyrics_file"))
+        if not lyrics_path.is_file():
+            raise ParamsError(f"{prefix}.lyrics_file", f"'{lyrics_path}' does not exist", FIXES["lyrics"], source)
+        raw["lyrics"] = lyrics_path.read_text(encoding="utf-8")
+    try:
+        song = SongSpec.model_validate(raw)
+        song.engine.resolve()
+        return song
+    except ParamsError as error:
+        raise error.located(source, prefix) from None
+    except ValidationError as error:
+        raise _from_validation(error, source=source, prefix=prefix) from None
+
+
+def _from_validation(error: ValidationError, source: str | None = None, prefix: str = "") -> ParamsError:
+    """The first pydantic error as a ParamsError with a field path and a fix."""
+    first = error.errors()[0]
+    loc = [f"[{part}]" if isinstance(part, int) else str(part) for part in first["loc"]]
+    field = ".".join(loc).replace(".[", "[")
+    name = next((str(p) for p in reversed(first["loc"]) if isinstance(p, str)), field)
+    problem = first["msg"].removeprefix("Value error, ")
+    if first["type"] == "missing":
+        problem = "is required"
+    elif "input" in first and first["type"] != "extra_forbidden":
+        problem += f" (got {first['input']!r})"
+    fix = FIXES.get(name, "remove the field" if first["type"] == "extra_forbidden" else "correct the value")
+    return ParamsError(f"{prefix}.{field}" if prefix else field, problem, fix, source)
+
+
+def _merge(base: dict, override: dict) -> dict:
+    if not isinstance(override, dict):
+        return override
+    merged = copy.deepcopy(base)
+    for key, value in override.items():
+        merged[key] = _merge(merged[key], value) if isinstance(merged.get(key), dict) and isinstance(value, dict) else value
+    return merged
+
+
+def _resolve(base_dir: Path, value: str | Path) -> Path:
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else (base_dir / path)
+
+
+def _check_unique_titles(songs: list[SongSpec], source: str) -> None:
+    seen: dict[str, int] = {}
+    for index, song in enumerate(songs):
+        if song.slug in seen:
+            raise ParamsError(f"songs[{index}].title", f"'{song.title}' names the same folder as songs[{seen[song.slug]}]",
+                              "give each song a distinct title", source)
+        seen[song.slug] = index

@@ -1,0 +1,1 @@
+"""Prefect tasks: thin wrappers over songforge.stages, with a content-addressed cache."""
