@@ -39,3 +39,11 @@ def run_album(album: AlbumSpec, out_dir: Path, tracking_uri: str | None) -> dict
                              key=f"{album.slug}-links")
     return {"album": album.title, "mlflow_run_id": parent.run_id, "report": str(report.path("html")),
             "songs": rows, "folders": [str(f) for f in folders]}
+
+
+@flow(name="album-file")
+def album_file_flow(album_file: str, out_dir: str = "out", tracking_uri: str | None = None) -> dict:
+    """The album flow for deployments and schedules: takes the params file's path."""
+    from songforge.params import load_album
+
+    return album_flow(load_album(Path(album_file)), out_dir, tracking_uri)

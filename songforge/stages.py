@@ -117,7 +117,7 @@ def album_report(album, songs: list[dict], album_dir: Path) -> StageOutput:
     """metrics.csv (a row per song) and report.html (players, pictures, metrics vs targets)."""
     import pandas as pd
 
-    from .report.html import SongReport, album_report_html
+    from .report.html import album_report_html
 
     rows = [{"song": spec.title, **results["measure"].data} for spec, results in zip(album.songs, songs)]
     csv = album_dir / "metrics.csv"
@@ -141,6 +141,6 @@ def _song_report(song: SongSpec, results: dict, album_dir: Path, targets: dict):
         title=song.title, folder=results["master"].path("master").parent.relative_to(album_dir).as_posix(),
         audio={"master (mp3)": rel("master", "preview"), "vocals": rel("generate", "vocals"),
                "instrumental": rel("generate", "instrumental")},
-        lyrics=song.sections.text, images={"waveform": rel("plots", "waveform"), "pitch": rel("plots", "pitch")},
+        lyrics=song.sections.text, images=[rel("plots", "waveform"), rel("plots", "pitch")],
         metrics=results["measure"].data, targets=targets,
     )

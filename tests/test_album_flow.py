@@ -1,0 +1,105 @@
+"""The album flow end to end on the sketch engine: a real Prefect API, a real MLflow sqlite store, real audio."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from songforge.audio.io import read_audio
+from songforge.measure.loudness import integrated_lufs, true_peak_dbtp
+from songforge.params import load_album
+
+pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parents[1]
+SONG_FILES = ["lyrics.txt", "stems/vocals.wav", "stems/instrumental.wav", "mix.wav", "master.wav",
+              "master.mp3", "metrics.json", "waveform.png", "pitch.png", "take.json"]
+
+
+def short_album(tmp_path: Path, songs: int = 2, seconds: float = 14, name: str = "Song") -> Path:
+    lyrics = "[verse]\nLittle light upon the hill\nShining on and shining still\n[chorus]\nHold on, hold on\n"
+    specs = [{"title": f"{name} {i}", "lyrics": lyrics, "bpm": [120, 100, 110][i % 3],
+              "key": ["C major", "A minor", "E minor"][i % 3], "seed": i, "duration_s": seconds} for i in range(songs)]
+    path = tmp_path / "album.yaml"
+    path.write_text(yaml.safe_dump({"title": "Test Album", "concurrency": 2, "songs": specs}))
+    return path
+
+
+def run_cli(album: Path, out: Path, uri: str, api: str, **popen) -> subprocess.Popen:
+    env = {**os.environ, "PREFECT_API_URL": api, "MLFLOW_TRACKING_URI": uri}
+    return subprocess.Popen([sys.executable, "-m", "flows.cli", "album", str(album), "--out", str(out)],
+                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **popen)
+
+
+def test_album_runs_masters_measures_and_tracks(prefect_api, tmp_path):
+    from mlflow import MlflowClient
+
+    from flows.album import album_flow
+
+    album = load_album(short_album(tmp_path))
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    started = time.perf_counter()
+    first = album_flow(album, str(tmp_path / "out"), uri)
+    first_s = time.perf_counter() - started
+
+    for folder, row in zip(first["folders"], first["songs"]):
+        for name in SONG_FILES:
+            assert (Path(folder) / name).is_file(), name
+        master, rate = read_audio(Path(folder) / "master.wav")
+        assert abs(integrated_lufs(master, rate) - album.master.target_lufs) <= 0.5
+        assert true_peak_dbtp(master, rate) <= album.master.true_peak_dbtp + 1e-3
+        assert row["tempo_acc1"] == 1 and row["key_score"] >= 0.5
+        assert json.loads((Path(folder) / "metrics.json").read_text())["lufs"] == pytest.approx(row["lufs"])
+    album_folder = Path(first["report"]).parent
+    assert (album_folder / "metrics.csv").read_text().count("\n") == len(album.songs) + 1
+    html = Path(first["report"]).read_text()
+    assert all(song.title in html for song in album.songs) and "<audio" in html
+
+    client = MlflowClient(uri)
+    parent = client.get_run(first["mlflow_run_id"])
+    assert parent.info.status == "FINISHED"
+    children = client.search_runs([parent.info.experiment_id], f"tags.mlflow.parentRunId = '{parent.info.run_id}'")
+    assert sorted(c.info.run_name for c in children) == [s.title for s in album.songs]
+    assert all("lufs" in c.data.metrics for c in children)
+    assert {"master.mp3", "pitch.png", "waveform.png"} <= {a.path for a in client.list_artifacts(children[0].info.run_id)}
+
+    started = time.perf_counter()
+    second = album_flow(album, str(tmp_path / "out"), uri)
+    second_s = time.perf_counter() - started
+    assert second["mlflow_run_id"] == first["mlflow_run_id"]  # all cache hits: nothing re-logged
+    assert second_s < first_s / 3, (first_s, second_s)
+
+
+def test_killed_album_resumes_without_generating_twice(prefect_api, tmp_path):
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import TaskRunFilter, TaskRunFilterName
+
+    album_file = short_album(tmp_path, songs=3, seconds=12, name="Resumed")
+    out, uri = tmp_path / "out", f"sqlite:///{tmp_path / 'mlflow.db'}"
+    first = run_cli(album_file, out, uri, prefect_api, start_new_session=True)
+    first_stems = out / "test-album" / "01-resumed-0" / "stems" / "vocals.wav"
+    deadline = time.time() + 300
+    while not first_stems.exists() and first.poll() is None and time.time() < deadline:
+        time.sleep(0.2)
+    assert first.poll() is None, first.stdout.read()
+    os.killpg(first.pid, signal.SIGKILL)  # killed mid-album
+    first.wait()
+    assert not (out / "test-album" / "report.html").exists()
+
+    second = run_cli(album_file, out, uri, prefect_api)
+    log, _ = second.communicate(timeout=600)
+    assert second.returncode == 0, log
+    assert (out / "test-album" / "report.html").is_file()
+
+    with get_client(sync_client=True) as client:
+        runs = client.read_task_runs(task_run_filter=TaskRunFilter(name=TaskRunFilterName(like_="generate-0")))
+    fresh = [r.name for r in runs if "resumed" in r.name and r.state and r.state.name == "Completed"]
+    assert sorted(fresh) == sorted(set(fresh)), fresh  # no song generated twice
+    assert len(set(fresh)) == 3
