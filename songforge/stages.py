@@ -63,7 +63,7 @@ def master(mixed: StageOutput, spec: MasterSpec, song_dir: Path) -> StageOutput:
     audio, rate = read_audio(mixed.path("mix"))
     result = master_audio(audio, rate, spec)
     return output(
-        "master", result.summary(),
+        "master", result.metrics(),
         master=write_wav(song_dir / "master.wav", result.audio, rate, "PCM_24"),
         preview=write_mp3(song_dir / "master.mp3", result.audio, rate),
     )
