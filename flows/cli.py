@@ -76,6 +76,7 @@ def _run(file: Path, out: Path, tracking_uri: str | None, concurrency: int | Non
     except SongforgeError as error:
         _fail(error)
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     from prefect.task_runners import ThreadPoolTaskRunner
     from tqdm import tqdm
 

@@ -71,14 +71,14 @@ def master(mixed: StageOutput, spec: MasterSpec, song_dir: Path) -> StageOutput:
 
 def measure(mastered: StageOutput, stems: StageOutput, song: SongSpec, spec: MeasureSpec, song_dir: Path) -> StageOutput:
     """metrics.json for the master (vocal range from the vocal stem) and pitch.npz, the contour."""
-    from .measure.metrics import measure_audio, vocal_pitch
+    from .measure.metrics import measure_audio
 
     audio, rate = read_audio(mastered.path("master"))
     vocals, vocal_rate = read_audio(stems.path("vocals"))
-    contour = vocal_pitch(vocals, vocal_rate, spec.pitch_model)
-    metrics = measure_audio(audio, rate, bpm=song.bpm, key=song.musical_key, pitch=contour).to_dict()
-    pitch_path = song_dir / "pitch.npz"
-    _write_npz(pitch_path, times_s=contour.times_s, midi=contour.midi)
+    measured = measure_audio(audio, rate, vocals, vocal_rate, bpm=song.bpm, key=song.musical_key,
+                             pitch_model=spec.pitch_model)
+    metrics = measured.to_dict()
+    pitch_path = _write_npz(song_dir / "pitch.npz", times_s=measured.pitch.times_s, midi=measured.pitch.midi)
     return output("measure", metrics, metrics=write_json(song_dir / "metrics.json", metrics), pitch=pitch_path)
 
 

@@ -47,8 +47,8 @@ def write_wav(path: Path, audio: np.ndarray, sample_rate: int, subtype: str = "P
 def write_mp3(path: Path, audio: np.ndarray, sample_rate: int, quality: float = 0.3) -> Path:
     """Write a compressed preview (MP3 through libsndfile; quality 0 = best, 1 = smallest)."""
     with atomic_path(Path(path)) as tmp:
-        with sf.SoundFile(str(tmp), "w", sample_rate, audio.shape[1], format="MP3", subtype="MPEG_LAYER_III") as f:
-            f.compression_level = quality
+        with sf.SoundFile(str(tmp), "w", sample_rate, audio.shape[1], format="MP3",
+                          subtype="MPEG_LAYER_III", compression_level=quality) as f:
             f.write(np.clip(audio, -1.0, 1.0).astype(np.float32))
     return Path(path)
 
