@@ -1,0 +1,38 @@
+"""SketchEngine: the offline default engine; composes a guide track and renders it with a GM SoundFont."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import ClassVar
+
+from ...params import SongSpec
+from ..base import EngineParams, Progress, Stems
+from .compose import compose
+from .params import SketchParams
+from .render import render_stems, soundfont_sha256
+
+VERSION = "sketch-v1"  # bump whenever the same inputs would give different audio
+
+
+class SketchEngine:
+    """No weights, deterministic per seed: the same song, params and seed give bit-identical stems."""
+
+    name: ClassVar[str] = "sketch"
+    Params: ClassVar[type[EngineParams]] = SketchParams
+
+    def identity(self, params: EngineParams) -> str:
+        """'sketch-v1:<params hash>:<SoundFont sha256 prefix>'."""
+        digest = hashlib.sha256(params.model_dump_json().encode()).hexdigest()[:12]
+        return f"{VERSION}:{digest}:{soundfont_sha256()[:12]}"
+
+    def generate(self, song: SongSpec, params: EngineParams, seed: int, progress: Progress | None = None) -> Stems:
+        """44.1 kHz stereo float32 vocals and instrumental of equal length, with the arrangement in metadata."""
+        assert isinstance(params, SketchParams), type(params)
+        report = progress or (lambda fraction, step: None)
+        report(0.0, "composing")
+        arrangement = compose(song, params, seed)
+        report(0.3, "rendering")
+        vocals, instrumental = render_stems(arrangement, params.sample_rate, params.vocal_balance_db, params.reverb_wet)
+        report(1.0, "done")
+        metadata = {**arrangement.metadata(), "seed": seed, "identity": self.identity(params)}
+        return Stems(vocals, instrumental, params.sample_rate, metadata=metadata)
