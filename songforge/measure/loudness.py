@@ -41,7 +41,7 @@ def true_peak_dbtp(audio: np.ndarray, sample_rate: int, oversample: int = 4) -> 
     Works on (samples,) or (samples, channels) audio in chunks, so a long song costs
     little memory. The result is never below the sample peak.
     """
-    audio = np.asarray(audio, dtype=np.float32)
+    audio = np.asarray(audio)
     audio = audio[:, None] if audio.ndim == 1 else audio
     peak = float(np.max(np.abs(audio))) if audio.size else 0.0
     for start in range(0, audio.shape[0], TRUE_PEAK_CHUNK):

@@ -13,7 +13,7 @@ from ..errors import AudioError, ParamsError
 from ..music import Key
 from .key import estimate_key, key_score
 from .loudness import integrated_lufs, loudness_range_lu, true_peak_dbtp
-from .pitch import VocalPitch, vocal_pitch
+from .pitch import MODELS as PITCH_MODELS, VocalPitch, vocal_pitch
 from .rhythm import estimate_tempo, tempo_accuracy1, tempo_accuracy2
 from .spectrum import bandwidth_hz, clipped_samples, duration_s, stereo_width
 
@@ -22,8 +22,9 @@ from .spectrum import bandwidth_hz, clipped_samples, duration_s, stereo_width
 class SongMetrics:
     """Measurements of one mix; a field is None when the input it needs was not given.
 
-    tempo_acc1/acc2 and key_score need a requested bpm/key; the vocal fields need a vocal
-    stem. The pitch contour rides along in `pitch` for plots but stays out of `to_dict`.
+    tempo_acc1/acc2 (1.0 or 0.0) and key_score need a requested bpm/key; the vocal fields
+    (MIDI note numbers) need a vocal stem. The pitch contour rides along in `pitch` for
+    plots but stays out of `to_dict`.
     """
 
     lufs: float
@@ -60,13 +61,15 @@ def measure_audio(
     """Measure a mix: (samples,) or (samples, channels) float audio at `sample_rate`.
 
     Tempo and key are measured on the full mix; the vocal range on `vocals` (its rate
-    defaults to `sample_rate`). Pitch tracking dominates the cost: about 0.17 s of CPU
-    per second of vocals with the 'tiny' crepe model.
+    defaults to `sample_rate`). Every input is checked before any work starts. Pitch
+    tracking dominates the cost: about 0.15 s per second of sung vocals with 'tiny' on
+    2 cores, against about 0.03 s per second of mix for everything else.
     """
     reference_key = _as_key(key)
     _check_audio("audio", audio, sample_rate)
     if vocals is not None:
         _check_audio("vocals", vocals, vocals_sample_rate or sample_rate)
+    _check_request(bpm, pitch_model)
     tempo = estimate_tempo(audio, sample_rate)
     found_key = estimate_key(audio, sample_rate)
     pitch = vocal_pitch(vocals, vocals_sample_rate or sample_rate, pitch_model) if vocals is not None else None
@@ -106,12 +109,22 @@ def measure_file(
 def _check_audio(name: str, audio: np.ndarray, sample_rate: int) -> None:
     """Fail early, naming the input, on audio no measurement can use."""
     if not (isinstance(sample_rate, (int, np.integer)) and sample_rate > 0):
-        raise ParamsError(f"{name} sample_rate", f"{sample_rate!r} is not a sample rate", "pass a positive int in Hz, e.g. 44100")
+        raise ParamsError(f"{name} sample_rate", f"{sample_rate!r} is not a sample rate",
+                          "pass a positive int in Hz, e.g. 44100")
     shape = np.shape(audio)
     if len(shape) not in (1, 2) or shape[0] == 0:
-        raise AudioError(f"{name}: expected (samples,) or (samples, channels) audio, got shape {shape}. Fix: pass a non-empty float32 array.")
+        raise AudioError(f"{name}: expected (samples,) or (samples, channels) audio, got shape {shape}. "
+                         "Fix: pass a non-empty float32 array.")
     if not np.all(np.isfinite(audio)):
-        raise AudioError(f"{name}: contains NaN or infinite samples. Fix: find the stage that produced them; measurements need finite audio.")
+        raise AudioError(f"{name}: contains NaN or infinite samples. "
+                         "Fix: find the stage that produced them; measurements need finite audio.")
+
+
+def _check_request(bpm: float | None, pitch_model: str) -> None:
+    if bpm is not None and not bpm > 0:
+        raise ParamsError("bpm", f"{bpm} is not a tempo", "give the requested tempo in beats per minute, e.g. 120")
+    if pitch_model not in PITCH_MODELS:
+        raise ParamsError("pitch_model", f"'{pitch_model}' is not a crepe model", "use 'tiny' or 'full'")
 
 
 def _as_key(key: Key | str | None) -> Key | None:
@@ -120,7 +133,8 @@ def _as_key(key: Key | str | None) -> Key | None:
     try:
         return Key.parse(key)
     except ValueError:
-        raise ParamsError("key", f"'{key}' is not a key", "name a key like 'A minor', 'F# major' or 'Bb'") from None
+        raise ParamsError("key", f"'{key}' is not a key",
+                          "name a key like 'A minor', 'F# major' or 'Bb'") from None
 
 
 def _key_score(found: Key | None, reference: Key | None) -> float | None:
