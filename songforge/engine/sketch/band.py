@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 
@@ -45,7 +45,7 @@ def _band(energy: float) -> str:
     return "low" if energy < 0.5 else "mid" if energy < 0.8 else "high"
 
 
-def bar_spans(sections: tuple[SectionPlan, ...]):
+def bar_spans(sections: tuple[SectionPlan, ...]) -> Iterator[tuple[SectionPlan, float, float, bool]]:
     """(section, bar start beat, beats in the bar, is the song's last bar) for every bar."""
     for index, section in enumerate(sections):
         for bar in range(section.bars):
@@ -74,7 +74,8 @@ def bass_part(sections: tuple[SectionPlan, ...], chord_at: ChordAt, style: str, 
     return notes
 
 
-def voicing(chord: Chord, previous: tuple[int, ...] | None, low: int = CHORD_LOW, high: int = CHORD_HIGH) -> tuple[int, ...]:
+def voicing(chord: Chord, previous: tuple[int, ...] | None,
+            low: int = CHORD_LOW, high: int = CHORD_HIGH) -> tuple[int, ...]:
     """A close triad in [low, high] that moves least from `previous` (root position when there is none)."""
     options = []
     for bottom in range(low, high - 6):

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...music import Key
 from ...params import SongSpec
-from .arrangement import DRUM_CHANNEL, Arrangement, Track
+from .arrangement import DRUM_CHANNEL, Arrangement, Note, Track
 from .band import bass_part, chord_part, lead_part, pad_part
 from .drums import SLOW_BPM, drum_part
 from .feel import perform
 from .form import BEATS_PER_BAR, SectionPlan, plan_form
-from .harmony import pick_templates, section_chords
-from .melody import sing_line
+from .harmony import Chord, pick_templates, section_chords
+from .melody import ChordAt, sing_line
 from .orchestra import LEAD_REGISTER, Band, choose_band
 from .params import SketchParams
 
@@ -19,7 +20,7 @@ TAIL_S = 1.0  # ring-out after the last chord, part of the song's length
 # Independent random streams, so a change to one part leaves the others' choices alone.
 _STREAMS = {"harmony": 1, "vocal": 2, "bass": 3, "lead": 4}
 # Loudness of each part in the instrumental (LU, relative): harmony carries the key, drums the pulse.
-LEVELS_DB = {"drums": -2.0, "bass": -4.0, "chords": -2.0, "pad": -7.0, "lead": -6.0}
+LEVELS_DB = {"drums": -5.0, "bass": -4.0, "chords": -2.0, "pad": -7.0, "lead": -6.0}
 
 
 def compose(song: SongSpec, params: SketchParams, seed: int) -> Arrangement:
@@ -40,8 +41,12 @@ def compose(song: SongSpec, params: SketchParams, seed: int) -> Arrangement:
                        sections[-1].end_beat, TAIL_S, band.swing)
 
 
-def _chords(sections: tuple[SectionPlan, ...], key, rng: np.random.Generator) -> list:
-    """One chord per bar over the whole song; sections turn around to the dominant before a tonic start."""
+def _chords(sections: tuple[SectionPlan, ...], key: Key, rng: np.random.Generator) -> list[Chord]:
+    """One chord per bar over the whole song.
+
+    In minor keys a section turns around to the (harmonic-minor) dominant before one that starts
+    on the tonic; major keys have dominants enough, and more would pull the key toward V.
+    """
     templates = pick_templates(key, rng)
     chords = []
     for index, section in enumerate(sections):
@@ -51,7 +56,8 @@ def _chords(sections: tuple[SectionPlan, ...], key, rng: np.random.Generator) ->
     return chords
 
 
-def _tracks(band: Band, params: SketchParams, bpm: float, sections, chord_at, key, vocal, rng) -> list[Track]:
+def _tracks(band: Band, params: SketchParams, bpm: float, sections: tuple[SectionPlan, ...], chord_at: ChordAt,
+            key: Key, vocal: list[Note], rng: dict[str, np.random.Generator]) -> list[Track]:
     """Tracks with their channels and mix settings (level in LU, pan 0..127); the vocal is a track too."""
     on_beat = bpm < SLOW_BPM
     tracks = [

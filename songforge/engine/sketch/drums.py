@@ -5,7 +5,7 @@ from __future__ import annotations
 from .arrangement import Note
 from .form import BEATS_PER_BAR, SectionPlan
 
-SLOW_BPM, FAST_BPM = 90.0, 150.0
+SLOW_BPM = 90.0
 KICK, SIDE_STICK, SNARE, CLAP, CLOSED_HAT, OPEN_HAT, CRASH, RIDE, TAMBOURINE = 36, 37, 38, 39, 42, 46, 49, 51, 54
 LOW_TOM, MID_TOM, HIGH_TOM = 45, 47, 50
 
@@ -24,10 +24,9 @@ def drum_part(sections: tuple[SectionPlan, ...], style: str, bpm: float) -> list
     """The whole song's drums: one pattern per bar, a fill before louder sections, a crash after.
 
     Slow songs keep every hit but the fills on the beat, so that the pulse and not its eighth
-    notes reads as the tempo; fast songs put the kick on every beat, so that the pulse and not
-    the two-beat kick-snare cycle does.
+    notes reads as the tempo.
     """
-    on_beat, style = bpm < SLOW_BPM, ("four" if bpm >= FAST_BPM else style)
+    on_beat = bpm < SLOW_BPM
     notes: list[Note] = []
     for index, section in enumerate(sections):
         following = sections[index + 1] if index + 1 < len(sections) else None

@@ -15,6 +15,8 @@ SYLLABLES_PER_BAR = 6  # eighth notes, leaving a beat to breathe
 DENSE_SYLLABLES_PER_BAR = 12  # sixteenths: only when the lyrics would not fit otherwise
 FIT_SLACK = 0.06  # the vocal may push the form this far past the target (well inside the tolerance)
 SHORT_LYRICS = 0.6  # lyrics filling under this share of the song at two bars a line may take four
+FINAL_CHORD_BEATS = 2
+INTRO_SHARE = 0.12  # an added intro bar is reserved when a bar is at most this share of the song
 _AUTO_PAD_CAP_BARS = 4  # an intro or outro the engine adds grows to this before breaks are inserted
 _PAD_CAP_BARS = 8
 
@@ -85,8 +87,8 @@ def plan_form(lyrics: Lyrics, bpm: float, duration_s: float, tail_s: float,
     else:
         line_bars = [[_line_bars(sum(w), bars_per_line) for w in section] for section in words]
     vocal_beats = BEATS_PER_BAR * sum(map(sum, line_bars))
-    if (vocal_beats * beat_s + tail_s) > duration_s * (1 + DURATION_TOLERANCE) and bars_per_line is None:
-        need_s = vocal_beats * beat_s + tail_s
+    need_s = (vocal_beats + FINAL_CHORD_BEATS) * beat_s + tail_s
+    if need_s > duration_s * (1 + DURATION_TOLERANCE) and bars_per_line is None:
         raise ParamsError("duration_s", f"the lyrics need at least {need_s:.0f} s at {bpm:g} bpm",
                           f"raise duration_s to {math.ceil(need_s)} or more, raise bpm, or shorten the lyrics")
     blocks = _blocks(lyrics, line_bars)
@@ -104,11 +106,15 @@ def _line_bars(n_syllables: int, per_line: int) -> int:
 
 def _fit_line_bars(words: list[list[tuple[int, ...]]], lyrics: Lyrics, target_beats: float) -> list[list[int]]:
     """Bars per line, as roomy as the target allows: every line starts densely packed and relaxes
-    a step at a time (choruses first) while the vocal plus a bar per instrumental section fits."""
+    a step at a time (choruses first) while the vocal plus the shortest instrumental sections fit."""
     counts = [[sum(w) for w in section] for section in words]
     steps = [[0 for _ in section] for section in counts]
-    min_pad_bars = sum(1 for s in lyrics.sections if s.is_instrumental) + (0 if lyrics.sections[-1].is_instrumental else 1)
-    budget = target_beats * (1 + FIT_SLACK) - BEATS_PER_BAR * min_pad_bars
+    last = len(lyrics.sections) - 1
+    min_pad_beats = sum(_min_pad_beats(True, i == last) for i, s in enumerate(lyrics.sections) if s.is_instrumental)
+    min_pad_beats += 0 if lyrics.sections[last].is_instrumental else _min_pad_beats(False, True)
+    if not lyrics.sections[0].is_instrumental and BEATS_PER_BAR <= INTRO_SHARE * target_beats:
+        min_pad_beats += BEATS_PER_BAR  # room for a bar of intro before the voice comes in
+    budget = target_beats * (1 + FIT_SLACK) - min_pad_beats
     short = BEATS_PER_BAR * sum(_line_bars(n, 2) for c in counts for n in c) <= SHORT_LYRICS * target_beats
     levels = (0, 1, 2, 4) if short else (0, 1, 2)
     order = sorted(((i, j) for i, c in enumerate(counts) for j in range(len(c))),
@@ -159,25 +165,30 @@ def _pad_kind(tag: str) -> str:
 
 
 def _fill_pads(blocks: list[_Block], pad_beats: int) -> None:
-    """Share `pad_beats` among the pad blocks in whole bars (the last takes the odd beats).
+    """Share `pad_beats` among the pad blocks in whole bars (the last block takes the odd beats).
 
-    The song's own instrumental sections get a bar each; an added intro may stay empty; the
-    last block always holds at least a bar for the final chord. Pads fill round-robin up to
-    their caps; past that, breaks go in after choruses, then the caps are ignored.
+    The song's own instrumental sections keep a bar each and the last block half a bar for the
+    final chord; an added intro may stay empty. Pads fill round-robin up to their caps; past
+    that, breaks go in after choruses, then the caps are ignored.
     """
-    bars, odd_beats = divmod(pad_beats, BEATS_PER_BAR)
     pads = [b for b in blocks if b.is_pad]
     for pad in pads:
-        pad.pad_beats = BEATS_PER_BAR if (pad.source is not None or pad is blocks[-1]) else 0
-    bars -= sum(p.pad_beats for p in pads) // BEATS_PER_BAR
-    _insert_breaks(blocks, bars - sum(p.cap_bars - p.pad_beats // BEATS_PER_BAR for p in pads))
+        pad.pad_beats = _min_pad_beats(pad.source is not None, pad is blocks[-1])
+    bars, odd_beats = divmod(max(0, pad_beats - sum(p.pad_beats for p in pads)), BEATS_PER_BAR)
+    room_bars = sum(max(0, p.cap_bars * BEATS_PER_BAR - p.pad_beats) // BEATS_PER_BAR for p in pads)
+    _insert_breaks(blocks, bars - room_bars)
     pads = [b for b in blocks if b.is_pad]
     while bars > 0:
-        room = [p for p in pads if p.pad_beats < p.cap_bars * BEATS_PER_BAR] or pads
+        room = [p for p in pads if p.pad_beats + BEATS_PER_BAR <= p.cap_bars * BEATS_PER_BAR] or pads
         for pad in room[:bars]:
             pad.pad_beats += BEATS_PER_BAR
         bars -= min(bars, len(room))
     blocks[-1].pad_beats += odd_beats
+
+
+def _min_pad_beats(own: bool, last: bool) -> int:
+    """The song's last section holds its final chord half a bar; the lyrics' own pads last a bar."""
+    return FINAL_CHORD_BEATS if last else BEATS_PER_BAR if own else 0
 
 
 def _insert_breaks(blocks: list[_Block], excess_bars: int) -> None:
@@ -189,17 +200,17 @@ def _insert_breaks(blocks: list[_Block], excess_bars: int) -> None:
 
 
 def _layout(blocks: list[_Block], words: list[list[tuple[int, ...]]], lyrics: Lyrics) -> tuple[SectionPlan, ...]:
+    """Blocks end to end from beat 0, lines numbered by their first syllable; empty pads dropped."""
     sections, beat, syllable = [], 0.0, 0
     for block in blocks:
-        lines = []
-        texts = lyrics.sections[block.source].lines if block.source is not None else ()
-        for text, line_words, bars in zip(texts, words[block.source] if texts else (), block.line_bars):
-            line = LinePlan(text, line_words, beat + BEATS_PER_BAR * sum(block.line_bars[:len(lines)]),
-                            float(BEATS_PER_BAR * bars), syllable)
-            lines.append(line)
-            syllable += line.n_syllables
-        beats = float(block.pad_beats or BEATS_PER_BAR * sum(block.line_bars))
-        if beats > 0:
-            sections.append(SectionPlan(block.tag, block.kind, ENERGY[block.kind], beat, beats, tuple(lines)))
-        beat += beats
+        start, lines = beat, []
+        if block.source is not None:
+            texts = lyrics.sections[block.source].lines
+            for text, line_words, bars in zip(texts, words[block.source], block.line_bars):
+                lines.append(LinePlan(text, line_words, beat, float(BEATS_PER_BAR * bars), syllable))
+                beat += BEATS_PER_BAR * bars
+                syllable += lines[-1].n_syllables
+        beat += block.pad_beats
+        if beat > start:
+            sections.append(SectionPlan(block.tag, block.kind, ENERGY[block.kind], start, beat - start, tuple(lines)))
     return tuple(sections)

@@ -14,7 +14,7 @@ from .harmony import Chord
 
 ChordAt = Callable[[float], Chord]
 
-# Section kind -> (centre, swing of the contour) as fractions of the register, and the contour.
+# Section kind -> (centre, spread of the contour) as fractions of the register, and the contour.
 # Verses sit low, choruses high, the bridge falls from the middle: the guide vocal spans >= an octave.
 CONTOURS = {
     "intro": (0.45, 0.3, "arch"), "verse": (0.3, 0.3, "arch"), "prechorus": (0.45, 0.4, "rise"),
@@ -26,11 +26,13 @@ _SHAPES = {
     "rise": lambda t: t,
     "fall": lambda t: 1.0 - t,
 }
+TONIC_PULL, THIRD_PULL = 1.0, 0.4  # semitones of contour a tonic (third) may cost: the key stays audible
 _MAX_UNITS = 4  # longest mid-line note, in grid units (a half note on the eighth grid)
 _MAX_LAST_UNITS = 6
 
 
-def line_rhythm(n_notes: int, beats: float, word_ends: list[bool], rng: np.random.Generator) -> list[tuple[float, float]]:
+def line_rhythm(n_notes: int, beats: float, word_ends: list[bool],
+                rng: np.random.Generator) -> list[tuple[float, float]]:
     """(offset, length) in beats for `n_notes` notes in `beats`, leaving a breath at the end.
 
     Eighth-note grid, sixteenths when crowded; spare time lengthens word-final syllables
@@ -64,7 +66,7 @@ def pitches(onsets: list[float], kind: str, chord_at: ChordAt, key: Key, registe
     Onsets on the beat take chord tones; `answer` lines fall; `end_on_tonic` closes on the tonic
     when the last chord holds it. The register is (lowest, highest) MIDI note.
     """
-    centre, swing, shape = CONTOURS[kind]
+    centre, spread, shape = CONTOURS[kind]
     shape = "fall" if answer else shape
     low, high = register
     span = high - low
@@ -73,10 +75,10 @@ def pitches(onsets: list[float], kind: str, chord_at: ChordAt, key: Key, registe
     result, previous = [], None
     for index, beat in enumerate(onsets):
         t = index / max(1, len(onsets) - 1)
-        target = low + span * (centre + swing * (_SHAPES[shape](t) - 0.5))
+        target = low + span * (centre + spread * (_SHAPES[shape](t) - 0.5))
         candidates = _candidates(scale, chord_at(beat), key, beat, last=index == len(onsets) - 1,
                                  end_on_tonic=end_on_tonic)
-        previous = min(candidates, key=lambda p: _cost(p, target, previous) + float(rng.uniform(0, 1.5)))
+        previous = min(candidates, key=lambda p: _cost(p, target, previous, key) + float(rng.uniform(0, 1.5)))
         result.append(previous)
     return result
 
@@ -93,8 +95,10 @@ def _candidates(scale: list[int], chord: Chord, key: Key, beat: float, last: boo
     return [p for p in scale if p % 12 in wanted] or scale
 
 
-def _cost(pitch: int, target: float, previous: int | None) -> float:
-    cost = abs(pitch - target)
+def _cost(pitch: int, target: float, previous: int | None, key: Key) -> float:
+    """Distance from the contour, leaps, repeats; the tonic and the key's third pull the line home."""
+    degree = (pitch - key.tonic) % 12
+    cost = abs(pitch - target) - (TONIC_PULL if degree == 0 else THIRD_PULL if degree in (3, 4) else 0.0)
     if previous is not None:
         leap = abs(pitch - previous)
         cost += 0.35 * max(0, leap - 2) + (3.0 if leap > 9 else 0.0) + (0.6 if leap == 0 else 0.0)

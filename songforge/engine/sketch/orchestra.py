@@ -96,6 +96,13 @@ def choose_band(song: SongSpec, params: SketchParams) -> Band:
                 _vocal_program(song, params, family), drum_style, swing, register, family)
 
 
+def all_programs() -> set[int]:
+    """Every GM program a band may use (the SoundFont must hold each)."""
+    programs = {program for roles in _INSTRUMENTS.values() for _, program in roles}
+    programs |= {program for defaults, _ in _FAMILIES.values() for program in defaults}
+    return programs | set(VOCAL_PROGRAMS.values())
+
+
 def genre_family(genres: list[str]) -> str:
     """The first genre tag that names a family decides it; 'pop' otherwise."""
     for genre in genres:

@@ -34,15 +34,15 @@ def soundfont_path() -> str:
 
 
 @lru_cache(maxsize=1)
-def soundfont_sha256() -> str:
-    with open(soundfont_path(), "rb") as handle:
-        return hashlib.sha256(handle.read()).hexdigest()
-
-
-@lru_cache(maxsize=1)
 def _soundfont_bytes() -> bytes:
     with open(soundfont_path(), "rb") as handle:
         return handle.read()
+
+
+@lru_cache(maxsize=1)
+def soundfont_sha256() -> str:
+    """Digest of the SoundFont file: a different SoundFont renders a different song."""
+    return hashlib.sha256(_soundfont_bytes()).hexdigest()
 
 
 def render_track(track: Track, bpm: float, n_samples: int, sample_rate: int) -> np.ndarray:
@@ -96,7 +96,8 @@ def render_stems(arrangement: Arrangement, sample_rate: int, vocal_balance_db: f
         instrumental = _room(instrumental, sample_rate, reverb_wet)
     vocals = render_track(arrangement.vocal, arrangement.bpm, n_samples, sample_rate)
     band_lufs = integrated_lufs(instrumental, sample_rate)
-    vocals *= _gain_to(vocals, sample_rate, (band_lufs if np.isfinite(band_lufs) else REFERENCE_LUFS) + vocal_balance_db)
+    band_lufs = band_lufs if np.isfinite(band_lufs) else REFERENCE_LUFS
+    vocals *= _gain_to(vocals, sample_rate, band_lufs + vocal_balance_db)
     peak = max(float(np.max(np.abs(a))) for a in (vocals, instrumental, vocals + instrumental))
     fade = _fade(n_samples, sample_rate) * np.float32(10 ** (PEAK_DBFS / 20) / max(peak, 1e-9))
     return (vocals * fade).astype(np.float32), (instrumental * fade).astype(np.float32)
