@@ -14,7 +14,7 @@ import numpy as np
 from .artifacts import StageOutput, output
 from .audio.io import read_audio, write_mp3, write_wav
 from .engine.base import Progress
-from .paths import write_json, write_text
+from .paths import atomic_path, write_bytes, write_json, write_text
 from .params import MasterSpec, MeasureSpec, MixSpec, SongSpec
 
 # Bump a stage's version whenever its output for the same inputs changes: it is part of
@@ -42,7 +42,7 @@ def generate(song: SongSpec, song_dir: Path, progress: Progress | None = None) -
     if stems.mix is not None:
         files["engine_mix"] = write_wav(song_dir / "stems" / "engine_mix.wav", stems.mix, stems.sample_rate, "FLOAT")
     if midi := stems.metadata.get("midi_bytes"):
-        files["arrangement"] = _write_bytes(song_dir / "arrangement.mid", midi)
+        files["arrangement"] = write_bytes(song_dir / "arrangement.mid", midi)
     return output("generate", {"engine": engine.identity(params), "duration_s": stems.duration_s}, **files)
 
 
@@ -98,15 +98,7 @@ def plots(mastered: StageOutput, measured: StageOutput, generated: StageOutput, 
     return output("plots", waveform=waveform, pitch=pitch)
 
 
-def _write_bytes(path: Path, data: bytes) -> Path:
-    from .paths import write_bytes
-
-    return write_bytes(path, data)
-
-
 def _write_npz(path: Path, **arrays: np.ndarray) -> Path:
-    from .paths import atomic_path
-
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as f:
             np.savez(f, **arrays)

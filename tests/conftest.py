@@ -36,3 +36,14 @@ def shared_dir() -> Path:
     if not (SHARED / "yue" / "data").is_dir():
         pytest.skip(f"needs the project's shared data at {SHARED} (absent on this machine)")
     return SHARED
+
+
+@pytest.fixture(scope="module")
+def vectors() -> dict:
+    """Token ids computed with YuE's official tokenizer (shared/yue/data)."""
+    import json
+
+    data = SHARED / "yue" / "data"
+    if not data.is_dir():
+        pytest.skip(f"needs the project's shared data at {data}")
+    return json.loads((data / "yue_tokenization_vectors.json").read_text())

@@ -1,6 +1,5 @@
 """YuE's mm tokenizer against ids computed with the official wrapper (shared/yue/data vectors)."""
 
-import json
 from pathlib import Path
 
 import pytest
@@ -9,13 +8,6 @@ from songforge.engine.yue.tokenizer import EOA, SOA, STAGE_1, STAGE_2, XCODEC, M
 from songforge.errors import EngineError
 
 DATA = Path(__file__).parents[1].parent / "shared" / "yue" / "data"
-
-
-@pytest.fixture(scope="module")
-def vectors():
-    if not DATA.is_dir():
-        pytest.skip(f"needs the project's shared data at {DATA}")
-    return json.loads((DATA / "yue_tokenization_vectors.json").read_text())
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,5 @@
 """X-Codec token layouts: offsets, interleaving, stage-1 splitting, stage-2 layouts and .npy round trips."""
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -11,13 +10,6 @@ from songforge.engine.yue.tokenizer import EOA, SOA, XCODEC
 from songforge.errors import EngineError
 
 DATA = Path(__file__).parents[1].parent / "shared" / "yue" / "data"
-
-
-@pytest.fixture(scope="module")
-def vectors():
-    if not DATA.is_dir():
-        pytest.skip(f"needs the project's shared data at {DATA}")
-    return json.loads((DATA / "yue_tokenization_vectors.json").read_text())
 
 
 def test_official_toy_vectors(vectors):
