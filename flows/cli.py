@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Optional
 
@@ -75,20 +76,45 @@ def _run(file: Path, out: Path, tracking_uri: str | None, concurrency: int | Non
         spec = load_album(file)  # every params error surfaces here, before any run exists
     except SongforgeError as error:
         _fail(error)
+    with _prefect_api() as api_ready:
+        _run_flow(spec, out, tracking_uri, concurrency, flow_name, api_ready)
+
+
+@contextmanager
+def _prefect_api():
+    """PREFECT_API_URL if set; else a local API booting in a subprocess while this process imports."""
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    if os.environ.get("PREFECT_API_URL"):
+        yield lambda: None
+        return
+    from flows.local_api import LocalApi
+
+    with LocalApi() as api:
+        os.environ["PREFECT_API_URL"] = api.start()
+        try:
+            yield api.wait
+        finally:
+            del os.environ["PREFECT_API_URL"]
+
+
+def _run_flow(spec, out: Path, tracking_uri: str | None, concurrency: int | None, flow_name: str,
+              api_ready) -> None:
     from prefect.task_runners import ThreadPoolTaskRunner
     from tqdm import tqdm
 
     from flows.album import album_flow
     from flows.progress import listener
     from flows.song import STAGES, song_flow
+    from tasks.track import warm_up
 
     flow = (song_flow if flow_name == "song" else album_flow).with_options(
         task_runner=ThreadPoolTaskRunner(max_workers=concurrency or spec.concurrency))
     with tqdm(total=len(spec.songs) * len(STAGES), desc=spec.title, unit="stage", file=sys.stderr) as bar:
         token = listener.set(lambda song, stage: (bar.set_postfix_str(f"{song}: {stage}"), bar.update()))
         try:
+            warm_up(tracking_uri)  # overlaps the local API's boot
+            api_ready()
             result = flow(spec, str(out), tracking_uri)
         except SongforgeError as error:
             _fail(error)

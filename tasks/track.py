@@ -35,6 +35,11 @@ class TrackedRun:
             return False
 
 
+def warm_up(tracking_uri: str | None = None) -> None:
+    """Import MLflow and open the store now: the CLI calls this while its Prefect API boots."""
+    _client(tracking_uri or default_tracking_uri()).search_experiments(max_results=1)
+
+
 def _client(tracking_uri: str):
     from mlflow import MlflowClient
 
