@@ -19,7 +19,7 @@ from .params import MasterSpec, MeasureSpec, MixSpec, SongSpec
 
 # Bump a stage's version whenever its output for the same inputs changes: it is part of
 # every cache key, so old results are not reused after such a change.
-STAGE_VERSIONS = {"lyrics": "1", "generate": "1", "mix": "1", "master": "1", "measure": "1", "plots": "1"}
+STAGE_VERSIONS = {"lyrics": "1", "generate": "2", "mix": "1", "master": "1", "measure": "1", "plots": "1"}
 
 
 def write_lyrics(song: SongSpec, song_dir: Path) -> StageOutput:
@@ -30,7 +30,7 @@ def write_lyrics(song: SongSpec, song_dir: Path) -> StageOutput:
 
 
 def generate(song: SongSpec, song_dir: Path, progress: Progress | None = None) -> StageOutput:
-    """Run the song's engine: vocals.wav and instrumental.wav (float32), plus take.json."""
+    """Run the song's engine: vocals.wav and instrumental.wav (float32), take.json, and arrangement.mid if known."""
     engine, params = song.engine.resolve()
     stems = engine.generate(song, params, song.seed, progress=progress)
     files = {
@@ -41,8 +41,8 @@ def generate(song: SongSpec, song_dir: Path, progress: Progress | None = None) -
     }
     if stems.mix is not None:
         files["engine_mix"] = write_wav(song_dir / "stems" / "engine_mix.wav", stems.mix, stems.sample_rate, "FLOAT")
-    if midi := stems.metadata.get("midi_bytes"):
-        files["arrangement"] = write_bytes(song_dir / "arrangement.mid", midi)
+    if stems.midi is not None:
+        files["arrangement"] = write_bytes(song_dir / "arrangement.mid", stems.midi)
     return output("generate", {"engine": engine.identity(params), "duration_s": stems.duration_s}, **files)
 
 

@@ -134,3 +134,24 @@ def test_vocal_and_instrumental_are_balanced():
     stems = render()
     difference = integrated_lufs(stems.vocals, SAMPLE_RATE) - integrated_lufs(stems.instrumental, SAMPLE_RATE)
     assert abs(difference) < 1.0
+
+
+def test_generate_stage_writes_the_arrangement_as_midi_with_the_sung_notes(tmp_path):
+    import io
+
+    import pretty_midi
+
+    from songforge import stages
+
+    generated = stages.generate(song(), tmp_path)
+    midi = pretty_midi.PrettyMIDI(io.BytesIO(generated.path("arrangement").read_bytes()))
+    take = json.loads(generated.path("take").read_text())
+    sung = sorted((start, pitch) for start, _, pitch in (n[:3] for n in take["vocal_notes"]))
+    assert len(midi.instruments) >= 3 and midi.get_end_time() > 10
+
+    def holds_the_sung_notes(instrument) -> bool:
+        notes = sorted((n.start, n.pitch) for n in instrument.notes)
+        return len(notes) == len(sung) and all(
+            abs(a[0] - b[0]) < 0.01 and a[1] == b[1] for a, b in zip(notes, sung))
+
+    assert sum(map(holds_the_sung_notes, midi.instruments)) == 1, f"no MIDI track holds the {len(sung)} sung notes"

@@ -20,6 +20,7 @@ class Stems:
     """An engine's output: vocal and instrumental stems, float32 (samples, 2) at `sample_rate`.
 
     `mix` is set by engines that produce a mixture first (separation derives the stems);
+    `midi` by engines that know their notes (a Standard MIDI File of the arrangement);
     `metadata` holds JSON-able facts about the take (section times, the vocal's notes, ...).
     """
 
@@ -27,6 +28,7 @@ class Stems:
     instrumental: np.ndarray
     sample_rate: int
     mix: np.ndarray | None = None
+    midi: bytes | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

@@ -35,4 +35,4 @@ class SketchEngine:
         vocals, instrumental = render_stems(arrangement, params.sample_rate, params.vocal_balance_db, params.reverb_wet)
         report(1.0, "done")
         metadata = {**arrangement.metadata(), "seed": seed, "identity": self.identity(params)}
-        return Stems(vocals, instrumental, params.sample_rate, metadata=metadata)
+        return Stems(vocals, instrumental, params.sample_rate, midi=arrangement.to_midi_bytes(), metadata=metadata)
