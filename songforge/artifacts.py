@@ -18,21 +18,33 @@ def file_sha256(path: Path, chunk_bytes: int = 1 << 20) -> str:
 
 @dataclass(frozen=True)
 class FileRef:
-    """A file a stage wrote: where, its size and its sha256 at the time."""
+    """A file a stage wrote: where, its size, modification time and sha256 at the time."""
 
     path: str
     sha256: str
     size: int
+    mtime_ns: int = 0
 
     @classmethod
     def of(cls, path: Path) -> "FileRef":
         path = Path(path)
-        return cls(str(path), file_sha256(path), path.stat().st_size)
+        stat = path.stat()
+        return cls(str(path), file_sha256(path), stat.st_size, stat.st_mtime_ns)
 
     def is_intact(self) -> bool:
-        """The file is still there, with the same content."""
+        """The file is still there, with the same content.
+
+        An unchanged size and modification time vouch for the content without reading it (as git's
+        index does), which keeps a fully cached album rerun from re-hashing every WAV.
+        """
         path = Path(self.path)
-        return path.is_file() and path.stat().st_size == self.size and file_sha256(path) == self.sha256
+        if not path.is_file():
+            return False
+        stat = path.stat()
+        if stat.st_size != self.size:
+            return False
+        # getattr: results pickled before mtime_ns existed lack the attribute
+        return stat.st_mtime_ns == getattr(self, "mtime_ns", 0) or file_sha256(path) == self.sha256
 
 
 @dataclass(frozen=True)
