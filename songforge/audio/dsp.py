@@ -1,4 +1,4 @@
-"""Shared DSP stages over float32 (samples, channels) audio: true-peak limiting, stereo width, bus compression."""
+"""Shared DSP stages over float32 (samples, channels) audio: true-peak limiting, widening, bus compression."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ import numpy as np
 
 from ..errors import AudioError
 from ..measure.loudness import true_peak_dbtp
+from ..measure.spectrum import stereo_width
 
-NEAR_MONO_SIDE_RATIO = 0.05  # side RMS below 5 % of mid RMS (-26 dB) counts as mono
+NEAR_MONO_WIDTH = 0.0025  # side/mid energy under -26 dB (side RMS < 5 % of mid RMS) counts as mono
 DERIVED_SIDE_GAIN = 0.35  # a derived side at about -9 dB under the mid: audible width, no hollow centre
 HAAS_DELAY_MS = 12.0  # short enough to fuse into one source, long enough to decorrelate
 DERIVED_SIDE_HIGHPASS_HZ = 250.0  # keep bass in the centre
@@ -37,14 +38,6 @@ def check_audio(audio: np.ndarray, name: str) -> np.ndarray:
     return audio
 
 
-def stereo_width(audio: np.ndarray) -> float:
-    """Side RMS over mid RMS of (samples, 2) audio: 0 for mono, 1 for uncorrelated channels."""
-    audio = np.asarray(audio, dtype=np.float64)
-    mid, side = (audio[:, 0] + audio[:, 1]) / 2, (audio[:, 0] - audio[:, 1]) / 2
-    mid_rms = float(np.sqrt(np.mean(mid**2)))
-    return float(np.sqrt(np.mean(side**2))) / mid_rms if mid_rms > 0 else 0.0
-
-
 def widen(audio: np.ndarray, sample_rate: int, width: float) -> np.ndarray:
     """Scale the side channel of (samples, 2) audio by `width` (0 mono, 1 unchanged).
 
@@ -53,7 +46,7 @@ def widen(audio: np.ndarray, sample_rate: int, width: float) -> np.ndarray:
     """
     audio = np.asarray(audio, dtype=np.float64)
     mid, side = (audio[:, 0] + audio[:, 1]) / 2, (audio[:, 0] - audio[:, 1]) / 2
-    if np.sqrt(np.mean(side**2)) < NEAR_MONO_SIDE_RATIO * np.sqrt(np.mean(mid**2)):
+    if stereo_width(audio) < NEAR_MONO_WIDTH:
         side = side + _derived_side(mid, sample_rate)
     side = side * width
     return np.stack([mid + side, mid - side], axis=1).astype(np.float32)
