@@ -31,7 +31,7 @@ def prefect_api() -> str:
         yield PREFECT_API_URL.value()
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def shared_dir() -> Path:
     if not (SHARED / "yue" / "data").is_dir():
         pytest.skip(f"needs the project's shared data at {SHARED} (absent on this machine)")

@@ -21,8 +21,11 @@ MODELS = {
     "yue-jp-kr-cot": "m-a-p/YuE-s1-7B-anneal-jp-kr-cot",
     "yue-jp-kr-icl": "m-a-p/YuE-s1-7B-anneal-jp-kr-icl",
     "yue-s2": "m-a-p/YuE-s2-1B-general",
+    "xcodec": "m-a-p/xcodec_mini_infer",  # codec + Vocos upsamplers + HuBERT config; converted after download
 }
 _FILES = ["*.json", "*.safetensors", "tokenizer.model"]
+# The xcodec repo also holds code and sample audio; take only the checkpoints and their configs.
+_PATTERNS = {"xcodec": ["final_ckpt/*", "decoders/*", "semantic_ckpts/hf_1_325000/*"]}
 _IGNORED = ("rotary_emb.inv_freq",)  # recomputed by the engine; some older checkpoints carry it
 
 
@@ -32,17 +35,22 @@ def models_dir() -> Path:
 
 
 def pull(model_name: str, dest: Path | None = None) -> Path:
-    """Download a YuE model's config, safetensors shards and tokenizer into dest (default models_dir()/name)."""
+    """Download a model into dest (default models_dir()/name): a YuE LM's config, shards and tokenizer, or
+    the xcodec repo's checkpoints, which are then converted for transformers into dest/hf."""
     if model_name not in MODELS:
         raise ParamsError("model", f"unknown YuE model '{model_name}'", f"use one of: {', '.join(MODELS)}")
     from huggingface_hub import snapshot_download
 
     dest = Path(dest) if dest is not None else models_dir() / model_name
     try:
-        snapshot_download(MODELS[model_name], local_dir=dest, allow_patterns=_FILES)
+        snapshot_download(MODELS[model_name], local_dir=dest, allow_patterns=_PATTERNS.get(model_name, _FILES))
     except Exception as error:  # network, auth, disk: all end the same way for the user
         raise EngineError(f"could not download {MODELS[model_name]} into {dest}: {error}. Fix: check the network "
                           f"and disk space, then rerun `songforge models pull {model_name}`.") from error
+    if model_name == "xcodec":
+        from .codec import CONVERTED, convert_official
+
+        convert_official(dest, dest / CONVERTED)
     return dest
 
 
