@@ -9,7 +9,16 @@ from .base import Engine
 
 _ENGINES = {
     "sketch": "songforge.engine.sketch.engine:SketchEngine",
+    "yue": "songforge.engine.yue.engine:YuEEngine",
 }
+
+
+def register_engine(name: str, target: str) -> None:
+    """Add an engine as 'module:Class' (a plugin's, or a test's); songs name it as engine.name.
+
+    Registration is per process: a worker on another host needs it registered there too.
+    """
+    _ENGINES[name] = target
 
 
 def available_engines() -> list[str]:

@@ -1,0 +1,169 @@
+"""`songforge yue stage1|stage2|decode|encode` and `songforge models list|pull`: YuE step by step, no Prefect.
+
+Codes are read and written in the official .npy layout (uint32; (1, T) per track after stage 1,
+(8, T) after stage 2), so a run can resume from any step or trade files with other YuE tools.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from songforge.errors import SongforgeError
+
+yue_app = typer.Typer(add_completion=False, no_args_is_help=True, help="YuE step by step, on .npy codes.")
+models_app = typer.Typer(add_completion=False, no_args_is_help=True, help="YuE and X-Codec weights.")
+
+
+def _fail(error: Exception) -> None:
+    typer.secho(f"error: {error}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(2)
+
+
+def _bar(desc: str):
+    from tqdm import tqdm
+
+    bar = tqdm(total=1000, desc=desc, unit="‰", file=sys.stderr)
+
+    def progress(fraction: float, step: str) -> None:
+        bar.set_postfix_str(step)
+        bar.update(max(0, int(fraction * 1000) - bar.n))
+
+    return bar, progress
+
+
+def _yue_song(file: Path, title: Optional[str]):
+    from songforge.params import load_album
+
+    album = load_album(file)
+    songs = [s for s in album.songs if title is None or s.title == title]
+    if not songs:
+        raise SongforgeError(f"{file}: no song titled '{title}'. Fix: use one of "
+                             f"{', '.join(repr(s.title) for s in album.songs)}.")
+    song = songs[0]
+    if song.engine.name != "yue":
+        raise SongforgeError(f"{file}: song '{song.title}' uses engine '{song.engine.name}'. "
+                             "Fix: set `engine: {name: yue}` for it.")
+    return song, song.engine.resolve()[1]
+
+
+@yue_app.command("stage1")
+def stage1_command(
+    file: Path = typer.Argument(..., help="song or album params YAML whose song uses engine: yue"),
+    out: Path = typer.Option(Path("yue-out/stage1"), help="folder for <name>_vtrack.npy and <name>_itrack.npy"),
+    title: Optional[str] = typer.Option(None, help="which song of an album (default: the first)"),
+) -> None:
+    """Lyrics and tags -> codebook-0 codes of the vocal and instrumental tracks."""
+    from songforge.engine.yue.engine import stage1
+    from songforge.engine.yue.tokens import save_codes
+
+    try:
+        song, params = _yue_song(file, title)
+        bar, progress = _bar("stage 1")
+        with bar:
+            vocal, instrumental = stage1(song.style, song.sections.text, params.stage1(), song.seed, progress)
+        for track, codes in (("vtrack", vocal), ("itrack", instrumental)):
+            typer.echo(save_codes(out / f"{song.slug}_{track}.npy", codes))
+    except SongforgeError as error:
+        _fail(error)
+
+
+@yue_app.command("stage2")
+def stage2_command(
+    vtrack: Path = typer.Argument(..., help="stage-1 vocal codes, (1, T) .npy"),
+    itrack: Path = typer.Argument(..., help="stage-1 instrumental codes, (1, T) .npy"),
+    out: Path = typer.Option(Path("yue-out/stage2"), help="folder for the (8, T) .npy files (same names)"),
+    model: str = typer.Option("yue-s2", help="stage-2 model name or folder"),
+    compat: str = typer.Option("fixed", help="fixed | official"),
+    batch_size: int = typer.Option(4, help="6-s chunks per call"),
+    dtype: str = typer.Option("auto", help="auto | bfloat16 | float16 | float32"),
+) -> None:
+    """Codebook-0 codes -> all 8 codebooks, teacher-forced."""
+    from songforge.engine.yue.engine import stage2
+    from songforge.engine.yue.params import Stage2Params
+    from songforge.engine.yue.tokens import load_codes, save_codes
+
+    try:
+        params = Stage2Params(model=model, compat=compat, batch_size=batch_size, dtype=dtype)
+        bar, progress = _bar("stage 2")
+        with bar:
+            codes = stage2(load_codes(vtrack), load_codes(itrack), params, progress)
+        for source, result in zip((vtrack, itrack), codes):
+            typer.echo(save_codes(out / source.name, result))
+    except (SongforgeError, ValueError) as error:
+        _fail(error)
+
+
+@yue_app.command("decode")
+def decode_command(
+    vtrack: Path = typer.Argument(..., help="stage-2 vocal codes, (8, T) .npy"),
+    itrack: Path = typer.Argument(..., help="stage-2 instrumental codes, (8, T) .npy"),
+    out: Path = typer.Option(Path("yue-out/audio"), help="folder for vocals.wav, instrumental.wav, mix.wav"),
+    codec: str = typer.Option("xcodec", help="xcodec_mini_infer name or folder"),
+    low_band_hz: float = typer.Option(5500.0, help="below it, the codec's own decode is kept"),
+    rescale: bool = typer.Option(False, help="scale down instead of clamping a clipping decode"),
+) -> None:
+    """8-codebook codes -> 44.1 kHz vocal, instrumental and mixed WAVs (float32)."""
+    from songforge.audio.io import write_wav
+    from songforge.engine.yue.engine import decode
+    from songforge.engine.yue.params import DecodeParams
+    from songforge.engine.yue.tokens import load_codes
+
+    try:
+        stems = decode(load_codes(vtrack), load_codes(itrack),
+                       DecodeParams(codec_model=codec, low_band_hz=low_band_hz, rescale=rescale))
+        for name, audio in (("vocals", stems.vocals), ("instrumental", stems.instrumental), ("mix", stems.mix)):
+            typer.echo(write_wav(out / f"{name}.wav", audio, stems.sample_rate, "FLOAT"))
+    except SongforgeError as error:
+        _fail(error)
+
+
+@yue_app.command("encode")
+def encode_command(
+    audio: Path = typer.Argument(..., help="audio file to encode (any rate; mixed to mono)"),
+    out: Path = typer.Option(..., help="the .npy to write, (n, T) uint32"),
+    codebooks: int = typer.Option(1, help="1 for stage-1 prompts, 8 for stage-2 codes"),
+    codec: str = typer.Option("xcodec", help="xcodec_mini_infer name or folder"),
+) -> None:
+    """Audio -> X-Codec codes, as ICL prompts use them."""
+    from songforge.audio.io import read_audio
+    from songforge.engine.yue.codec import encode, load_codec
+    from songforge.engine.yue.engine import model_folder
+    from songforge.engine.yue.tokens import save_codes
+
+    try:
+        samples, rate = read_audio(audio)
+        codes = encode(load_codec(model_folder(codec)), samples.mean(axis=1), rate, n_codebooks=codebooks)
+        typer.echo(f"{save_codes(out, codes)}: {codes.shape[0]} x {codes.shape[1]} codes")
+    except SongforgeError as error:
+        _fail(error)
+
+
+@models_app.command("list")
+def list_command() -> None:
+    """Known model names, their hub repos, and whether they are downloaded."""
+    from songforge.engine.yue.engine import model_folder
+    from songforge.engine.yue.weights import MODELS, models_dir
+
+    typer.echo(f"models folder: {models_dir()}  (set SONGFORGE_MODELS to move it)")
+    for name, repo in MODELS.items():
+        state = "present" if model_folder(name).is_dir() else "-"
+        typer.echo(f"{name:<16} {repo:<40} {state}")
+
+
+@models_app.command("pull")
+def pull_command(
+    names: list[str] = typer.Argument(..., help="model names, e.g. yue-en-cot yue-s2 xcodec"),
+    dest: Optional[Path] = typer.Option(None, help="download folder (default: the models folder / NAME)"),
+) -> None:
+    """Download models from the Hugging Face hub (needs network; converts xcodec for transformers)."""
+    from songforge.engine.yue.weights import pull
+
+    try:
+        for name in names:
+            typer.echo(f"{name}: {pull(name, dest / name if dest else None)}")
+    except SongforgeError as error:
+        _fail(error)

@@ -1,0 +1,201 @@
+"""YuEEngine: lyrics -> stage 1 -> stage 2 -> X-Codec decode -> Vocos 44.1 kHz, as three steps.
+
+`generate` chains the steps for library and CLI use; the song flow runs them as separately
+cached tasks (songforge.stages.yue_*), so each step is keyed only on what changes its output.
+"""
+
+from __future__ import annotations
+
+import gc
+import hashlib
+import json
+from pathlib import Path
+from typing import Callable, ClassVar
+
+import numpy as np
+import torch
+
+from ...errors import EngineError
+from ..base import EngineParams, Progress, Stems
+from .params import DecodeParams, Stage1Params, Stage2Params, YuEParams
+from .weights import MODELS, default_device_dtype, load_model, models_dir
+
+VERSION = "yue-v1"
+OUTPUT_RATE = 44_100
+CODEC_RATE = 16_000
+_ALL_SEGMENTS = 10_000
+_DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16, "float32": torch.float32}
+
+
+def model_folder(name_or_path: str) -> Path:
+    """A model name from MODELS lives under models_dir(); anything else is a folder path."""
+    return models_dir() / name_or_path if name_or_path in MODELS else Path(name_or_path).expanduser()
+
+
+def folder_identity(name_or_path: str) -> str:
+    """Changes when the model's files change: config bytes plus weight file names and sizes (no reading weights)."""
+    folder = model_folder(name_or_path)
+    if not folder.is_dir():
+        return f"{name_or_path}:absent"
+    digest = hashlib.sha256()
+    for path in sorted(folder.rglob("*")):
+        if path.suffix in {".json", ".yaml", ".model"} and path.is_file() and path.stat().st_size < 1 << 22:
+            digest.update(path.relative_to(folder).as_posix().encode() + path.read_bytes())
+        elif path.suffix in {".safetensors", ".bin", ".pth"}:
+            digest.update(f"{path.relative_to(folder).as_posix()}:{path.stat().st_size}".encode())
+    return f"{name_or_path}:{digest.hexdigest()[:12]}"
+
+
+def _device_dtype(dtype: str) -> tuple[torch.device, torch.dtype]:
+    device, default = default_device_dtype(None)
+    return device, _DTYPES.get(dtype, default)
+
+
+def _free_memory() -> None:
+    """Give a dropped model's memory back, so stage 1 has left the GPU before stage 2 loads."""
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+def _sub(progress: Progress | None, start: float, end: float) -> Callable[[float, str], None] | None:
+    if progress is None:
+        return None
+    return lambda fraction, step: progress(start + (end - start) * fraction, step)
+
+
+def reference_ids(p: Stage1Params) -> list[int] | None:
+    """The ICL audio prompt as stage-1 ids, encoded with the codec (SPEC §4); None for CoT."""
+    if p.prompt_audio is None and p.prompt_vocals is None:
+        return None
+    from ...audio.io import read_audio
+    from .codec import encode, load_codec
+    from .prompt import reference_dual, reference_single
+
+    codec = load_codec(model_folder(p.codec_model))
+
+    def codes(path: Path) -> np.ndarray:
+        audio, rate = read_audio(path)
+        return encode(codec, audio.mean(axis=1), rate, n_codebooks=1)
+
+    if p.prompt_audio is not None:
+        return reference_single(codes(p.prompt_audio), p.prompt_start_s, p.prompt_end_s)
+    return reference_dual(codes(p.prompt_vocals), codes(p.prompt_instrumental), p.prompt_start_s, p.prompt_end_s,
+                          compat=p.compat)
+
+
+def stage1(genres: str, lyrics: str, p: Stage1Params, seed: int,
+           progress: Progress | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Genre line + YuE-format lyrics -> (vocal, instrumental) codebook-0 codes, each (1, T)."""
+    from .prompt import build_plan
+    from .stage1 import run_stage1, stage1_codes
+    from .tokenizer import MMTokenizer
+
+    folder = model_folder(p.model)
+    tokenizer = MMTokenizer(folder / "tokenizer.model")
+    plan = build_plan(tokenizer, genres, lyrics, p.run_n_segments or _ALL_SEGMENTS, p.compat, reference_ids(p))
+    device, dtype = _device_dtype(p.dtype)
+    model = load_model(folder, device, dtype, model_name=p.model)
+    try:
+        done = run_stage1(model, plan, max_new_tokens=p.max_new_tokens, seed=seed,
+                          guidance_scales=(p.guidance_scale_first, p.guidance_scale_later), progress=progress,
+                          min_new_tokens=p.min_new_tokens, temperature=p.temperature, top_p=p.top_p,
+                          top_k=p.top_k, repetition_penalty=p.repetition_penalty)
+    finally:
+        del model
+        _free_memory()
+    return stage1_codes(plan, done)
+
+
+def stage2(vocal: np.ndarray, instrumental: np.ndarray, p: Stage2Params,
+           progress: Progress | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Codebook-0 codes (1, T) of each track -> all 8 codebooks (8, T) of each track."""
+    from .stage2 import run_stage2
+
+    device, dtype = _device_dtype(p.dtype)
+    model = load_model(model_folder(p.model), device, dtype, model_name=p.model)
+    try:
+        return tuple(run_stage2(model, codes, p.batch_size, p.compat, progress=_sub(progress, i / 2, (i + 1) / 2))
+                     for i, codes in enumerate((vocal, instrumental)))
+    finally:
+        del model
+        _free_memory()
+
+
+def decode(vocal: np.ndarray, instrumental: np.ndarray, p: DecodeParams) -> Stems:
+    """8-codebook codes of each track -> 44.1 kHz stems with the codec's low band fused in (SPEC §6).
+
+    Official fuses once, on the mix; we fuse each stem, so the stems add up to a song and the mix
+    stage can balance them. The official-style fused mix is kept as `Stems.mix`.
+    """
+    from .codec import decode as codec_decode
+    from .codec import embed, load_codec
+    from .upsampler import fuse_low_band, load_upsampler, upsample
+
+    folder = model_folder(p.codec_model)
+    codec, upsamplers = load_codec(folder), load_upsampler(folder)
+    low = {name: _saved(codec_decode(codec, codes), p.rescale) for name, codes in
+           (("vocals", vocal), ("instrumental", instrumental))}
+    with torch.inference_mode():
+        high = {"vocals": upsample(upsamplers.vocal, embed(codec, vocal)),
+                "instrumental": upsample(upsamplers.instrumental, embed(codec, instrumental))}
+    fused = {name: fuse_low_band(low[name], CODEC_RATE, high[name], OUTPUT_RATE, p.low_band_hz) for name in low}
+    mix = fuse_low_band(low["vocals"] + low["instrumental"], CODEC_RATE,
+                        _saved(high["vocals"] + high["instrumental"], p.rescale), OUTPUT_RATE, p.low_band_hz)
+    n = min(len(fused["vocals"]), len(fused["instrumental"]), len(mix))
+    stereo = lambda x: np.repeat(np.asarray(x[:n], dtype=np.float32)[:, None], 2, axis=1)
+    return Stems(stereo(fused["vocals"]), stereo(fused["instrumental"]), OUTPUT_RATE, mix=stereo(mix))
+
+
+def _saved(audio: np.ndarray, rescale: bool) -> np.ndarray:
+    """What official `save_audio` keeps: clamped to ±0.99, or scaled down to fit with --rescale."""
+    peak = float(np.abs(audio).max(initial=0.0))
+    if rescale:
+        return audio * min(0.99 / peak, 1.0) if peak > 0 else audio
+    return np.clip(audio, -0.99, 0.99)
+
+
+class YuEEngine:
+    """YuE v1 on our own inference code; weights from `songforge models pull` or local folders."""
+
+    name: ClassVar[str] = "yue"
+    Params: ClassVar[type[EngineParams]] = YuEParams
+
+    def identity(self, params: EngineParams) -> str:
+        """Code version, params hash, and each model folder's identity."""
+        assert isinstance(params, YuEParams), type(params)
+        digest = hashlib.sha256(params.model_dump_json().encode()).hexdigest()[:12]
+        models = [folder_identity(m) for m in (params.stage1_model, params.stage2_model, params.codec_model)]
+        return ":".join([VERSION, digest, *models])
+
+    def generate(self, song, params: EngineParams, seed: int, progress: Progress | None = None) -> Stems:
+        assert isinstance(params, YuEParams), type(params)
+        vocal, instrumental = stage1(song.style, song.sections.text, params.stage1(), seed, _sub(progress, 0, 0.6))
+        vocal8, instrumental8 = stage2(vocal, instrumental, params.stage2(), _sub(progress, 0.6, 0.9))
+        if progress:
+            progress(0.9, "decoding")
+        stems = decode(vocal8, instrumental8, params.decode())
+        stems.metadata.update(take_metadata(params, seed))
+        return stems
+
+
+def take_metadata(params: YuEParams, seed: int) -> dict:
+    """JSON-able facts about a YuE take, for take.json."""
+    return {"engine": "yue", "seed": seed, "compat": params.compat,
+            "models": {"stage1": folder_identity(params.stage1_model), "stage2": folder_identity(params.stage2_model),
+                       "codec": folder_identity(params.codec_model)},
+            "params": json.loads(params.model_dump_json())}
+
+
+def step_inputs(song) -> dict[str, dict]:
+    """Keyword inputs of the three cached steps (songforge.stages.yue_*) for a song on engine: yue."""
+    params = song.engine.resolve()[1]
+    assert isinstance(params, YuEParams), type(params)
+    engine = YuEEngine()
+    return {
+        "stage1": {"style": song.style, "lyrics": song.sections.text, "params": params.stage1(), "seed": song.seed,
+                   "model_identity": folder_identity(params.stage1_model)},
+        "stage2": {"params": params.stage2(), "model_identity": folder_identity(params.stage2_model)},
+        "decode": {"params": params.decode(), "codec_identity": folder_identity(params.codec_model),
+                   "take": {**take_metadata(params, song.seed), "identity": engine.identity(params)}},
+    }

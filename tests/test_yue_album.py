@@ -1,0 +1,51 @@
+"""`engine: yue` through the album flow: a real Prefect API and MLflow store, tiny random-weight models.
+
+Stage 1, stage 2 and decoding are separate cached tasks: a changed stage-2 setting reruns stage 2
+and what follows, and reuses the stage-1 codes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from songforge.audio.io import read_audio
+from songforge.params import load_album
+
+from test_yue_engine import LYRICS, models  # noqa: F401  (the tiny models fixture)
+
+pytestmark = pytest.mark.slow
+
+
+def yue_album(tmp_path: Path, **params) -> Path:
+    engine = {"name": "yue", "params": {"max_new_tokens": 150, "min_new_tokens": 0, "stage2_batch_size": 2,
+                                        **params}}
+    spec = {"title": "Tiny YuE", "songs": [{"title": "Noise Song", "lyrics": LYRICS, "genre": ["pop"], "seed": 7,
+                                           "bpm": 120, "key": "C major", "engine": engine}]}
+    path = tmp_path / "album.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    return path
+
+
+def test_yue_album_runs_every_step_and_reuses_stage1_when_stage2_changes(models, prefect_api, tmp_path):
+    from flows.album import album_flow
+
+    out, uri = tmp_path / "out", f"sqlite:///{tmp_path / 'mlflow.db'}"
+    first = album_flow(load_album(yue_album(tmp_path)), str(out), uri)
+    folder = Path(first["folders"][0])
+    stage1 = sorted((folder / "yue" / "stage1").glob("*.npy"))
+    stage2 = sorted((folder / "yue" / "stage2").glob("*.npy"))
+    assert [p.name for p in stage1] == [f"{folder.name}_itrack.npy", f"{folder.name}_vtrack.npy"]
+    assert [np.load(p).shape[0] for p in stage2] == [8, 8]
+    vocals, rate = read_audio(folder / "stems" / "vocals.wav")
+    assert rate == 44_100 and vocals.shape[1] == 2 and len(vocals) == 882 * np.load(stage2[0]).shape[1]
+    assert (folder / "master.wav").is_file() and (folder / "stems" / "engine_mix.wav").is_file()
+    assert "lufs" in first["songs"][0]
+
+    before = {p: p.stat().st_mtime_ns for p in stage1 + stage2}
+    album_flow(load_album(yue_album(tmp_path, stage2_batch_size=1)), str(out), uri)
+    assert all(before[p] == p.stat().st_mtime_ns for p in stage1), "stage 1 ran again"
+    assert all(before[p] != p.stat().st_mtime_ns for p in stage2), "stage 2 did not run again"
