@@ -145,3 +145,36 @@ def test_cli_steps_write_the_official_npy_layout_and_decode(models, tmp_path):
     assert result.exit_code == 0, result.output
     prompt = load_codes(tmp_path / "prompt.npy")
     assert prompt.shape[0] == 1 and abs(prompt.shape[1] - raw.shape[1]) <= 2
+
+
+def test_audio_prompts_become_50_or_100_ids_per_second(models, tmp_path):
+    from songforge.engine.yue.engine import reference_ids
+    from songforge.engine.yue.tokens import codebook_range
+
+    rng = np.random.default_rng(0)
+    for name in ("mix", "vocals", "instrumental"):
+        sf.write(tmp_path / f"{name}.wav", rng.normal(0, 0.1, (3 * 22_050, 2)), 22_050)
+    window = {"prompt_start_s": 0.5, "prompt_end_s": 2.5}
+    single = reference_ids(song(prompt_audio=str(tmp_path / "mix.wav"), **window).engine.resolve()[1].stage1())
+    dual = reference_ids(song(prompt_vocals=str(tmp_path / "vocals.wav"),
+                              prompt_instrumental=str(tmp_path / "instrumental.wav"), **window)
+                         .engine.resolve()[1].stage1())
+    lo, hi = codebook_range(0)
+    assert len(single) == 100 and len(dual) == 200
+    assert all(lo <= i < hi for i in single + dual)
+    assert reference_ids(song().engine.resolve()[1].stage1()) is None
+
+
+def test_models_stay_loaded_only_when_asked(models):
+    from songforge.engine.yue import engine as E
+
+    E.release_models()
+    assert E._model("yue-s2", "auto", keep=False) is not E._model("yue-s2", "auto", keep=False)
+    kept = E._model("yue-s2", "auto", keep=True)
+    assert E._model("yue-s2", "auto", keep=False) is kept
+    E.release_models()
+    assert E._model("yue-s2", "auto", keep=False) is not kept
+    from tasks.cache import canonical
+
+    kept_inputs, plain_inputs = step_inputs(song(keep_models_loaded=True)), step_inputs(song())
+    assert canonical(kept_inputs) == canonical(plain_inputs)  # where models live is in no cache key

@@ -51,6 +51,27 @@ def _device_dtype(dtype: str) -> tuple[torch.device, torch.dtype]:
     return device, _DTYPES.get(dtype, default)
 
 
+_RESIDENT: dict[tuple[str, str], torch.nn.Module] = {}  # models kept loaded across steps and songs
+
+
+def _model(name: str, dtype: str, keep: bool):
+    """The LLM of a step: from _RESIDENT if kept there, else loaded from its folder (and kept if asked)."""
+    key = (str(model_folder(name)), dtype)
+    if key in _RESIDENT:
+        return _RESIDENT[key]
+    device, torch_dtype = _device_dtype(dtype)
+    model = load_model(model_folder(name), device, torch_dtype, model_name=name)
+    if keep:
+        _RESIDENT[key] = model
+    return model
+
+
+def release_models() -> None:
+    """Drop every kept model and give its memory back."""
+    _RESIDENT.clear()
+    _free_memory()
+
+
 def _free_memory() -> None:
     """Give a dropped model's memory back, so stage 1 has left the GPU before stage 2 loads."""
     gc.collect()
@@ -94,8 +115,7 @@ def stage1(genres: str, lyrics: str, p: Stage1Params, seed: int,
     folder = model_folder(p.model)
     tokenizer = MMTokenizer(folder / "tokenizer.model")
     plan = build_plan(tokenizer, genres, lyrics, p.run_n_segments or _ALL_SEGMENTS, p.compat, reference_ids(p))
-    device, dtype = _device_dtype(p.dtype)
-    model = load_model(folder, device, dtype, model_name=p.model)
+    model = _model(p.model, p.dtype, p.keep_loaded)
     try:
         done = run_stage1(model, plan, max_new_tokens=p.max_new_tokens, seed=seed,
                           guidance_scales=(p.guidance_scale_first, p.guidance_scale_later), progress=progress,
@@ -112,8 +132,7 @@ def stage2(vocal: np.ndarray, instrumental: np.ndarray, p: Stage2Params,
     """Codebook-0 codes (1, T) of each track -> all 8 codebooks (8, T) of each track."""
     from .stage2 import run_stage2
 
-    device, dtype = _device_dtype(p.dtype)
-    model = load_model(model_folder(p.model), device, dtype, model_name=p.model)
+    model = _model(p.model, p.dtype, p.keep_loaded)
     try:
         return tuple(run_stage2(model, codes, p.batch_size, p.compat, progress=_sub(progress, i / 2, (i + 1) / 2))
                      for i, codes in enumerate((vocal, instrumental)))
@@ -164,7 +183,8 @@ class YuEEngine:
     def identity(self, params: EngineParams) -> str:
         """Code version, params hash, and each model folder's identity."""
         assert isinstance(params, YuEParams), type(params)
-        digest = hashlib.sha256(params.model_dump_json().encode()).hexdigest()[:12]
+        # keep_models_loaded says where models live, not what they compute
+        digest = hashlib.sha256(params.model_dump_json(exclude={"keep_models_loaded"}).encode()).hexdigest()[:12]
         models = [folder_identity(m) for m in (params.stage1_model, params.stage2_model, params.codec_model)]
         return ":".join([VERSION, digest, *models])
 
@@ -184,7 +204,7 @@ def take_metadata(params: YuEParams, seed: int) -> dict:
     return {"engine": "yue", "seed": seed, "compat": params.compat,
             "models": {"stage1": folder_identity(params.stage1_model), "stage2": folder_identity(params.stage2_model),
                        "codec": folder_identity(params.codec_model)},
-            "params": json.loads(params.model_dump_json())}
+            "params": params.model_dump(mode="json", exclude={"keep_models_loaded"})}
 
 
 def step_inputs(song) -> dict[str, dict]:

@@ -38,6 +38,7 @@ class Stage1Params(EngineParams):
     prompt_end_s: float
     codec_model: str
     dtype: str
+    keep_loaded: bool = Field(False, exclude=True)  # where the model lives, not what it computes: not in cache keys
 
 
 class Stage2Params(EngineParams):
@@ -45,6 +46,7 @@ class Stage2Params(EngineParams):
     compat: Compat
     batch_size: int
     dtype: str
+    keep_loaded: bool = Field(False, exclude=True)
 
 
 class DecodeParams(EngineParams):
@@ -78,7 +80,8 @@ class YuEParams(EngineParams):
     low_band_hz: float = Field(5500.0, gt=0, le=20000, description="below it, the codec's own decode is kept")
     rescale: bool = Field(False, description="scale a clipping decode down instead of clamping it (--rescale)")
     dtype: Literal["auto", "bfloat16", "float16", "float32"] = "auto"
-    keep_models_loaded: bool = Field(False, description="keep stage 1 on the GPU during stage 2 (needs ~40 GB)")
+    keep_models_loaded: bool = Field(False, description="keep both LLMs loaded between steps and songs (~40 GB "
+                                     "of GPU memory in bf16); off: stage 1 leaves before stage 2 loads")
 
     @model_validator(mode="after")
     def _prompt_is_single_or_dual(self) -> "YuEParams":
@@ -107,11 +110,11 @@ class YuEParams(EngineParams):
             prompt_audio=self.prompt_audio, prompt_vocals=self.prompt_vocals,
             prompt_instrumental=self.prompt_instrumental, prompt_start_s=self.prompt_start_s,
             prompt_end_s=self.prompt_end_s, codec_model=self.codec_model if self.uses_audio_prompt else "",
-            dtype=self.dtype)
+            dtype=self.dtype, keep_loaded=self.keep_models_loaded)
 
     def stage2(self) -> Stage2Params:
         return Stage2Params(model=self.stage2_model, compat=self.compat, batch_size=self.stage2_batch_size,
-                            dtype=self.dtype)
+                            dtype=self.dtype, keep_loaded=self.keep_models_loaded)
 
     def decode(self) -> DecodeParams:
         return DecodeParams(codec_model=self.codec_model, low_band_hz=self.low_band_hz, rescale=self.rescale)
