@@ -20,4 +20,14 @@ if ! .venv/bin/python -c "import torchaudio" 2>/dev/null; then
     rm -f .venv/lib/python*/site-packages/torchaudio/lib/*.so
 fi
 .venv/bin/python -c "import torchcrepe, tinysoundfont, prefect, mlflow" >/dev/null
+# Debian's chromium lets tests open the review page headless (playwright drives it; no browser
+# download). Without apt (or root) the review-page tests skip and say why.
+if ! command -v chromium >/dev/null 2>&1; then
+    if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+        { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
+            || echo "warning: could not install chromium; the review-page tests will skip" >&2
+    else
+        echo "warning: chromium missing and apt-get unavailable (or not root); the review-page tests will skip" >&2
+    fi
+fi
 echo "songforge installed in .venv"

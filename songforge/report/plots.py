@@ -22,6 +22,7 @@ from ..errors import AudioError, ParamsError
 from ..music import midi_to_name
 from ..paths import atomic_path
 from .reduce import envelope, log_spectrogram_db
+from .timeline import TIME_AXIS_KEY, axis_of
 
 WIDTH_PX, HEIGHT_PX, DPI = 1400, 800, 100
 BG, PANEL, INK, MUTED, GRID = "#0f1117", "#171a23", "#e6e8ef", "#9aa1b2", "#2a2f3d"
@@ -61,7 +62,7 @@ def waveform_spectrogram_png(
     wave_ax.set_xlim(0.0, duration_s)
     wave_ax.tick_params(labelbottom=False)
     spec_ax.set_xlabel("time (s)")
-    return _save(fig, path)
+    return _save(fig, path, spec_ax, wave_ax)
 
 
 def pitch_contour_png(
@@ -97,7 +98,7 @@ def pitch_contour_png(
     ax.set_xlabel("time (s)")
     ax.set_title(_hit_summary(midi, target), color=MUTED, fontsize=11, loc="left")
     ax.legend(loc="upper right", facecolor=PANEL, edgecolor=GRID, labelcolor=INK, fontsize=10, framealpha=0.9)
-    return _save(fig, path)
+    return _save(fig, path, ax)
 
 
 # -- checks -------------------------------------------------------------------------------------
@@ -299,7 +300,10 @@ def _time_range(times_s: np.ndarray, notes: list[tuple[float, float, float]]) ->
     return start, max(end, start + 1e-3)
 
 
-def _save(fig: Figure, path: Path) -> Path:
+def _save(fig: Figure, path: Path, time_ax: Axes, *sharing: Axes) -> Path:
+    # The constrained layout places the axes only when drawn; it lands the same way in savefig,
+    # so the time axis read here is where the PNG draws it (the review page's playhead uses it).
+    fig.draw_without_rendering()
     with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=DPI, facecolor=BG)
+        fig.savefig(tmp, format="png", dpi=DPI, facecolor=BG, metadata={TIME_AXIS_KEY: axis_of(time_ax, *sharing).to_text()})
     return path
