@@ -156,3 +156,18 @@ def test_every_program_the_band_can_choose_is_in_the_soundfont():
     assert len(all_programs()) > 20
     assert [p for p in sorted(all_programs()) if synth.sfpreset_name(soundfont, 0, p) is None] == []
     assert synth.sfpreset_name(soundfont, 128, 0) is not None  # the GM drum kit
+
+
+def test_temperature_one_is_the_default_and_more_temperature_strays_further_from_the_safest_line():
+    assert compose(song(), SketchParams(temperature=1.0), 5).metadata() == compose(song(), SketchParams(), 5).metadata()
+
+    def strayed(temperature: float) -> float:
+        """Fraction of vocal notes that differ from the near-greedy (temperature 0.01) choice, over 4 seeds."""
+        pairs = [(compose(song(), SketchParams(temperature=temperature), seed).vocal.notes,
+                  compose(song(), SketchParams(temperature=0.01), seed).vocal.notes) for seed in range(4)]
+        return sum(a.pitch != b.pitch for hot, cold in pairs for a, b in zip(hot, cold)) / sum(len(h) for h, _ in pairs)
+
+    low, mid, high = strayed(0.3), strayed(1.0), strayed(2.0)
+    assert 0 < low < mid < high, (low, mid, high)
+    hot = compose(song(key="A minor"), SketchParams(temperature=2.0), 1)
+    assert all(n.pitch % 12 in Key.parse("A minor").scale for n in hot.vocal.notes)  # wilder, still in key

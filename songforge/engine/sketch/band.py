@@ -119,20 +119,20 @@ def pad_part(sections: tuple[SectionPlan, ...], chord_at: ChordAt) -> list[Note]
 
 
 def lead_part(sections: tuple[SectionPlan, ...], vocal: list[Note], chord_at: ChordAt, key: Key,
-              register: tuple[int, int], rng: np.random.Generator) -> list[Note]:
+              register: tuple[int, int], rng: np.random.Generator, temperature: float = 1.0) -> list[Note]:
     """Phrases over instrumental sections (two bars at a time) and short fills in the vocal's gaps."""
     notes = []
     for section in sections:
         if not section.lines:
-            notes += _lead_phrases(section, chord_at, key, register, rng)
+            notes += _lead_phrases(section, chord_at, key, register, rng, temperature)
         elif section.energy >= 0.55:
             for line in section.lines:
-                notes += _fill(line.start_beat + line.beats, vocal, section, chord_at, key, register, rng)
+                notes += _fill(line.start_beat + line.beats, vocal, section, chord_at, key, register, rng, temperature)
     return notes
 
 
 def _lead_phrases(section: SectionPlan, chord_at: ChordAt, key: Key, register: tuple[int, int],
-                  rng: np.random.Generator) -> list[Note]:
+                  rng: np.random.Generator, temperature: float = 1.0) -> list[Note]:
     notes = []
     # A quiet intro keeps its first half to the band.
     start = section.start_beat + (BEATS_PER_BAR * (section.bars // 2) if section.kind == "intro" else 0)
@@ -141,14 +141,14 @@ def _lead_phrases(section: SectionPlan, chord_at: ChordAt, key: Key, register: t
         beats = min(2 * BEATS_PER_BAR, section.end_beat - start)
         n_notes = min(int(rng.integers(4, 8)), int((beats - 1) * 2))
         notes += phrase(start, beats, n_notes, section.kind, section.energy, chord_at, key, register, rng,
-                        answer=count % 2 == 1)
+                        answer=count % 2 == 1, temperature=temperature)
         start += beats
         count += 1
     return notes
 
 
 def _fill(line_end: float, vocal: list[Note], section: SectionPlan, chord_at: ChordAt, key: Key,
-          register: tuple[int, int], rng: np.random.Generator) -> list[Note]:
+          register: tuple[int, int], rng: np.random.Generator, temperature: float = 1.0) -> list[Note]:
     """Two to four notes answering the vocal line, in the gap before the next line, if it is long enough."""
     sung_until = max((n.end_beat for n in vocal if n.beat < line_end), default=line_end)
     start = float(np.ceil(sung_until * 2) / 2) + 0.5
@@ -156,4 +156,5 @@ def _fill(line_end: float, vocal: list[Note], section: SectionPlan, chord_at: Ch
     if gap < 1.5 or rng.random() < 0.3:
         return []
     n_notes = min(4, int(gap * 2) - 1)
-    return phrase(start, gap, n_notes, "outro", section.energy * 0.8, chord_at, key, register, rng, answer=True)
+    return phrase(start, gap, n_notes, "outro", section.energy * 0.8, chord_at, key, register, rng, answer=True,
+                  temperature=temperature)

@@ -33,7 +33,8 @@ def compose(song: SongSpec, params: SketchParams, seed: int) -> Arrangement:
     band = choose_band(song, params)
     vocal = [note for section in sections for i, line in enumerate(section.lines)
              for note in sing_line(line, section.kind, section.energy, chord_at, key, band.vocal_register,
-                                   rng["vocal"], answer=i % 2 == 1, end_on_tonic=i == len(section.lines) - 1)]
+                                   rng["vocal"], answer=i % 2 == 1, end_on_tonic=i == len(section.lines) - 1,
+                                   temperature=params.temperature)]
     tracks = _tracks(band, params, song.bpm, sections, chord_at, key, vocal, rng)
     played = [perform(t, song.bpm, band.swing, params.humanize, np.random.default_rng([seed, 100 + i]))
               for i, t in enumerate(tracks)]
@@ -65,7 +66,8 @@ def _tracks(band: Band, params: SketchParams, bpm: float, sections: tuple[Sectio
               LEVELS_DB["bass"]),
         Track("chords", band.chords, 1, chord_part(sections, chord_at, band.chords, on_beat), LEVELS_DB["chords"], 44),
         Track("pad", band.pad, 2, pad_part(sections, chord_at), LEVELS_DB["pad"], 84),
-        Track("lead", band.lead, 3, lead_part(sections, vocal, chord_at, key, LEAD_REGISTER, rng["lead"]),
+        Track("lead", band.lead, 3,
+              lead_part(sections, vocal, chord_at, key, LEAD_REGISTER, rng["lead"], params.temperature),
               LEVELS_DB["lead"], 76),
         Track("vocal", band.vocal, 4, vocal),
     ]

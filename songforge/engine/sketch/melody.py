@@ -29,14 +29,16 @@ _SHAPES = {
 TONIC_PULL, THIRD_PULL = 1.0, 0.4  # semitones of contour a tonic (third) may cost: the key stays audible
 _MAX_UNITS = 4  # longest mid-line note, in grid units (a half note on the eighth grid)
 _MAX_LAST_UNITS = 6
+_NOISE = 1.5  # semitones of random cost per candidate pitch at temperature 1
 
 
 def line_rhythm(n_notes: int, beats: float, word_ends: list[bool],
-                rng: np.random.Generator) -> list[tuple[float, float]]:
+                rng: np.random.Generator, temperature: float = 1.0) -> list[tuple[float, float]]:
     """(offset, length) in beats for `n_notes` notes in `beats`, leaving a breath at the end.
 
     Eighth-note grid, sixteenths when crowded; spare time lengthens word-final syllables
-    and the line's last note; sometimes the line starts on the off-beat.
+    and the line's last note; sometimes the line starts on the off-beat. `temperature`
+    sharpens (< 1) or flattens (> 1) the preference for lengthening word ends.
     """
     rest = 1.0 if beats >= 4 else 0.5
     grid = 2 if n_notes <= (beats - rest) * 2 else 4
@@ -50,7 +52,8 @@ def line_rhythm(n_notes: int, beats: float, word_ends: list[bool],
     lengths[-1] += grow
     extra -= grow
     for _ in range(extra):
-        weights = np.array([(2.0 if end else 1.0) * (length < _MAX_UNITS)
+        # Softmax over log-preferences at `temperature`: w ** (1 / T); T = 1 keeps w exactly.
+        weights = np.array([(2.0 if end else 1.0) ** (1.0 / temperature) * (length < _MAX_UNITS)
                             for end, length in zip(word_ends[:-1], lengths[:-1])])
         if not weights.any():
             break
@@ -60,17 +63,20 @@ def line_rhythm(n_notes: int, beats: float, word_ends: list[bool],
 
 
 def pitches(onsets: list[float], kind: str, chord_at: ChordAt, key: Key, register: tuple[int, int],
-            rng: np.random.Generator, answer: bool = False, end_on_tonic: bool = False) -> list[int]:
+            rng: np.random.Generator, answer: bool = False, end_on_tonic: bool = False,
+            temperature: float = 1.0) -> list[int]:
     """A MIDI pitch per onset (absolute beats): scale tones along the section's contour.
 
     Onsets on the beat take chord tones; `answer` lines fall; `end_on_tonic` closes on the tonic
-    when the last chord holds it. The register is (lowest, highest) MIDI note.
+    when the last chord holds it. The register is (lowest, highest) MIDI note. Each note is the
+    cheapest candidate after random noise scaled by `temperature`: near 0 the line follows the
+    contour greedily, at 2 it leaps and wanders more.
     """
     centre, spread, shape = CONTOURS[kind]
     shape = "fall" if answer else shape
     low, high = register
     span = high - low
-    centre += float(rng.uniform(-0.08, 0.08))
+    centre += float(rng.uniform(-0.08 * temperature, 0.08 * temperature))
     scale = [p for p in range(low, high + 1) if p % 12 in key.scale]
     result, previous = [], None
     for index, beat in enumerate(onsets):
@@ -78,7 +84,8 @@ def pitches(onsets: list[float], kind: str, chord_at: ChordAt, key: Key, registe
         target = low + span * (centre + spread * (_SHAPES[shape](t) - 0.5))
         candidates = _candidates(scale, chord_at(beat), key, beat, last=index == len(onsets) - 1,
                                  end_on_tonic=end_on_tonic)
-        previous = min(candidates, key=lambda p: _cost(p, target, previous, key) + float(rng.uniform(0, 1.5)))
+        previous = min(candidates,
+                       key=lambda p: _cost(p, target, previous, key) + float(rng.uniform(0, _NOISE * temperature)))
         result.append(previous)
     return result
 
@@ -106,23 +113,25 @@ def _cost(pitch: int, target: float, previous: int | None, key: Key) -> float:
 
 
 def sing_line(line: LinePlan, kind: str, energy: float, chord_at: ChordAt, key: Key,
-              register: tuple[int, int], rng: np.random.Generator, answer: bool, end_on_tonic: bool) -> list[Note]:
+              register: tuple[int, int], rng: np.random.Generator, answer: bool, end_on_tonic: bool,
+              temperature: float = 1.0) -> list[Note]:
     """The guide vocal's notes for one lyric line: one per syllable, numbered by syllable."""
     word_ends = [i == n - 1 for n in line.words for i in range(n)]
-    rhythm = line_rhythm(line.n_syllables, line.beats, word_ends, rng)
+    rhythm = line_rhythm(line.n_syllables, line.beats, word_ends, rng, temperature)
     onsets = [line.start_beat + offset for offset, _ in rhythm]
-    notes = pitches(onsets, kind, chord_at, key, register, rng, answer, end_on_tonic)
+    notes = pitches(onsets, kind, chord_at, key, register, rng, answer, end_on_tonic, temperature)
     base = int(70 + 30 * energy)
     return [Note(onset, length, pitch, _accent(base, onset), line.first_syllable + i)
             for i, ((_, length), onset, pitch) in enumerate(zip(rhythm, onsets, notes))]
 
 
 def phrase(start_beat: float, beats: float, n_notes: int, kind: str, energy: float, chord_at: ChordAt,
-           key: Key, register: tuple[int, int], rng: np.random.Generator, answer: bool = False) -> list[Note]:
+           key: Key, register: tuple[int, int], rng: np.random.Generator, answer: bool = False,
+           temperature: float = 1.0) -> list[Note]:
     """An instrumental phrase of `n_notes` notes in `beats` from `start_beat` (a lead line or a fill)."""
-    rhythm = line_rhythm(n_notes, beats, [True] * n_notes, rng)
+    rhythm = line_rhythm(n_notes, beats, [True] * n_notes, rng, temperature)
     onsets = [start_beat + offset for offset, _ in rhythm]
-    notes = pitches(onsets, kind, chord_at, key, register, rng, answer, end_on_tonic=answer)
+    notes = pitches(onsets, kind, chord_at, key, register, rng, answer, end_on_tonic=answer, temperature=temperature)
     base = int(60 + 35 * energy)
     return [Note(onset, length, pitch, _accent(base, onset))
             for (_, length), onset, pitch in zip(rhythm, onsets, notes)]

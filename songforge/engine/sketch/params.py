@@ -25,3 +25,5 @@ class SketchParams(EngineParams):
     vocal_balance_db: float = Field(
         0.0, ge=-12, le=12, description="guide vocal loudness relative to the instrumental, in LU")
     reverb_wet: float = Field(0.15, ge=0, le=1, description="room reverb on the instrumental, 0 = dry")
+    temperature: float = Field(
+        1.0, gt=0, le=2, description="melodic and rhythmic variety of the composer: low = safest choices, 1 = default")
