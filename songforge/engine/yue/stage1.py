@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
 
-from .generate import generate, stage1_sampling
+from ...errors import ParamsError
+from .generate import generate_takes, stage1_sampling
 from .model import Transformer
 from .prompt import MODEL_CONTEXT, Stage1Plan, full_output, model_input
 from .tokenizer import EOA
@@ -31,22 +32,45 @@ def run_stage1(model: Transformer, plan: Stage1Plan, max_new_tokens: int = 3000,
     prefilled (the official re-prefills everything; same maths, less work). `sampling` overrides
     `stage1_sampling` fields (repetition_penalty, top_p, ...); guidance_scales are (first segment, later ones).
     """
+    return run_stage1_takes(model, [plan], [seed], max_new_tokens, guidance_scales, context, progress,
+                            **sampling)[0]
+
+
+def run_stage1_takes(model: Transformer, plans: Sequence[Stage1Plan], seeds: Sequence[int],
+                     max_new_tokens: int = 3000, guidance_scales: tuple[float, float] = (1.5, 1.2),
+                     context: int = MODEL_CONTEXT, progress: Callable[[float, str], None] | None = None,
+                     **sampling) -> list[list[tuple[int, ...]]]:
+    """Several songs or takes in one batch: result[r] is what run_stage1(model, plans[r], seed=seeds[r]) returns.
+
+    Every step decodes all takes at once (one pass over the weights for all of them); each take keeps its
+    own generator and its own cache rows. Takes with more segments go first in the cache, so the takes
+    still running always hold rows [0, m) and a finished song simply drops out of the batch.
+    """
+    if len({plan.compat for plan in plans}) > 1:
+        raise ParamsError("compat", "the takes of one batch mix 'fixed' and 'official'", "batch one mode at a time")
+    if not plans or len(seeds) != len(plans):
+        raise ParamsError("seeds", f"{len(seeds)} seeds for {len(plans)} plans", "give one seed per take")
+    order = sorted(range(len(plans)), key=lambda r: -len(plans[r].prompts))
+    plans, seeds = [plans[r] for r in order], [seeds[r] for r in order]
     device = model.output.weight.device
-    generator = torch.Generator(device=device).manual_seed(seed)
-    model.setup_caches(max_batch=2, max_seq_len=context)
-    done: list[tuple[int, ...]] = []
-    fed: list[int] = []  # what cache row 0 holds, position by position
-    for i in range(len(plan.prompts)):
+    generators = [torch.Generator(device=device).manual_seed(seed) for seed in seeds]
+    model.setup_caches(max_batch=2 * len(plans), max_seq_len=context)
+    done: list[list[tuple[int, ...]]] = [[] for _ in plans]
+    fed: list[list[int]] = [[] for _ in plans]  # what each take's cache row holds, position by position
+    segments = len(plans[0].prompts)
+    for i in range(segments):
         if progress:
-            progress(i / len(plan.prompts), f"stage 1: segment {i + 1} of {len(plan.prompts)}")
-        ids = model_input(plan, done, max_new_tokens, context)
-        s = stage1_sampling(plan.compat, max_new_tokens=max_new_tokens,
-                            guidance_scale=plan.guidance_scale(i, *guidance_scales), **sampling)
-        cached = min(common_prefix(fed, ids), len(ids) - 1)
-        new = generate(model, torch.tensor(ids), s, generator, cached).tolist()
-        fed = ids + new[:-1]
-        done.append(plan.prompts[i] + tuple(new if new[-1] == EOA else new + [EOA]))
-    return done
+            progress(i / segments, f"stage 1: segment {i + 1} of {segments}")
+        takes = [r for r, plan in enumerate(plans) if i < len(plan.prompts)]
+        ids = [model_input(plans[r], done[r], max_new_tokens, context) for r in takes]
+        s = stage1_sampling(plans[0].compat, max_new_tokens=max_new_tokens,
+                            guidance_scale=plans[0].guidance_scale(i, *guidance_scales), **sampling)
+        cached = [min(common_prefix(fed[r], x), len(x) - 1) for r, x in zip(takes, ids)]
+        news = generate_takes(model, [torch.tensor(x) for x in ids], s, generators[: len(takes)], cached)
+        for r, x, new in zip(takes, ids, (n.tolist() for n in news)):
+            fed[r] = x + new[:-1]
+            done[r].append(plans[r].prompts[i] + tuple(new if new[-1] == EOA else new + [EOA]))
+    return [done[order.index(r)] for r in range(len(plans))]
 
 
 def stage1_codes(plan: Stage1Plan, done: list[tuple[int, ...]]) -> tuple[np.ndarray, np.ndarray]:
