@@ -78,7 +78,7 @@ def stage2_command(
     out: Path = typer.Option(Path("yue-out/stage2"), help="folder for the (8, T) .npy files (same names)"),
     model: str = typer.Option("yue-s2", help="stage-2 model name or folder"),
     compat: str = typer.Option("fixed", help="fixed | official"),
-    batch_size: int = typer.Option(4, help="6-s chunks per call"),
+    batch_size: Optional[int] = typer.Option(None, help="6-s chunks decoded at once (default: all that fit)"),
     dtype: str = typer.Option("auto", help="auto | bfloat16 | float16 | float32"),
 ) -> None:
     """Codebook-0 codes -> all 8 codebooks, teacher-forced."""

@@ -15,14 +15,13 @@ import yaml
 from songforge.audio.io import read_audio
 from songforge.params import load_album
 
-from test_yue_engine import LYRICS, models  # noqa: F401  (the tiny models fixture)
+from test_yue_engine import LYRICS, models, tiny_llama  # noqa: F401  (models: the tiny models fixture)
 
 pytestmark = pytest.mark.slow
 
 
 def yue_album(tmp_path: Path, **params) -> Path:
-    engine = {"name": "yue", "params": {"max_new_tokens": 150, "min_new_tokens": 0, "stage2_batch_size": 2,
-                                        **params}}
+    engine = {"name": "yue", "params": {"max_new_tokens": 150, "min_new_tokens": 0, **params}}
     spec = {"title": "Tiny YuE", "songs": [{"title": "Noise Song", "lyrics": LYRICS, "genre": ["pop"], "seed": 7,
                                            "bpm": 120, "key": "C major", "engine": engine}]}
     path = tmp_path / "album.yaml"
@@ -46,6 +45,8 @@ def test_yue_album_runs_every_step_and_reuses_stage1_when_stage2_changes(models,
     assert "lufs" in first["songs"][0]
 
     before = {p: p.stat().st_mtime_ns for p in stage1 + stage2}
-    album_flow(load_album(yue_album(tmp_path, stage2_batch_size=1)), str(out), uri)
+    other_stage2 = tmp_path / "other-s2"
+    tiny_llama(other_stage2, seed=11)  # a different stage-2 model: stage 2 and decode rerun, stage 1 does not
+    album_flow(load_album(yue_album(tmp_path, stage2_model=str(other_stage2))), str(out), uri)
     assert all(before[p] == p.stat().st_mtime_ns for p in stage1), "stage 1 ran again"
     assert all(before[p] != p.stat().st_mtime_ns for p in stage2), "stage 2 did not run again"

@@ -21,7 +21,7 @@ from songforge.engine.yue.tokens import load_codes
 from songforge.params import SongSpec
 
 LYRICS = "[verse]\nCity lights are fading\n\n[chorus]\nHold on, the night is over\n"
-TINY = {"max_new_tokens": 24, "min_new_tokens": 0, "stage2_batch_size": 2}
+TINY = {"max_new_tokens": 24, "min_new_tokens": 0}
 
 
 def tiny_llama(folder, seed: int, tokenizer=None) -> None:
@@ -71,9 +71,13 @@ def song(**params) -> SongSpec:
 
 
 def test_each_step_is_keyed_on_its_own_params():
-    base, changed = step_inputs(song()), step_inputs(song(stage2_batch_size=1))
+    from tasks.cache import canonical
+
+    base, changed = step_inputs(song()), step_inputs(song(stage2_model="/elsewhere/yue-s2"))
     assert base["stage1"] == changed["stage1"] and base["stage2"] != changed["stage2"]
     assert base["decode"]["params"] == changed["decode"]["params"]
+    rebatched = step_inputs(song(stage2_batch_size=1, memory="resident"))
+    assert canonical(rebatched) == canonical(base)  # batching and residency change no output
     later = step_inputs(song(low_band_hz=4000))
     assert later["stage1"] == base["stage1"] and later["stage2"] == base["stage2"]
     assert later["decode"] != base["decode"]
@@ -171,10 +175,9 @@ def test_models_stay_loaded_only_when_asked(models):
     E.release_models()
     assert E._model("yue-s2", "auto", keep=False) is not E._model("yue-s2", "auto", keep=False)
     kept = E._model("yue-s2", "auto", keep=True)
+    assert E._model("yue-s2", "auto", keep=True, int8=True) is not kept
     assert E._model("yue-s2", "auto", keep=False) is kept
     E.release_models()
     assert E._model("yue-s2", "auto", keep=False) is not kept
-    from tasks.cache import canonical
-
-    kept_inputs, plain_inputs = step_inputs(song(keep_models_loaded=True)), step_inputs(song())
-    assert canonical(kept_inputs) == canonical(plain_inputs)  # where models live is in no cache key
+    E.release_models()
+    assert step_inputs(song(memory="int8"))["stage1"]["params"].int8  # int8 changes the logits: in the key

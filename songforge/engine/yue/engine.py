@@ -24,6 +24,9 @@ VERSION = "yue-v1"
 OUTPUT_RATE = 44_100
 CODEC_RATE = 16_000
 _ALL_SEGMENTS = 10_000
+# Where models live and how stage 2 is batched change no output: they stay out of identities and keys.
+# (memory: int8 does change outputs; it reaches stage 1's key as Stage1Params.int8.)
+_PLACEMENT = {"memory", "stage2_batch_size"}
 _DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16, "float32": torch.float32}
 
 
@@ -54,13 +57,28 @@ def _device_dtype(dtype: str) -> tuple[torch.device, torch.dtype]:
 _RESIDENT: dict[tuple[str, str], torch.nn.Module] = {}  # models kept loaded across steps and songs
 
 
-def _model(name: str, dtype: str, keep: bool):
+def resolve_memory(params: YuEParams) -> YuEParams:
+    """`memory: auto` made concrete: the fastest mode the GPU holds (memory.py); offload on the CPU."""
+    if params.memory != "auto":
+        return params
+    from .memory import choose_mode, device_memory
+
+    device = _device_dtype(params.dtype)[0]
+    return params.model_copy(update={"memory": choose_mode(device_memory(device)) if device.type == "cuda"
+                                     else "offload"})
+
+
+def _model(name: str, dtype: str, keep: bool, int8: bool = False):
     """The LLM of a step: from _RESIDENT if kept there, else loaded from its folder (and kept if asked)."""
-    key = (str(model_folder(name)), dtype)
+    key = (str(model_folder(name)), dtype, int8)
     if key in _RESIDENT:
         return _RESIDENT[key]
     device, torch_dtype = _device_dtype(dtype)
     model = load_model(model_folder(name), device, torch_dtype, model_name=name)
+    if int8:
+        from .quantize import quantize_int8
+
+        model = quantize_int8(model)
     if keep:
         _RESIDENT[key] = model
     return model
@@ -115,7 +133,7 @@ def stage1(genres: str, lyrics: str, p: Stage1Params, seed: int,
     folder = model_folder(p.model)
     tokenizer = MMTokenizer(folder / "tokenizer.model")
     plan = build_plan(tokenizer, genres, lyrics, p.run_n_segments or _ALL_SEGMENTS, p.compat, reference_ids(p))
-    model = _model(p.model, p.dtype, p.keep_loaded)
+    model = _model(p.model, p.dtype, p.keep_loaded, p.int8)
     try:
         done = run_stage1(model, plan, max_new_tokens=p.max_new_tokens, seed=seed,
                           guidance_scales=(p.guidance_scale_first, p.guidance_scale_later), progress=progress,
@@ -129,13 +147,14 @@ def stage1(genres: str, lyrics: str, p: Stage1Params, seed: int,
 
 def stage2(vocal: np.ndarray, instrumental: np.ndarray, p: Stage2Params,
            progress: Progress | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Codebook-0 codes (1, T) of each track -> all 8 codebooks (8, T) of each track."""
-    from .stage2 import run_stage2
+    """Codebook-0 codes (1, T) of each track -> all 8 codebooks (8, T) of each track, both tracks in one batch."""
+    from .stage2 import run_stage2_tracks
 
     model = _model(p.model, p.dtype, p.keep_loaded)
     try:
-        return tuple(run_stage2(model, codes, p.batch_size, p.compat, progress=_sub(progress, i / 2, (i + 1) / 2))
-                     for i, codes in enumerate((vocal, instrumental)))
+        vocal8, instrumental8 = run_stage2_tracks(model, [vocal, instrumental], p.batch_size or _stage2_rows(model),
+                                                  p.compat, progress=progress)
+        return vocal8, instrumental8
     finally:
         del model
         _free_memory()
@@ -166,6 +185,19 @@ def decode(vocal: np.ndarray, instrumental: np.ndarray, p: DecodeParams) -> Stem
     return Stems(stereo(fused["vocals"]), stereo(fused["instrumental"]), OUTPUT_RATE, mix=stereo(mix))
 
 
+def _stage2_rows(model) -> int | None:
+    """Stage-2 rows that fit the GPU's free memory (None: all chunks at once, as on the CPU)."""
+    device = model.output.weight.device
+    if device.type != "cuda":
+        return None
+    from .memory import rows_that_fit
+    from .stage2 import CHUNK_FRAMES
+    from .tokens import STAGE2_CODEBOOKS
+
+    free, _ = torch.cuda.mem_get_info(device)
+    return rows_that_fit(model.args, (CHUNK_FRAMES + 4) * STAGE2_CODEBOOKS, model.output.weight.dtype, free)
+
+
 def _saved(audio: np.ndarray, rescale: bool) -> np.ndarray:
     """What official `save_audio` keeps: clamped to ±0.99, or scaled down to fit with --rescale."""
     peak = float(np.abs(audio).max(initial=0.0))
@@ -183,13 +215,13 @@ class YuEEngine:
     def identity(self, params: EngineParams) -> str:
         """Code version, params hash, and each model folder's identity."""
         assert isinstance(params, YuEParams), type(params)
-        # keep_models_loaded says where models live, not what they compute
-        digest = hashlib.sha256(params.model_dump_json(exclude={"keep_models_loaded"}).encode()).hexdigest()[:12]
+        digest = hashlib.sha256(params.model_dump_json(exclude=_PLACEMENT).encode()).hexdigest()[:12]
         models = [folder_identity(m) for m in (params.stage1_model, params.stage2_model, params.codec_model)]
         return ":".join([VERSION, digest, *models])
 
     def generate(self, song, params: EngineParams, seed: int, progress: Progress | None = None) -> Stems:
         assert isinstance(params, YuEParams), type(params)
+        params = resolve_memory(params)
         vocal, instrumental = stage1(song.style, song.sections.text, params.stage1(), seed, _sub(progress, 0, 0.6))
         vocal8, instrumental8 = stage2(vocal, instrumental, params.stage2(), _sub(progress, 0.6, 0.9))
         if progress:
@@ -204,12 +236,12 @@ def take_metadata(params: YuEParams, seed: int) -> dict:
     return {"engine": "yue", "seed": seed, "compat": params.compat,
             "models": {"stage1": folder_identity(params.stage1_model), "stage2": folder_identity(params.stage2_model),
                        "codec": folder_identity(params.codec_model)},
-            "params": params.model_dump(mode="json", exclude={"keep_models_loaded"})}
+            "params": params.model_dump(mode="json", exclude=_PLACEMENT)}
 
 
 def step_inputs(song) -> dict[str, dict]:
     """Keyword inputs of the three cached steps (songforge.stages.yue_*) for a song on engine: yue."""
-    params = song.engine.resolve()[1]
+    params = resolve_memory(song.engine.resolve()[1])
     assert isinstance(params, YuEParams), type(params)
     engine = YuEEngine()
     return {

@@ -38,13 +38,14 @@ class Stage1Params(EngineParams):
     prompt_end_s: float
     codec_model: str
     dtype: str
+    int8: bool  # int8 weights change the logits: part of the key
     keep_loaded: bool = Field(False, exclude=True)  # where the model lives, not what it computes: not in cache keys
 
 
 class Stage2Params(EngineParams):
     model: str
     compat: Compat
-    batch_size: int
+    batch_size: int | None = Field(None, exclude=True)  # same tokens whatever the batching: not in cache keys
     dtype: str
     keep_loaded: bool = Field(False, exclude=True)
 
@@ -71,7 +72,8 @@ class YuEParams(EngineParams):
     repetition_penalty: float = Field(1.1, gt=0, le=5)
     guidance_scale_first: float = Field(1.5, ge=1, le=10, description="CFG scale of the first segment")
     guidance_scale_later: float = Field(1.2, ge=1, le=10, description="CFG scale of later segments")
-    stage2_batch_size: int = Field(4, ge=1, le=64, description="6-s chunks per stage-2 call")
+    stage2_batch_size: int | None = Field(None, ge=1, le=512, description="6-s chunks decoded at once; None: "
+                                          "every chunk of both tracks, or as many as fit the GPU")
     prompt_audio: Path | None = Field(None, description="ICL: one reference track (mix, vocal or instrumental)")
     prompt_vocals: Path | None = Field(None, description="ICL dual-track: the reference's vocal stem")
     prompt_instrumental: Path | None = Field(None, description="ICL dual-track: the reference's instrumental")
@@ -80,8 +82,10 @@ class YuEParams(EngineParams):
     low_band_hz: float = Field(5500.0, gt=0, le=20000, description="below it, the codec's own decode is kept")
     rescale: bool = Field(False, description="scale a clipping decode down instead of clamping it (--rescale)")
     dtype: Literal["auto", "bfloat16", "float16", "float32"] = "auto"
-    keep_models_loaded: bool = Field(False, description="keep both LLMs loaded between steps and songs (~40 GB "
-                                     "of GPU memory in bf16); off: stage 1 leaves before stage 2 loads")
+    memory: Literal["auto", "resident", "offload", "int8"] = Field(
+        "auto", description="resident: both LLMs stay loaded between steps and songs (>= 40 GB GPU); offload: "
+                            "one at a time (>= 24 GB); int8: offload with int8 stage-1 weights (>= 16 GB); "
+                            "auto picks by GPU size")
 
     @model_validator(mode="after")
     def _prompt_is_single_or_dual(self) -> "YuEParams":
@@ -110,11 +114,11 @@ class YuEParams(EngineParams):
             prompt_audio=self.prompt_audio, prompt_vocals=self.prompt_vocals,
             prompt_instrumental=self.prompt_instrumental, prompt_start_s=self.prompt_start_s,
             prompt_end_s=self.prompt_end_s, codec_model=self.codec_model if self.uses_audio_prompt else "",
-            dtype=self.dtype, keep_loaded=self.keep_models_loaded)
+            dtype=self.dtype, int8=self.memory == "int8", keep_loaded=self.memory == "resident")
 
     def stage2(self) -> Stage2Params:
         return Stage2Params(model=self.stage2_model, compat=self.compat, batch_size=self.stage2_batch_size,
-                            dtype=self.dtype, keep_loaded=self.keep_models_loaded)
+                            dtype=self.dtype, keep_loaded=self.memory == "resident")
 
     def decode(self) -> DecodeParams:
         return DecodeParams(codec_model=self.codec_model, low_band_hz=self.low_band_hz, rescale=self.rescale)
