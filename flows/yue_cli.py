@@ -55,18 +55,27 @@ def stage1_command(
     file: Path = typer.Argument(..., help="song or album params YAML whose song uses engine: yue"),
     out: Path = typer.Option(Path("yue-out/stage1"), help="folder for <name>_vtrack.npy and <name>_itrack.npy"),
     title: Optional[str] = typer.Option(None, help="which song of an album (default: the first)"),
+    seeds: Optional[str] = typer.Option(None, help="several takes in one batch, e.g. '1,2,3' (default: the song's "
+                                                   "seed); files get a -seedN suffix"),
 ) -> None:
     """Lyrics and tags -> codebook-0 codes of the vocal and instrumental tracks."""
-    from songforge.engine.yue.engine import stage1
+    from songforge.engine.yue.engine import resolve_memory, stage1_takes
     from songforge.engine.yue.tokens import save_codes
 
     try:
+        chosen = [int(s) for s in seeds.split(",")] if seeds else []
+    except ValueError:
+        _fail(SongforgeError(f"--seeds '{seeds}' is not a list of integers. Fix: write e.g. --seeds 1,2,3."))
+    try:
         song, params = _yue_song(file, title)
+        takes = chosen or [song.seed]
         bar, progress = _bar("stage 1")
         with bar:
-            vocal, instrumental = stage1(song.style, song.sections.text, params.stage1(), song.seed, progress)
-        for track, codes in (("vtrack", vocal), ("itrack", instrumental)):
-            typer.echo(save_codes(out / f"{song.slug}_{track}.npy", codes))
+            codes = stage1_takes(song.style, song.sections.text, resolve_memory(params).stage1(), takes, progress)
+        for seed, (vocal, instrumental) in zip(takes, codes):
+            name = song.slug + (f"-seed{seed}" if seeds else "")
+            for track, track_codes in (("vtrack", vocal), ("itrack", instrumental)):
+                typer.echo(save_codes(out / f"{name}_{track}.npy", track_codes))
     except SongforgeError as error:
         _fail(error)
 

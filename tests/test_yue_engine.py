@@ -181,3 +181,23 @@ def test_models_stay_loaded_only_when_asked(models):
     assert E._model("yue-s2", "auto", keep=False) is not kept
     E.release_models()
     assert step_inputs(song(memory="int8"))["stage1"]["params"].int8  # int8 changes the logits: in the key
+
+
+def test_batched_seed_takes_equal_each_seed_alone(models, tmp_path):
+    from flows.cli import app
+
+    song_file = tmp_path / "song.yaml"
+    song_file.write_text("title: Tiny\ngenre: [pop]\nseed: 3\nlyrics: |\n"
+                         + "".join(f"  {line}\n" for line in LYRICS.splitlines())
+                         + f"engine: {{name: yue, params: {TINY}}}\n".replace("'", ""))
+    runner = CliRunner()
+    result = runner.invoke(app, ["yue", "stage1", str(song_file), "--out", str(tmp_path / "batch"), "--seeds", "3,4"])
+    assert result.exit_code == 0, result.output
+    alone = runner.invoke(app, ["yue", "stage1", str(song_file), "--out", str(tmp_path / "alone")])
+    assert alone.exit_code == 0, alone.output
+    np.testing.assert_array_equal(np.load(tmp_path / "batch" / "tiny-seed3_vtrack.npy"),
+                                  np.load(tmp_path / "alone" / "tiny_vtrack.npy"))
+    assert not np.array_equal(np.load(tmp_path / "batch" / "tiny-seed4_itrack.npy"),
+                              np.load(tmp_path / "batch" / "tiny-seed3_itrack.npy"))
+    bad = runner.invoke(app, ["yue", "stage1", str(song_file), "--seeds", "3,x"])
+    assert bad.exit_code == 2 and "--seeds" in bad.output

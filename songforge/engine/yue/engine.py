@@ -126,23 +126,33 @@ def reference_ids(p: Stage1Params) -> list[int] | None:
 def stage1(genres: str, lyrics: str, p: Stage1Params, seed: int,
            progress: Progress | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Genre line + YuE-format lyrics -> (vocal, instrumental) codebook-0 codes, each (1, T)."""
+    return stage1_takes(genres, lyrics, p, [seed], progress)[0]
+
+
+def stage1_takes(genres: str, lyrics: str, p: Stage1Params, seeds: list[int],
+                 progress: Progress | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Several takes (one per seed) decoded as one batch: each is what `stage1` gives for its seed alone,
+    for less than the sum of their times (every step reads the weights once for all of them)."""
     from .prompt import build_plan
-    from .stage1 import run_stage1, stage1_codes
+    from .stage1 import run_stage1, run_stage1_takes, stage1_codes
     from .tokenizer import MMTokenizer
 
     folder = model_folder(p.model)
     tokenizer = MMTokenizer(folder / "tokenizer.model")
     plan = build_plan(tokenizer, genres, lyrics, p.run_n_segments or _ALL_SEGMENTS, p.compat, reference_ids(p))
     model = _model(p.model, p.dtype, p.keep_loaded, p.int8)
+    knobs = {"max_new_tokens": p.max_new_tokens, "guidance_scales": (p.guidance_scale_first, p.guidance_scale_later),
+             "progress": progress, "min_new_tokens": p.min_new_tokens, "temperature": p.temperature,
+             "top_p": p.top_p, "top_k": p.top_k, "repetition_penalty": p.repetition_penalty}
     try:
-        done = run_stage1(model, plan, max_new_tokens=p.max_new_tokens, seed=seed,
-                          guidance_scales=(p.guidance_scale_first, p.guidance_scale_later), progress=progress,
-                          min_new_tokens=p.min_new_tokens, temperature=p.temperature, top_p=p.top_p,
-                          top_k=p.top_k, repetition_penalty=p.repetition_penalty)
+        if len(seeds) == 1:
+            takes = [run_stage1(model, plan, seed=seeds[0], **knobs)]
+        else:
+            takes = run_stage1_takes(model, [plan] * len(seeds), seeds, **knobs)
     finally:
         del model
         _free_memory()
-    return stage1_codes(plan, done)
+    return [stage1_codes(plan, done) for done in takes]
 
 
 def stage2(vocal: np.ndarray, instrumental: np.ndarray, p: Stage2Params,
