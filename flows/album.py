@@ -1,4 +1,10 @@
-"""The album flow: every song's DAG at once (bounded by the task runner), then the album report."""
+"""The album flow: every song (in this process, or fanned out to a deployment's workers), then the album report.
+
+A song that fails, or that was rejected for its lyrics, fails alone: the other songs run on,
+the report and the summary list it with its reason, its MLflow run is closed FAILED, and so
+is the album's run. An error outside the songs closes the album's run FAILED (KILLED when
+the flow is cancelled) before it propagates.
+"""
 
 from __future__ import annotations
 
@@ -10,40 +16,110 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from songforge import stages
 from songforge.params import AlbumSpec
-from songforge.paths import album_dir, song_dir
+from songforge.paths import album_dir
 from tasks.cache import StageCache
-from tasks.track import default_tracking_uri, finish_album_run, start_album_run
+from tasks.gpu import host_name
+from tasks.track import (TrackedRun, close_album_run, close_song_run, default_tracking_uri, finish_album_run,
+                         links_markdown, song_params, start_album_run)
 
-from .song import submit_song, wait_for_songs
+from .progress import stage_done
+from .song import stages_of, submit_song, song_folders, wait_for_songs
 
 album_report = task(name="album-report", cache_policy=StageCache(stage="album-report"),
                     persist_result=True)(stages.album_report)
 
 
 @flow(name="album", task_runner=ThreadPoolTaskRunner(max_workers=2))
-def album_flow(album: AlbumSpec, out_dir: str = "out", tracking_uri: str | None = None) -> dict:
-    """Make, master, measure and track every song of `album` under out_dir/<album>/."""
-    return run_album(album, Path(out_dir), tracking_uri)
+def album_flow(album: AlbumSpec, out_dir: str = "out", tracking_uri: str | None = None,
+               deployment: str | None = None) -> dict:
+    """Make, master, measure and track every song of `album` under out_dir/<album>/.
+
+    deployment: e.g. "album-song/gpu" to run each song as a flow run of that deployment, on
+    whichever host's worker takes it; None runs the songs here.
+    """
+    return run_album(album, Path(out_dir), tracking_uri, deployment)
 
 
-def run_album(album: AlbumSpec, out_dir: Path, tracking_uri: str | None) -> dict:
+def run_album(album: AlbumSpec, out_dir: Path, tracking_uri: str | None, deployment: str | None = None) -> dict:
     tracking_uri = tracking_uri or default_tracking_uri()
     parent = start_album_run(album, tracking_uri)
-    folders = [song_dir(out_dir, album.title, i + 1, song.title) for i, song in enumerate(album.songs)]
-    results = wait_for_songs(album, [submit_song(s, f, album, parent) for s, f in zip(album.songs, folders)])
+    try:
+        return _make_album(album, out_dir, parent, deployment)
+    except Exception as error:
+        close_album_run(parent, "FAILED", f"{type(error).__name__}: {error}")
+        raise
+    except BaseException as stop:  # cancelled (Prefect raises a termination signal) or interrupted
+        close_album_run(parent, "KILLED", f"{type(stop).__name__}: the album flow was stopped")
+        raise
+
+
+def _make_album(album: AlbumSpec, out_dir: Path, parent: TrackedRun, deployment: str | None) -> dict:
+    folders = song_folders(album, out_dir)
+    songs = _run_songs(album, folders, parent, out_dir, deployment)
+    results = [song["results"] for song in songs]
+    failed = _record_failures(album, parent, results, local=deployment is None)
     report = album_report(album, results, album_dir(out_dir, album.title))
-    finish_album_run(parent, report, [r["track"] for r in results])
-    rows = [{"song": song.title, **r["measure"].data} for song, r in zip(album.songs, results)]
+    finish_album_run(parent, report, [r["track"] for r in results if "track" in r], failed=list(failed) or None)
+    rows = _summary_rows(album, songs)
     create_table_artifact(rows, key=f"{album.slug}-metrics", description=f"{album.title}: metrics per song")
-    create_markdown_artifact(f"MLflow run `{parent.run_id}` in `{tracking_uri}`; report: `{report.path('html')}`",
-                             key=f"{album.slug}-links")
+    create_markdown_artifact(_links_markdown(album, parent, report.path("html"), failed), key=f"{album.slug}-links")
     return {"album": album.title, "mlflow_run_id": parent.run_id, "report": str(report.path("html")),
-            "songs": rows, "folders": [str(f) for f in folders]}
+            "songs": rows, "folders": [str(f) for f in folders], "failed": failed}
+
+
+def _run_songs(album: AlbumSpec, folders: list[Path], parent: TrackedRun, out_dir: Path,
+               deployment: str | None) -> list[dict]:
+    """Per song, {"results": stage -> result (and "error" if it failed), "host": where it ran}."""
+    if deployment is None:
+        submitted = [submit_song(song, folder, album, parent) for song, folder in zip(album.songs, folders)]
+        return [{"results": results, "host": host_name()} for results in wait_for_songs(album, submitted)]
+    from .fanout import run_songs_on_deployment
+
+    songs = run_songs_on_deployment(album, folders, parent, deployment, out_dir)
+    for song, outcome in zip(album.songs, songs):
+        for stage in stages_of(song) if "error" not in outcome["results"] else ():
+            stage_done(song.title, stage)
+    return songs
+
+
+def _record_failures(album: AlbumSpec, parent: TrackedRun, results: list[dict], local: bool) -> dict[str, str]:
+    """title -> reason of each failed or rejected song, with its MLflow run closed FAILED.
+
+    A song run on a deployment closed its own MLflow run (or its hooks did); here only the
+    songs run in this process and the rejected ones need one.
+    """
+    failed = {song.title: r["error"] for song, r in zip(album.songs, results) if "error" in r}
+    for song in album.songs if local else ():
+        if song.title in failed:
+            close_song_run(parent, song.title, "FAILED", failed[song.title], song_params(song))
+    for rejected in album.rejected:
+        close_song_run(parent, rejected.title, "FAILED", rejected.reason)
+        failed[rejected.title] = rejected.reason
+    return failed
+
+
+def _summary_rows(album: AlbumSpec, songs: list[dict]) -> list[dict]:
+    """A row per song in album-file order: its metrics, or its error."""
+    rows = [{"song": spec.title, "number": number, "host": song["host"],
+             **(song["results"]["measure"].data if "measure" in song["results"] else {}),
+             **({"error": song["results"]["error"]} if "error" in song["results"] else {})}
+            for spec, number, song in zip(album.songs, album.song_numbers, songs)]
+    rows += [{"song": r.title, "number": r.index + 1, "host": None, "error": r.reason} for r in album.rejected]
+    return sorted(rows, key=lambda row: row["number"])
+
+
+def _links_markdown(album: AlbumSpec, parent: TrackedRun, report: Path, failed: dict[str, str]) -> str:
+    lines = [links_markdown(parent, report)]  # the review page as a file:// link, the run's UI link if served
+    if failed:
+        lines += ["", f"**{len(failed)} of {len(album.songs) + len(album.rejected)} songs failed:**", ""]
+        lines += [f"- **{title}**: {reason}" for title, reason in failed.items()]
+    return "\n".join(lines)
 
 
 @flow(name="album-file")
-def album_file_flow(album_file: str, out_dir: str = "out", tracking_uri: str | None = None) -> dict:
-    """The album flow for deployments and schedules: takes the params file's path."""
+def album_file_flow(album_file: str, out_dir: str = "out", tracking_uri: str | None = None,
+                    deployment: str | None = None) -> dict:
+    """The album flow for deployments and schedules: takes the params file's path (songs with bad lyrics fail alone)."""
     from songforge.params import load_album
 
-    return album_flow(load_album(Path(album_file)), out_dir, tracking_uri)
+    return album_flow(load_album(Path(album_file), lenient_songs=True), out_dir, tracking_uri, deployment)

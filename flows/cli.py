@@ -13,7 +13,11 @@ import typer
 
 from songforge.errors import SongforgeError
 
+from .yue_cli import models_app, yue_app
+
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+app.add_typer(yue_app, name="yue")
+app.add_typer(models_app, name="models")
 
 SUMMARY_COLUMNS = [("duration_s", "len s", "{:.0f}"), ("lufs", "LUFS", "{:.1f}"), ("true_peak_dbtp", "dBTP", "{:.1f}"),
                    ("tempo_bpm", "bpm", "{:.0f}"), ("tempo_acc1", "acc1", "{:.0f}"), ("key", "key", "{}"),
@@ -31,9 +35,14 @@ def album(
     out: Path = typer.Option(Path("out"), help="output folder; songs go to OUT/<album>/<nn>-<song>/"),
     tracking_uri: Optional[str] = typer.Option(None, envvar="MLFLOW_TRACKING_URI", help="MLflow store (default: ./mlflow.db)"),
     concurrency: Optional[int] = typer.Option(None, help="songs' stages run at once (default: the album's concurrency)"),
+    overrides: Optional[Path] = typer.Option(
+        None, help="params file whose non-null 'engine:' values override every song's engine params (params.yaml)"),
+    deployment: Optional[str] = typer.Option(
+        None, help="run each song as a flow run of this deployment, e.g. album-song/gpu: the GPU hosts' workers "
+                   "share the songs (needs PREFECT_API_URL; out and the tracking URI must reach every host)"),
 ) -> None:
-    """Make every song of an album: generate, mix, master, measure, report, track."""
-    _run(file, out, tracking_uri, concurrency, flow_name="album")
+    """Make every song of an album: generate, mix, master, measure, report, track. A song with bad lyrics fails alone."""
+    _run(file, out, tracking_uri, concurrency, flow_name="album", overrides=overrides, deployment=deployment)
 
 
 @app.command()
@@ -69,15 +78,24 @@ def measure(
         typer.echo("\n".join(f"{k:<{width}}  {_fmt(v)}" for k, v in metrics.items()))
 
 
-def _run(file: Path, out: Path, tracking_uri: str | None, concurrency: int | None, flow_name: str) -> None:
+def _run(file: Path, out: Path, tracking_uri: str | None, concurrency: int | None, flow_name: str,
+         overrides: Path | None = None, deployment: str | None = None) -> None:
+    from songforge.overrides import apply_overrides, load_overrides
     from songforge.params import load_album
 
     try:
-        spec = load_album(file)  # every params error surfaces here, before any run exists
+        # Every params error surfaces here, before any run exists; only an album's song with
+        # unusable lyrics is set aside, to fail alone while the others are made.
+        spec = load_album(file, lenient_songs=flow_name == "album")
+        if overrides is not None:
+            spec = apply_overrides(spec, load_overrides(overrides), source=str(overrides))
+        if deployment and not os.environ.get("PREFECT_API_URL"):
+            raise SongforgeError(f"--deployment {deployment} needs a Prefect server the workers also use. Fix: set "
+                                 "PREFECT_API_URL (songforge serve prints it), or leave --deployment out.")
     except SongforgeError as error:
         _fail(error)
     with _prefect_api() as api_ready:
-        _run_flow(spec, out, tracking_uri, concurrency, flow_name, api_ready)
+        _run_flow(spec, out, tracking_uri, concurrency, flow_name, api_ready, deployment)
 
 
 @contextmanager
@@ -99,37 +117,55 @@ def _prefect_api():
 
 
 def _run_flow(spec, out: Path, tracking_uri: str | None, concurrency: int | None, flow_name: str,
-              api_ready) -> None:
+              api_ready, deployment: str | None = None) -> None:
     from prefect.task_runners import ThreadPoolTaskRunner
     from tqdm import tqdm
 
     from flows.album import album_flow
     from flows.progress import listener
-    from flows.song import STAGES, song_flow
+    from flows.song import song_flow, stages_of
     from tasks.track import warm_up
 
     flow = (song_flow if flow_name == "song" else album_flow).with_options(
         task_runner=ThreadPoolTaskRunner(max_workers=concurrency or spec.concurrency))
-    with tqdm(total=len(spec.songs) * len(STAGES), desc=spec.title, unit="stage", file=sys.stderr) as bar:
+    total = sum(len(stages_of(song)) for song in spec.songs)
+    with tqdm(total=total, desc=spec.title, unit="stage", file=sys.stderr) as bar:
         token = listener.set(lambda song, stage: (bar.set_postfix_str(f"{song}: {stage}"), bar.update()))
         try:
             warm_up(tracking_uri)  # overlaps the local API's boot
             api_ready()
-            result = flow(spec, str(out), tracking_uri)
+            args = (spec, str(out), tracking_uri) + ((deployment,) if flow_name == "album" else ())
+            result = flow(*args)
         except SongforgeError as error:
             _fail(error)
         finally:
             listener.reset(token)
     _print_summary(result)
+    if result.get("failed"):
+        raise typer.Exit(1)
 
 
 def _print_summary(result: dict) -> None:
-    header = ["song"] + [label for _, label, _ in SUMMARY_COLUMNS]
-    rows = [[row["song"][:28]] + [_fmt(row.get(k), f) for k, _, f in SUMMARY_COLUMNS] for row in result["songs"]]
+    """A row per song (its host too when songs ran on several), then each failed song and why."""
+    columns = [("song", "song", "{}")] + SUMMARY_COLUMNS
+    if len({row.get("host") for row in result["songs"] if row.get("host")}) > 1:
+        columns.append(("host", "host", "{}"))
+    header = [label for _, label, _ in columns]
+    rows = [[row["song"][:28]] + [_cell(row, key, pattern) for key, _, pattern in columns[1:]] for row in result["songs"]]
     widths = [max(len(str(c)) for c in col) for col in zip(header, *rows)]
     for line in [header, ["-" * w for w in widths], *rows]:
         typer.echo("  ".join(str(c).ljust(w) for c, w in zip(line, widths)))
+    for row in result["songs"]:
+        if "error" in row:
+            typer.secho(f"\nfailed: {row['song']}: {row['error']}", fg=typer.colors.RED)
     typer.echo(f"\nreport: {result['report']}\nMLflow run: {result['mlflow_run_id']}")
+
+
+def _cell(row: dict, key: str, pattern: str) -> str:
+    """A summary cell; a failed song says so in its first metric column and leaves the rest blank."""
+    if "error" in row and key != "host":
+        return "FAILED" if key == SUMMARY_COLUMNS[0][0] else ""
+    return _fmt(row.get(key), pattern)
 
 
 def _fmt(value: object, pattern: str = "{}") -> str:
@@ -138,6 +174,127 @@ def _fmt(value: object, pattern: str = "{}") -> str:
     if isinstance(value, float) and pattern == "{}":
         return f"{value:.3f}"
     return pattern.format(value)
+
+
+@app.command()
+def sweep(
+    file: Path = typer.Argument(..., help="sweep params YAML, e.g. params/sweeps/demo-temperature.yaml"),
+    best: Optional[str] = typer.Option(
+        None, help="pick each song's best take by METRIC: 'key_score', 'min:lufs_error', 'max:lufs' (default: the file's best:)"),
+    out: Path = typer.Option(Path("out"), help="output folder; takes go to OUT/<album>/sweeps/<sweep>/<take>/"),
+    tracking_uri: Optional[str] = typer.Option(None, envvar="MLFLOW_TRACKING_URI", help="MLflow store (default: ./mlflow.db)"),
+    concurrency: Optional[int] = typer.Option(None, help="stages run at once (default: the album's concurrency)"),
+) -> None:
+    """Remake songs over engine params, seeds and master references; compare the takes and pick the best."""
+    from songforge.sweep import load_sweep
+    from songforge.sweep_best import parse_best
+
+    try:
+        plan = load_sweep(file)  # every key and value checked here, before any run exists
+        if best:
+            parse_best(best)
+    except SongforgeError as error:
+        _fail(error)
+    with _prefect_api() as api_ready:
+        _run_sweep(plan, out, tracking_uri, concurrency, best, api_ready)
+
+
+def _run_sweep(plan, out: Path, tracking_uri: str | None, concurrency: int | None, best: str | None, api_ready) -> None:
+    from prefect.task_runners import ThreadPoolTaskRunner
+    from tqdm import tqdm
+
+    from flows.progress import listener
+    from flows.song import STAGES
+    from flows.sweep import sweep_flow
+    from tasks.track import warm_up
+
+    flow = sweep_flow.with_options(task_runner=ThreadPoolTaskRunner(max_workers=concurrency or plan.album.concurrency))
+    total = len(plan.takes) * len(plan.album.songs) * len(STAGES)
+    with tqdm(total=total, desc=f"sweep {plan.name}", unit="stage", file=sys.stderr) as bar:
+        token = listener.set(lambda take, stage: (bar.set_postfix_str(f"{take}: {stage}"), bar.update()))
+        try:
+            warm_up(tracking_uri)
+            api_ready()
+            result = flow(plan, str(out), tracking_uri, best)
+        except SongforgeError as error:
+            _fail(error)
+        finally:
+            listener.reset(token)
+    _print_sweep_summary(result)
+
+
+def _print_sweep_summary(result: dict) -> None:
+    rule = result["best_rule"]
+    metric = rule.split(":")[-1] if rule else None
+    columns = ["take", "song", *result["swept"], *dict.fromkeys(["lufs", "true_peak_dbtp", "key_score", metric] if metric
+                                                                 else ["lufs", "true_peak_dbtp", "key_score"])]
+    rows = [[_fmt(row.get(c))[:28] for c in columns] for row in result["rows"]]
+    widths = [max(len(str(c)) for c in col) for col in zip(columns, *rows)]
+    for line in [columns, ["-" * w for w in widths], *rows]:
+        typer.echo("  ".join(str(c).ljust(w) for c, w in zip(line, widths)))
+    if rule:
+        typer.echo(f"\nbest take per song ({rule}):")
+        for song, pick in result["best"].items():
+            typer.echo(f"  {song}: " + (f"{pick['take']}  ({metric} = {_fmt(pick['value'])})" if pick else "no measured value"))
+    typer.echo(f"\ncomparison: {result['comparison']}\nMLflow run: {result['mlflow_run_id']}")
+
+
+@app.command()
+def serve(
+    port: int = typer.Option(4200, help="Prefect server port (UI and API) on 127.0.0.1"),
+    mlflow_port: int = typer.Option(5000, help="MLflow server port on 127.0.0.1"),
+    store: Optional[str] = typer.Option(None, help="shared result store (a folder or s3://...); default: Prefect's own"),
+    deploy: bool = typer.Option(True, help="register deployments/prefect.yaml with the server"),
+) -> None:
+    """The one-box studio: Prefect and MLflow servers on 127.0.0.1, pools, deployments, workers; Ctrl-C stops all."""
+    from flows.studio import Studio
+
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    try:
+        Studio(Path.cwd(), port, mlflow_port, store, deploy, echo=typer.echo).run()
+    except SongforgeError as error:
+        _fail(error)
+
+
+@app.command()
+def setup(
+    store: Optional[str] = typer.Option(
+        None, help="result store every host reaches: a folder mounted at the same path on all, or s3://bucket/prefix"),
+) -> None:
+    """Once per Prefect server (PREFECT_API_URL): the gpu and studio pools, crash detection, the shared result store."""
+    from flows.hosts import setup as setup_server
+
+    _need_server("setup")
+    try:
+        for what, outcome in setup_server(store).items():
+            typer.echo(f"{what}: {outcome}")
+    except SongforgeError as error:
+        _fail(error)
+
+
+@app.command()
+def worker(
+    pool: str = typer.Option("gpu", help="work pool to take flow runs from"),
+    host: Optional[str] = typer.Option(None, envvar="SONGFORGE_HOST", help="this host's name (default: its hostname)"),
+    slots: Optional[int] = typer.Option(None, envvar="SONGFORGE_GPU_SLOTS", help="engine stages at once (default: GPUs)"),
+    runs: Optional[int] = typer.Option(None, help="flow runs at once (default: slots)"),
+) -> None:
+    """A GPU host's worker: sizes its limit gpu-<host> to its GPUs, then runs `prefect worker start`."""
+    from flows.hosts import worker_argv
+
+    _need_server("worker")
+    try:
+        argv, env = worker_argv(pool, host, slots, runs)
+    except SongforgeError as error:
+        _fail(error)
+    typer.echo(f"host {env['SONGFORGE_HOST']}: {' '.join(argv[2:])}")
+    os.execvpe(argv[0], argv, env)
+
+
+def _need_server(command: str) -> None:
+    if not os.environ.get("PREFECT_API_URL"):
+        _fail(SongforgeError(f"songforge {command} talks to a Prefect server. Fix: export PREFECT_API_URL="
+                             "http://<server>:4200/api (songforge serve prints it)."))
 
 
 if __name__ == "__main__":

@@ -5,12 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from prefect import flow
-from prefect.futures import PrefectFuture, as_completed
+from prefect.futures import PrefectFuture, as_completed, wait
 from prefect.task_runners import ThreadPoolTaskRunner
 
+from songforge.errors import SongforgeError
 from songforge.params import AlbumSpec, SongSpec
+from songforge.paths import song_dir
 from tasks import stages
-from tasks.track import TrackedRun, log_song
+from tasks.gpu import host_name
+from tasks.track import TrackedRun, close_song_run, log_song, song_params
 
 from .progress import stage_done
 
@@ -19,22 +22,74 @@ STAGES = ("lyrics", "generate", "mix", "master", "measure", "plots", "track")
 
 def submit_song(song: SongSpec, folder: Path, album: AlbumSpec, parent: TrackedRun) -> dict[str, PrefectFuture]:
     """Submit every stage of one song; futures by stage name. Nothing blocks here."""
-    out = {"lyrics": stages.write_lyrics.submit(song, folder),
-           "generate": stages.generate.submit(song, folder)}
+    out = {"lyrics": stages.write_lyrics.submit(song, folder), **_submit_engine(song, folder)}
     out["mix"] = stages.mix.submit(out["generate"], song.mix, folder)
     out["master"] = stages.master.submit(out["mix"], album.master, folder)
     out["measure"] = stages.measure.submit(out["master"], out["generate"], song, album.measure, folder)
     out["plots"] = stages.plots.submit(out["master"], out["measure"], out["generate"], song, folder)
-    out["track"] = log_song.submit(parent, song, {k: v for k, v in out.items()})
+    out["track"] = log_song.submit(parent, song, {k: v for k, v in out.items()}, master=album.master)
     return out
 
 
+def _submit_engine(song: SongSpec, folder: Path) -> dict[str, PrefectFuture]:
+    """The engine's stages: one `generate`, or YuE's three steps, each cached on its own inputs."""
+    if song.engine.name != "yue":
+        return {"generate": stages.generate.submit(song, folder)}
+    from songforge.engine.yue.engine import step_inputs
+
+    steps = step_inputs(song)
+    stage1 = stages.yue_stage1.submit(**steps["stage1"], song_dir=folder)
+    stage2 = stages.yue_stage2.submit(stage1, **steps["stage2"], song_dir=folder)
+    return {"yue-stage1": stage1, "yue-stage2": stage2,
+            "generate": stages.yue_decode.submit(stage2, **steps["decode"], song_dir=folder)}
+
+
+def stages_of(song: SongSpec) -> tuple[str, ...]:
+    """The stage names a song's DAG reports, for progress bars."""
+    return STAGES[:1] + (("yue-stage1", "yue-stage2") if song.engine.name == "yue" else ()) + STAGES[1:]
+
+
+def song_folders(album: AlbumSpec, out_dir: Path) -> list[Path]:
+    """out_dir/<album>/<nn>-<song>/ per song, nn its number in the album file."""
+    return [song_dir(out_dir, album.title, number, song.title) for number, song in zip(album.song_numbers, album.songs)]
+
+
 def wait_for_songs(album: AlbumSpec, submitted: list[dict[str, PrefectFuture]]) -> list[dict]:
-    """Results per song (stage -> result), reporting each stage as it finishes."""
+    """Results per song (stage -> result), reporting each stage as it finishes; see song_results for failures."""
     owner = {id(f): (album.songs[i].title, stage) for i, s in enumerate(submitted) for stage, f in s.items()}
     for future in as_completed([f for s in submitted for f in s.values()]):
         stage_done(*owner[id(future)])
-    return [{stage: future.result() for stage, future in song.items()} for song in submitted]
+    return [song_results(song) for song in submitted]
+
+
+def song_results(futures: dict[str, PrefectFuture]) -> dict:
+    """stage -> result of the finished stages; a failed song also gets `error`: its first failed stage and why.
+
+    A failure stays the song's own: the stages downstream of it never run, the other songs'
+    stages are not touched.
+    """
+    results: dict = {}
+    for stage, future in futures.items():
+        state = future.state
+        if state.is_completed():
+            results[stage] = future.result()
+        elif "error" not in results and (state.is_failed() or state.is_crashed() or state.is_cancelled()):
+            results["error"] = f"{stage}: {_why(state.result(raise_on_failure=False), state)}"
+    if "error" not in results and len(results) < len(futures):  # nothing failed, yet stages missing
+        results["error"] = "stages did not run: " + ", ".join(stage for stage in futures if stage not in results)
+    return results
+
+
+def _why(error: object, state) -> str:
+    if isinstance(error, SongforgeError):
+        return str(error)
+    if isinstance(error, BaseException):
+        return f"{type(error).__name__}: {error}"
+    return state.message or state.name
+
+
+class SongFailed(SongforgeError):
+    """A song stage failed; the message is the stage and the reason."""
 
 
 @flow(name="song", task_runner=ThreadPoolTaskRunner(max_workers=2))
@@ -45,3 +100,40 @@ def song_flow(album: AlbumSpec, out_dir: str = "out", tracking_uri: str | None =
     if len(album.songs) != 1:
         raise ValueError(f"the song flow takes one song, got {len(album.songs)}: use the album flow")
     return run_album(album, Path(out_dir), tracking_uri)
+
+
+@flow(name="album-song", persist_result=True, task_runner=ThreadPoolTaskRunner(max_workers=2),
+      on_crashed=[lambda flow, run, state: _close_from_hook(run, state, "FAILED")],
+      on_cancellation=[lambda flow, run, state: _close_from_hook(run, state, "KILLED")])
+def album_song_flow(album: AlbumSpec, index: int, out_dir: str, tracking_uri: str, parent_run_id: str) -> dict:
+    """Song `index` of `album` as its own flow run (the `album-song` deployment): whichever host's worker
+    takes it makes the song into the shared out_dir; returns {"results": stage -> result, "host": name}."""
+    host = host_name()
+    _tag_this_run(f"host:{host}")
+    song, parent = album.songs[index], TrackedRun(tracking_uri, parent_run_id)
+    futures = submit_song(song, song_folders(album, Path(out_dir))[index], album, parent)
+    wait(list(futures.values()))
+    results = song_results(futures)
+    if "error" in results:
+        close_song_run(parent, song.title, "FAILED", results["error"], {**song_params(song), "host": host})
+        raise SongFailed(results["error"])
+    return {"results": results, "host": host}
+
+
+def _tag_this_run(tag: str) -> None:
+    """Add `tag` to the current flow run, so the UI and the API show which host ran it."""
+    from prefect.client.orchestration import get_client
+    from prefect.runtime import flow_run
+
+    with get_client(sync_client=True) as client:
+        run = client.read_flow_run(flow_run.id)
+        client.update_flow_run(run.id, tags=sorted({*run.tags, tag}))
+
+
+def _close_from_hook(run, state, status: str) -> None:
+    """A crashed or cancelled song run's MLflow run: closed FAILED/KILLED under the album's run."""
+    params = run.parameters
+    album = AlbumSpec.model_validate(params["album"])
+    song = album.songs[params["index"]]
+    close_song_run(TrackedRun(params["tracking_uri"], params["parent_run_id"]), song.title, status,
+                   f"flow run {run.name} {state.name.lower()}: {state.message or 'no message'}", song_params(song))

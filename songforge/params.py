@@ -134,6 +134,14 @@ class SongSpec(Frozen):
         return " ".join(self.genre + self.instrument + self.mood + self.voice)
 
 
+class RejectedSong(Frozen):
+    """A song left out of a leniently loaded album because its lyrics are unusable: it fails alone."""
+
+    index: int = Field(ge=0, description="its position in the album file's songs, from 0")
+    title: str
+    reason: str = Field(description="the ParamsError's text: file, field, problem and fix")
+
+
 class AlbumSpec(Frozen):
     title: str = Field(min_length=1, max_length=120)
     artist: str = "songforge"
@@ -141,14 +149,26 @@ class AlbumSpec(Frozen):
     master: MasterSpec = Field(default_factory=MasterSpec)
     measure: MeasureSpec = Field(default_factory=MeasureSpec)
     songs: list[SongSpec] = Field(min_length=1)
+    rejected: list[RejectedSong] = Field(default_factory=list)
 
     @property
     def slug(self) -> str:
         return slugify(self.title)
 
+    @property
+    def song_numbers(self) -> list[int]:
+        """Each song's number (1-based position in the album file): a rejected song keeps its number."""
+        skipped = {song.index for song in self.rejected}
+        return [n for n in range(1, len(self.songs) + len(skipped) + 1) if n - 1 not in skipped]
 
-def load_album(path: Path) -> AlbumSpec:
-    """Load an album (or a single-song) YAML file; every error names the file, field and fix."""
+
+def load_album(path: Path, lenient_songs: bool = False) -> AlbumSpec:
+    """Load an album (or a single-song) YAML file; every error names the file, field and fix.
+
+    lenient_songs: a song whose only problem is its lyrics (missing, unparsable, a missing
+    lyrics_file) goes to `rejected` with its reason instead of failing the album, so a run
+    can make the other songs and report that one as failed. Every other error still raises.
+    """
     path = Path(path)
     source = str(path)
     try:
@@ -164,24 +184,44 @@ def load_album(path: Path) -> AlbumSpec:
     if "songs" not in raw:  # a single song file: an album of one
         raw = {"title": raw.get("title", path.stem), "master": raw.pop("master", {}),
                "measure": raw.pop("measure", {}), "songs": [raw]}
-    return album_from_dict(raw, base_dir=path.parent, source=source)
+    return album_from_dict(raw, base_dir=path.parent, source=source, lenient_songs=lenient_songs)
 
 
-def album_from_dict(raw: dict[str, Any], base_dir: Path = Path("."), source: str = "<album>") -> AlbumSpec:
+def album_from_dict(raw: dict[str, Any], base_dir: Path = Path("."), source: str = "<album>",
+                    lenient_songs: bool = False) -> AlbumSpec:
     """Validate an album mapping: `defaults` merge into each song, files resolve from base_dir."""
     raw = copy.deepcopy(raw)
     defaults = raw.pop("defaults", None) or {}
     songs_raw = raw.pop("songs", None)
     if not isinstance(songs_raw, list) or not songs_raw:
         raise ParamsError("songs", "missing or empty", FIXES["songs"], source)
-    songs = [_song(i, _merge(defaults, s), base_dir, source) for i, s in enumerate(songs_raw)]
+    if "rejected" in raw:
+        raise ParamsError("rejected", "is set by songforge, not by the params file", "remove the field", source)
+    songs, rejected = [], []
+    for i, song_raw in enumerate(songs_raw):
+        try:
+            songs.append(_song(i, _merge(defaults, song_raw), base_dir, source))
+        except _LyricsProblem as problem:
+            if not lenient_songs:
+                raise problem.error from None
+            rejected.append(RejectedSong(index=i, title=problem.title, reason=str(problem.error)))
+    if not songs:  # every song rejected: nothing to make
+        raise ParamsError("songs", f"no song has usable lyrics (first: {rejected[0].reason})", FIXES["lyrics"], source)
     _check_unique_titles(songs, source)
     if isinstance(raw.get("master"), dict) and raw["master"].get("reference"):
         raw["master"]["reference"] = _resolve(base_dir, raw["master"]["reference"])
     try:
-        return AlbumSpec.model_validate({**raw, "songs": songs})
+        return AlbumSpec.model_validate({**raw, "songs": songs, "rejected": rejected})
     except ValidationError as error:
         raise _from_validation(error, source=source) from None
+
+
+class _LyricsProblem(Exception):
+    """A song's lyrics are unusable: fatal for a strict load, that song's own failure for a lenient one."""
+
+    def __init__(self, error: ParamsError, raw: dict):
+        self.error = error
+        self.title = str(raw.get("title") or error.field.split(".")[0])
 
 
 def _song(index: int, raw: Any, base_dir: Path, source: str) -> SongSpec:
@@ -191,16 +231,22 @@ def _song(index: int, raw: Any, base_dir: Path, source: str) -> SongSpec:
     if "lyrics_file" in raw:
         lyrics_path = _resolve(base_dir, raw.pop("lyrics_file"))
         if not lyrics_path.is_file():
-            raise ParamsError(f"{prefix}.lyrics_file", f"'{lyrics_path}' does not exist", FIXES["lyrics"], source)
+            raise _LyricsProblem(ParamsError(f"{prefix}.lyrics_file", f"'{lyrics_path}' does not exist",
+                                             FIXES["lyrics"], source), raw)
         raw["lyrics"] = lyrics_path.read_text(encoding="utf-8")
     try:
         song = SongSpec.model_validate(raw)
         song.engine.resolve()
         return song
-    except ParamsError as error:
+    except ParamsError as error:  # raised by a validator itself, e.g. the lyrics parser
+        if error.field == "lyrics":
+            raise _LyricsProblem(error.located(source, prefix), raw) from None
         raise error.located(source, prefix) from None
     except ValidationError as error:
-        raise _from_validation(error, source=source, prefix=prefix) from None
+        located = _from_validation(error, source=source, prefix=prefix)
+        if all(problem["loc"][:1] == ("lyrics",) for problem in error.errors()):
+            raise _LyricsProblem(located, raw) from None
+        raise located from None
 
 
 def _from_validation(error: ValidationError, source: str | None = None, prefix: str = "") -> ParamsError:

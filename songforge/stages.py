@@ -19,7 +19,9 @@ from .params import MasterSpec, MeasureSpec, MixSpec, SongSpec
 
 # Bump a stage's version whenever its output for the same inputs changes: it is part of
 # every cache key, so old results are not reused after such a change.
-STAGE_VERSIONS = {"lyrics": "1", "generate": "2", "mix": "1", "master": "1", "measure": "1", "plots": "1"}
+STAGE_VERSIONS = {"lyrics": "1", "generate": "2", "mix": "1", "master": "1", "measure": "1", "plots": "2",
+                  "album-report": "1", "yue-stage1": "1", "yue-stage2": "1", "yue-decode": "1",
+                  "sweep-comparison": "1"}
 
 
 def write_lyrics(song: SongSpec, song_dir: Path) -> StageOutput:
@@ -33,17 +35,61 @@ def generate(song: SongSpec, song_dir: Path, progress: Progress | None = None) -
     """Run the song's engine: vocals.wav and instrumental.wav (float32), take.json, and arrangement.mid if known."""
     engine, params = song.engine.resolve()
     stems = engine.generate(song, params, song.seed, progress=progress)
+    return _write_stems(stems, song_dir, engine.identity(params), song.seed)
+
+
+def _write_stems(stems, song_dir: Path, identity: str, seed: int) -> StageOutput:
     files = {
         "vocals": write_wav(song_dir / "stems" / "vocals.wav", stems.vocals, stems.sample_rate, "FLOAT"),
         "instrumental": write_wav(song_dir / "stems" / "instrumental.wav", stems.instrumental, stems.sample_rate, "FLOAT"),
-        "take": write_json(song_dir / "take.json", {"engine": engine.identity(params), "seed": song.seed,
+        "take": write_json(song_dir / "take.json", {"engine": identity, "seed": seed,
                                                      "duration_s": stems.duration_s, **stems.metadata}),
     }
     if stems.mix is not None:
         files["engine_mix"] = write_wav(song_dir / "stems" / "engine_mix.wav", stems.mix, stems.sample_rate, "FLOAT")
     if stems.midi is not None:
         files["arrangement"] = write_bytes(song_dir / "arrangement.mid", stems.midi)
-    return output("generate", {"engine": engine.identity(params), "duration_s": stems.duration_s}, **files)
+    return output("generate", {"engine": identity, "duration_s": stems.duration_s}, **files)
+
+
+# YuE as three cached steps: each is keyed on its own params slice and its model's identity, so a
+# stage-2 or decode change reuses the stage-1 codes. Codes are saved in the official .npy layout.
+
+def yue_stage1(style: str, lyrics: str, params, seed: int, model_identity: str, song_dir: Path,
+               progress: Progress | None = None) -> StageOutput:
+    """stage1/<song>_vtrack.npy and _itrack.npy: codebook-0 codes (1, T), uint32."""
+    from .engine.yue.engine import stage1
+    from .engine.yue.tokens import save_codes
+
+    vocal, instrumental = stage1(style, lyrics, params, seed, progress)
+    folder = song_dir / "yue" / "stage1"
+    return output("yue-stage1", {"frames": int(vocal.shape[1]), "model": model_identity},
+                  vtrack=save_codes(folder / f"{song_dir.name}_vtrack.npy", vocal),
+                  itrack=save_codes(folder / f"{song_dir.name}_itrack.npy", instrumental))
+
+
+def yue_stage2(stage1: StageOutput, params, model_identity: str, song_dir: Path,
+               progress: Progress | None = None) -> StageOutput:
+    """stage2/<song>_vtrack.npy and _itrack.npy: all 8 codebooks (8, T), uint32."""
+    from .engine.yue.engine import stage2
+    from .engine.yue.tokens import load_codes, save_codes
+
+    vocal, instrumental = stage2(load_codes(stage1.path("vtrack")), load_codes(stage1.path("itrack")), params,
+                                 progress)
+    folder = song_dir / "yue" / "stage2"
+    return output("yue-stage2", {"frames": int(vocal.shape[1]), "model": model_identity},
+                  vtrack=save_codes(folder / f"{song_dir.name}_vtrack.npy", vocal),
+                  itrack=save_codes(folder / f"{song_dir.name}_itrack.npy", instrumental))
+
+
+def yue_decode(stage2: StageOutput, params, codec_identity: str, take: dict, song_dir: Path) -> StageOutput:
+    """The stems, as `generate` writes them: X-Codec decode, Vocos upsampling, low band fused."""
+    from .engine.yue.engine import decode
+    from .engine.yue.tokens import load_codes
+
+    stems = decode(load_codes(stage2.path("vtrack")), load_codes(stage2.path("itrack")), params)
+    stems.metadata.update(take)
+    return _write_stems(stems, song_dir, take.get("identity", codec_identity), take.get("seed", 0))
 
 
 def mix(stems: StageOutput, spec: MixSpec, song_dir: Path) -> StageOutput:
@@ -106,33 +152,83 @@ def _write_npz(path: Path, **arrays: np.ndarray) -> Path:
 
 
 def album_report(album, songs: list[dict], album_dir: Path) -> StageOutput:
-    """metrics.csv (a row per song) and report.html (players, pictures, metrics vs targets)."""
-    import pandas as pd
-
+    """metrics.csv (a row per song), metrics.json (for DVC) and report.html (players, pictures, metrics vs targets)."""
     from .report.html import album_report_html
 
-    rows = [{"song": spec.title, **results["measure"].data} for spec, results in zip(album.songs, songs)]
-    csv = album_dir / "metrics.csv"
-    write_text(csv, pd.DataFrame(rows).to_csv(index=False))
+    csv, metrics = _write_metrics(album, songs, album_dir)
     targets = {"lufs": ("≈±0.5", album.master.target_lufs), "true_peak_dbtp": ("≤", album.master.true_peak_dbtp),
                "tempo_acc1": ("=", 1), "key_score": ("≥", 0.5)}
     if album.master.reference is not None:
         del targets["lufs"]
     reports = [_song_report(spec, results, album_dir, targets) for spec, results in zip(album.songs, songs)]
+    for rejected in album.rejected:  # songs whose lyrics did not load: failed, in their place in the album
+        reports.insert(rejected.index, _rejected_report(rejected))
     html = album_report_html(album.title, reports, album_dir / "report.html")
-    return output("album-report", html=html, csv=csv)
+    return output("album-report", html=html, csv=csv, metrics=metrics)
+
+
+def _write_metrics(album, songs: list[dict], album_dir: Path) -> tuple[Path, Path]:
+    """metrics.csv (a row per song, plus tempo_error_pct) and metrics.json (album means, per-song numbers)."""
+    import pandas as pd
+
+    from .report.album_metrics import album_metrics, song_numbers, tempo_error_pct
+
+    rows, numbers = [], {}
+    for spec, results in zip(album.songs, songs):
+        if "measure" not in results:  # a failed song: its reason in the table, no numbers
+            rows.append({"song": spec.title, "error": results.get("error")})
+            continue
+        data = results["measure"].data
+        row = {**data, "tempo_error_pct": tempo_error_pct(data.get("tempo_bpm"), spec.bpm)}
+        rows.append({"song": spec.title, **row})
+        numbers[results["master"].path("master").parent.name] = song_numbers(row)
+    rows += [{"song": rejected.title, "error": rejected.reason} for rejected in album.rejected]
+    csv = write_text(album_dir / "metrics.csv", pd.DataFrame(rows).to_csv(index=False))
+    return csv, write_json(album_dir / "metrics.json", album_metrics(numbers))
+
+
+def _rejected_report(rejected):
+    """A song rejected for its lyrics: a failed card with the reason, nothing to play."""
+    from .paths import slugify
+    from .report.html import SongReport
+
+    return SongReport(title=rejected.title, folder=slugify(rejected.title), error=rejected.reason)
 
 
 def _song_report(song: SongSpec, results: dict, album_dir: Path, targets: dict):
+    """What the review page shows of one song: whatever stages it finished, and its `error` if it failed."""
+    import os
+
     from .report.html import SongReport
 
-    def rel(stage: str, role: str) -> str:
-        return results[stage].path(role).relative_to(album_dir).as_posix()
+    def rel(path: Path) -> str:
+        return Path(os.path.relpath(path, album_dir)).as_posix()
 
+    def files(*wanted: tuple[str, str, str]) -> dict[str, str]:
+        """label -> path of each (label, stage, role) the song's results hold."""
+        return {label: rel(results[stage].path(role)) for label, stage, role in wanted
+                if isinstance(results.get(stage), StageOutput) and role in results[stage].files}
+
+    audio = files(("master", "master", "preview"), ("vocals", "generate", "vocals"),
+                  ("instrumental", "generate", "instrumental"), ("engine mix", "generate", "engine_mix"))
+    images = list(files(("waveform", "plots", "waveform"), ("pitch", "plots", "pitch")).values())
+    folder = next(iter(files(("", "lyrics", "lyrics"), ("", "master", "master")).values()), None)
+    folder = Path(folder).parent.as_posix() if folder else str(results.get("folder") or song.slug)
+    take = files(("take", "generate", "take")).get("take")
+    measured = results.get("measure")
+    error = results.get("error")
     return SongReport(
-        title=song.title, folder=results["master"].path("master").parent.relative_to(album_dir).as_posix(),
-        audio={"master (mp3)": rel("master", "preview"), "vocals": rel("generate", "vocals"),
-               "instrumental": rel("generate", "instrumental")},
-        lyrics=song.sections.text, images=[rel("plots", "waveform"), rel("plots", "pitch")],
-        metrics=results["measure"].data, targets=targets,
+        title=song.title, folder=folder, audio=audio, lyrics=song.sections.text, images=images,
+        metrics=measured.data if isinstance(measured, StageOutput) else {}, targets=targets,
+        sections=_take_sections(album_dir / take) if take else [],
+        error=None if error is None else str(error),
+        subtitle=f"{song.musical_key.name} · {song.bpm:g} BPM · {song.style} · seed {song.seed} · {song.engine.name} engine",
     )
+
+
+def _take_sections(take_json: Path) -> list[tuple[float, str]]:
+    """[(start_s, tag), ...] of the sections an engine recorded in take.json (none if it recorded none)."""
+    import json
+
+    sections = json.loads(take_json.read_text()).get("sections", [])
+    return [(float(s["start_s"]), str(s["tag"])) for s in sections if isinstance(s, dict) and {"start_s", "tag"} <= s.keys()]

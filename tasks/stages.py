@@ -11,6 +11,7 @@ from songforge.artifacts import StageOutput
 from songforge.params import MasterSpec, MeasureSpec, MixSpec, SongSpec
 
 from .cache import stage_task
+from .gpu import engine_slot
 
 write_lyrics = stage_task("lyrics")(stages.write_lyrics)
 mix = stage_task("mix")(stages.mix)
@@ -21,17 +22,41 @@ plots = stage_task("plots")(stages.plots)
 
 @stage_task("generate", tags=["engine"])
 def generate(song: SongSpec, song_dir: Path) -> StageOutput:
-    """The engine run; logs its progress every tenth of the way."""
+    """The engine run, holding one of this host's engine slots; logs its progress every tenth of the way."""
+    with engine_slot():
+        return stages.generate(song, song_dir, progress=_logged_progress(song_dir.name))
+
+
+@stage_task("yue-stage1", tags=["engine"])
+def yue_stage1(style: str, lyrics: str, params, seed: int, model_identity: str, song_dir: Path) -> StageOutput:
+    with engine_slot():
+        return stages.yue_stage1(style, lyrics, params, seed, model_identity, song_dir, _logged_progress(song_dir.name))
+
+
+@stage_task("yue-stage2", tags=["engine"])
+def yue_stage2(stage1: StageOutput, params, model_identity: str, song_dir: Path) -> StageOutput:
+    with engine_slot():
+        return stages.yue_stage2(stage1, params, model_identity, song_dir, _logged_progress(song_dir.name))
+
+
+@stage_task("yue-decode", tags=["engine"])
+def yue_decode(stage2: StageOutput, params, codec_identity: str, take: dict, song_dir: Path) -> StageOutput:
+    with engine_slot():
+        return stages.yue_decode(stage2, params, codec_identity, take, song_dir)
+
+
+def _logged_progress(label: str):
+    """A progress callback that logs every tenth of the way."""
     logger = get_run_logger()
     last = [-1]
 
     def progress(fraction: float, step: str) -> None:
         if int(fraction * 10) > last[0]:
             last[0] = int(fraction * 10)
-            logger.info("%s: %3.0f%% %s", song.title, 100 * fraction, step)
+            logger.info("%s: %3.0f%% %s", label, 100 * fraction, step)
 
-    return stages.generate(song, song_dir, progress=progress)
+    return progress
 
 
-__all__ = ["write_lyrics", "generate", "mix", "master", "measure", "plots",
+__all__ = ["write_lyrics", "generate", "yue_stage1", "yue_stage2", "yue_decode", "mix", "master", "measure", "plots",
            "MasterSpec", "MeasureSpec", "MixSpec"]

@@ -2,32 +2,40 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from prefect import task
 
-from songforge.artifacts import StageOutput
-from songforge.params import AlbumSpec, SongSpec
+from songforge.artifacts import FileRef, StageOutput
+from songforge.params import AlbumSpec, MasterSpec, SongSpec
+from songforge.sweep import SweepPlan, Take
 
 from .cache import StageCache
 
 EXPERIMENT = "songforge"
+_PARAM_CHARS = 6000  # MLflow's limit on a param's value
 
 
 def default_tracking_uri(folder: Path | None = None) -> str:
-    """A sqlite file in the project folder (MLflow's own default, made absolute)."""
+    """MLFLOW_TRACKING_URI if set (a host's MLflow server), else a sqlite file in the project folder."""
+    if folder is None and os.environ.get("MLFLOW_TRACKING_URI"):
+        return os.environ["MLFLOW_TRACKING_URI"]
     return f"sqlite:///{(Path(folder or Path.cwd()) / 'mlflow.db').resolve()}"
 
 
 @dataclass(frozen=True)
 class TrackedRun:
-    """An MLflow run a task made; a cache hit is trusted only while the run still exists."""
+    """An MLflow run a task made; a cache hit is trusted only while the run (and its manifest file) still exist."""
 
     tracking_uri: str
     run_id: str
+    manifest: FileRef | None = None
 
     def is_intact(self) -> bool:
+        if self.manifest is not None and not self.manifest.is_intact():
+            return False
         try:
             _client(self.tracking_uri).get_run(self.run_id)
             return True
@@ -70,8 +78,9 @@ def start_album_run(album: AlbumSpec, tracking_uri: str) -> TrackedRun:
 
 @task(name="track-song", cache_policy=StageCache(stage="track-song"), persist_result=True,
       task_run_name="track-{song.title}")
-def log_song(parent: TrackedRun, song: SongSpec, outputs: dict[str, StageOutput]) -> TrackedRun:
-    """A child run with the song's params, metrics and listenable/viewable artifacts."""
+def log_song(parent: TrackedRun, song: SongSpec, outputs: dict[str, StageOutput],
+             master: MasterSpec | None = None) -> TrackedRun:
+    """A child run with the song's params, metrics, listenable/viewable artifacts and manifest.json."""
     client = _client(parent.tracking_uri)
     experiment_id = client.get_run(parent.run_id).info.experiment_id
     run_id = client.create_run(experiment_id, run_name=song.title,
@@ -84,19 +93,137 @@ def log_song(parent: TrackedRun, song: SongSpec, outputs: dict[str, StageOutput]
     for stage, role in [("master", "preview"), ("lyrics", "lyrics"), ("plots", "waveform"),
                         ("plots", "pitch"), ("measure", "metrics"), ("generate", "take")]:
         client.log_artifact(run_id, str(outputs[stage].path(role)))
+    manifest = _log_manifest(client, run_id, parent.run_id, song, outputs, master)
     client.set_terminated(run_id, "FINISHED")
-    return TrackedRun(parent.tracking_uri, run_id)
+    return TrackedRun(parent.tracking_uri, run_id, manifest)
+
+
+def _log_manifest(client, run_id: str, parent_run_id: str, song: SongSpec, outputs: dict[str, StageOutput],
+                  master: MasterSpec | None) -> FileRef:
+    """manifest.json in the song's folder, logged to the run, its key fields set as tags."""
+    from prefect.runtime import flow_run, task_run
+
+    from songforge.lineage import build_manifest, code_version
+    from songforge.paths import write_json
+
+    song_dir = outputs["master"].path("master").parent
+    runs = {"prefect": {"flow_run_id": flow_run.id, "flow_run_name": flow_run.name, "task_run_id": task_run.id},
+            "mlflow": {"run_id": run_id, "parent_run_id": parent_run_id}}
+    manifest = build_manifest(song, outputs, song_dir=song_dir, code=code_version(), runs=runs, master=master)
+    ref = FileRef.of(write_json(song_dir / "manifest.json", manifest))
+    client.log_artifact(run_id, ref.path)
+    tags = {"songforge.manifest_sha256": ref.sha256, "songforge.code_version": manifest["code"]["label"],
+            "songforge.git_commit": manifest["code"]["git_commit"], "songforge.engine": manifest["engine"]["identity"],
+            "songforge.model_revision": manifest["engine"]["model_revision"],
+            "songforge.lyrics_sha256": manifest["inputs"]["lyrics_sha256"],
+            "songforge.params_sha256": manifest["inputs"]["params_sha256"],
+            "songforge.prefect_flow_run_id": flow_run.id, "songforge.prefect_task_run_id": task_run.id}
+    for key, value in tags.items():
+        if value is not None:
+            client.set_tag(run_id, key, str(value))
+    return ref
 
 
 @task(name="track-album-report", cache_policy=StageCache(stage="track-album-report"), persist_result=True)
-def finish_album_run(parent: TrackedRun, report: StageOutput, songs: list[TrackedRun]) -> TrackedRun:
-    """Log the album report and metrics table to the parent run and close it."""
+def finish_album_run(parent: TrackedRun, report: StageOutput, songs: list[TrackedRun],
+                     failed: list[str] | None = None) -> TrackedRun:
+    """Log the album report and metrics table to the parent run and close it: FAILED if any song failed."""
     client = _client(parent.tracking_uri)
     for role in report.files:
         client.log_artifact(parent.run_id, str(report.path(role)))
     client.set_tag(parent.run_id, "songforge.song_runs", ",".join(s.run_id for s in songs))
+    client.set_tag(parent.run_id, "songforge.failed_songs", ", ".join(failed or []) or "none")
+    client.set_terminated(parent.run_id, "FAILED" if failed else "FINISHED")
+    return parent
+
+
+def close_song_run(parent: TrackedRun, title: str, status: str, reason: str,
+                   params: dict[str, object] | None = None) -> str:
+    """A failed or cancelled song's child run, closed FAILED or KILLED with its reason as a tag; its id back.
+
+    Song runs are otherwise opened and closed within `log_song`, so a song that never got
+    there has no run: this one records the attempt under the album's run.
+    """
+    client = _client(parent.tracking_uri)
+    experiment_id = client.get_run(parent.run_id).info.experiment_id
+    run_id = client.create_run(experiment_id, run_name=title, tags={
+        "mlflow.parentRunId": parent.run_id, "songforge.kind": "song", "songforge.error": reason[:5000],
+        "mlflow.note.content": f"**{status.lower()}**: {reason}"}).info.run_id
+    for key, value in (params or {}).items():
+        client.log_param(run_id, key, str(value)[:_PARAM_CHARS])
+    client.set_terminated(run_id, status)
+    return run_id
+
+
+def close_album_run(parent: TrackedRun, status: str, reason: str) -> None:
+    """Close an album's run that its flow could not finish (FAILED on an error, KILLED when cancelled)."""
+    client = _client(parent.tracking_uri)
+    client.set_tag(parent.run_id, "songforge.error", reason[:5000])
+    client.set_terminated(parent.run_id, status)
+
+
+def song_params(song: SongSpec) -> dict[str, object]:
+    """What a song run records of the song before any stage has run."""
+    return {"title": song.title, "engine": song.engine.name, "seed": song.seed, "bpm": song.bpm, "key": song.key,
+            "style": song.style, "language": song.language, "duration_s.target": song.duration_s,
+            **{f"engine.{k}": v for k, v in song.engine.params.items()}}
+
+
+@task(name="track-sweep", cache_policy=StageCache(stage="track-sweep"), persist_result=True)
+def start_sweep_run(plan: SweepPlan, tracking_uri: str) -> TrackedRun:
+    """The sweep's parent run, tagged with the sweep's name and its swept params."""
+    client = _client(tracking_uri)
+    run_id = client.create_run(_experiment_id(client, tracking_uri), run_name=f"sweep {plan.name}", tags={
+        "songforge.kind": "sweep", "songforge.sweep": plan.slug, "songforge.album": plan.album.slug,
+        "songforge.swept": ",".join(plan.swept)}).info.run_id
+    params = {"sweep": plan.name, "album": plan.album.title, "takes": len(plan.takes),
+              "songs": ", ".join(song.title for song in plan.album.songs)[:_PARAM_CHARS]}
+    for key in plan.swept:
+        values = dict.fromkeys(str(take.overrides.get(key)) for take in plan.takes)
+        params[f"swept.{key}"] = ", ".join(values)[:_PARAM_CHARS]
+    for key, value in params.items():
+        client.log_param(run_id, key, value)
+    return TrackedRun(tracking_uri, run_id)
+
+
+@task(name="track-take", cache_policy=StageCache(stage="track-take"), persist_result=True,
+      task_run_name="track-{take.id}-{song.title}")
+def log_take(parent: TrackedRun, take: Take, song: SongSpec, outputs: dict[str, StageOutput],
+             master: MasterSpec) -> TrackedRun:
+    """log_song's child run for one take of one song, named and tagged with the take."""
+    child = log_song.fn(parent, song, outputs, master)
+    client = _client(parent.tracking_uri)
+    client.update_run(child.run_id, name=f"{take.id} · {song.title}")
+    for key, value in {"songforge.kind": "take", "songforge.take": take.id, "songforge.take_label": take.label,
+                       "songforge.song": song.title}.items():
+        client.set_tag(child.run_id, key, value)
+    for key, value in {"take": take.id, **{f"take.{k}": v for k, v in take.overrides.items()}}.items():
+        client.log_param(child.run_id, key, value)
+    return child
+
+
+@task(name="track-sweep-comparison", cache_policy=StageCache(stage="track-sweep-comparison"), persist_result=True)
+def finish_sweep_run(parent: TrackedRun, comparison: StageOutput, takes: list[TrackedRun]) -> TrackedRun:
+    """Log the comparison (table, page, best takes, plots under plots/) to the parent run and close it."""
+    client = _client(parent.tracking_uri)
+    for role in comparison.files:
+        client.log_artifact(parent.run_id, str(comparison.path(role)), "plots" if role.startswith("plot-") else None)
+    client.set_tag(parent.run_id, "songforge.take_runs", str(len(takes)))
     client.set_terminated(parent.run_id, "FINISHED")
     return parent
+
+
+def links_markdown(run: TrackedRun, report: Path) -> str:
+    """Markdown for a Prefect artifact: the report as a file:// link, and the run in the MLflow UI when one serves it."""
+    report = Path(report).resolve()
+    lines = [f"**Review page:** [{report.name}]({report.as_uri()}) (`{report}`)"]
+    if run.tracking_uri.startswith(("http://", "https://")):
+        experiment_id = _client(run.tracking_uri).get_run(run.run_id).info.experiment_id
+        url = f"{run.tracking_uri.rstrip('/')}/#/experiments/{experiment_id}/runs/{run.run_id}"
+        lines.append(f"**MLflow run:** [{run.run_id}]({url})")
+    else:
+        lines.append(f"**MLflow run:** `{run.run_id}` in `{run.tracking_uri}` (serve it with `mlflow ui` to browse)")
+    return "\n\n".join(lines)
 
 
 def _song_params(song: SongSpec, outputs: dict[str, StageOutput]) -> dict[str, object]:

@@ -6,6 +6,10 @@ and what follows, and reuses the stage-1 codes.
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +22,7 @@ from songforge.params import load_album
 from test_yue_engine import LYRICS, models, tiny_llama  # noqa: F401  (models: the tiny models fixture)
 
 pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def yue_album(tmp_path: Path, **params) -> Path:
@@ -33,8 +38,13 @@ def test_yue_album_runs_every_step_and_reuses_stage1_when_stage2_changes(models,
     from flows.album import album_flow
 
     out, uri = tmp_path / "out", f"sqlite:///{tmp_path / 'mlflow.db'}"
-    first = album_flow(load_album(yue_album(tmp_path)), str(out), uri)
-    folder = Path(first["folders"][0])
+    cli = subprocess.run([sys.executable, "-m", "flows.cli", "album", str(yue_album(tmp_path)), "--out", str(out)],
+                         cwd=ROOT, env={**os.environ, "PREFECT_API_URL": prefect_api, "MLFLOW_TRACKING_URI": uri,
+                                        "SONGFORGE_MODELS": str(models)},
+                         capture_output=True, text=True, timeout=900)
+    assert cli.returncode == 0, cli.stdout + cli.stderr
+    assert "Noise Song" in cli.stdout and "report:" in cli.stdout
+    folder = out / "tiny-yue" / "01-noise-song"
     stage1 = sorted((folder / "yue" / "stage1").glob("*.npy"))
     stage2 = sorted((folder / "yue" / "stage2").glob("*.npy"))
     assert [p.name for p in stage1] == [f"{folder.name}_itrack.npy", f"{folder.name}_vtrack.npy"]
@@ -42,7 +52,7 @@ def test_yue_album_runs_every_step_and_reuses_stage1_when_stage2_changes(models,
     vocals, rate = read_audio(folder / "stems" / "vocals.wav")
     assert rate == 44_100 and vocals.shape[1] == 2 and len(vocals) == 882 * np.load(stage2[0]).shape[1]
     assert (folder / "master.wav").is_file() and (folder / "stems" / "engine_mix.wav").is_file()
-    assert "lufs" in first["songs"][0]
+    assert json.loads((folder / "metrics.json").read_text())["duration_s"] == pytest.approx(len(vocals) / rate)
 
     before = {p: p.stat().st_mtime_ns for p in stage1 + stage2}
     other_stage2 = tmp_path / "other-s2"

@@ -25,6 +25,10 @@ class SketchEngine:
         digest = hashlib.sha256(params.model_dump_json().encode()).hexdigest()[:12]
         return f"{VERSION}:{digest}:{soundfont_sha256()[:12]}"
 
+    def model_revision(self) -> str:
+        """What stands in for weights here: the SoundFont it renders with (for lineage)."""
+        return f"soundfont-sha256:{soundfont_sha256()}"
+
     def generate(self, song: SongSpec, params: EngineParams, seed: int, progress: Progress | None = None) -> Stems:
         """44.1 kHz stereo float32 vocals and instrumental of equal length, with the arrangement in metadata."""
         assert isinstance(params, SketchParams), type(params)
