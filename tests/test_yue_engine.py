@@ -9,11 +9,13 @@ check plumbing, shapes, layouts, determinism and caching, never musical quality.
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
 import torch
+import yaml
 from typer.testing import CliRunner
 
 from songforge.engine.yue.engine import YuEEngine, folder_identity, step_inputs
@@ -70,6 +72,14 @@ def song(**params) -> SongSpec:
                     engine={"name": "yue", "params": {**TINY, **params}})
 
 
+def song_yaml(folder) -> Path:
+    """song() as a params file, for the CLI."""
+    path = folder / "song.yaml"
+    path.write_text(yaml.safe_dump({"title": "Tiny", "genre": ["pop"], "seed": 3, "lyrics": LYRICS,
+                                    "engine": {"name": "yue", "params": TINY}}))
+    return path
+
+
 def test_each_step_is_keyed_on_its_own_params():
     from tasks.cache import canonical
 
@@ -119,10 +129,7 @@ def test_lyrics_to_44k_stems_same_seed_same_audio(models):
 def test_cli_steps_write_the_official_npy_layout_and_decode(models, tmp_path):
     from flows.cli import app
 
-    song_file = tmp_path / "song.yaml"
-    song_file.write_text("title: Tiny\ngenre: [pop]\nseed: 3\nlyrics: |\n"
-                         + "".join(f"  {line}\n" for line in LYRICS.splitlines())
-                         + f"engine: {{name: yue, params: {TINY}}}\n".replace("'", ""))
+    song_file = song_yaml(tmp_path)
     runner = CliRunner()
     result = runner.invoke(app, ["yue", "stage1", str(song_file), "--out", str(tmp_path / "s1")])
     assert result.exit_code == 0, result.output
@@ -186,10 +193,7 @@ def test_models_stay_loaded_only_when_asked(models):
 def test_batched_seed_takes_equal_each_seed_alone(models, tmp_path):
     from flows.cli import app
 
-    song_file = tmp_path / "song.yaml"
-    song_file.write_text("title: Tiny\ngenre: [pop]\nseed: 3\nlyrics: |\n"
-                         + "".join(f"  {line}\n" for line in LYRICS.splitlines())
-                         + f"engine: {{name: yue, params: {TINY}}}\n".replace("'", ""))
+    song_file = song_yaml(tmp_path)
     runner = CliRunner()
     result = runner.invoke(app, ["yue", "stage1", str(song_file), "--out", str(tmp_path / "batch"), "--seeds", "3,4"])
     assert result.exit_code == 0, result.output
