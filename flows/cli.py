@@ -1,4 +1,7 @@
-"""The `songforge` command: album, song, measure. Prefect is imported only by the commands that run flows."""
+"""The `songforge` command: album, song, sweep, measure, yue, models, serve, setup, worker.
+
+Params are checked before Prefect is imported; only the commands that run flows import it.
+"""
 
 from __future__ import annotations
 
