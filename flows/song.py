@@ -70,6 +70,9 @@ def song_results(futures: dict[str, PrefectFuture]) -> dict:
     """
     results: dict = {}
     for stage, future in futures.items():
+        # wait() pins the future's own final state; without it `state` asks the API, which may not have
+        # heard the task finish yet (task states reach it asynchronously) and reports it still running
+        future.wait()
         state = future.state
         if state.is_completed():
             results[stage] = future.result()
