@@ -127,7 +127,6 @@ def _run_flow(spec, out: Path, tracking_uri: str | None, concurrency: int | None
     from flows.album import album_flow
     from flows.progress import listener
     from flows.song import song_flow, stages_of
-    from tasks.track import warm_up
 
     flow = (song_flow if flow_name == "song" else album_flow).with_options(
         task_runner=ThreadPoolTaskRunner(max_workers=concurrency or spec.concurrency))
@@ -135,7 +134,6 @@ def _run_flow(spec, out: Path, tracking_uri: str | None, concurrency: int | None
     with tqdm(total=total, desc=spec.title, unit="stage", file=sys.stderr) as bar:
         token = listener.set(lambda song, stage: (bar.set_postfix_str(f"{song}: {stage}"), bar.update()))
         try:
-            warm_up(tracking_uri)  # overlaps the local API's boot
             api_ready()
             args = (spec, str(out), tracking_uri) + ((deployment,) if flow_name == "album" else ())
             result = flow(*args)
@@ -209,14 +207,12 @@ def _run_sweep(plan, out: Path, tracking_uri: str | None, concurrency: int | Non
     from flows.progress import listener
     from flows.song import STAGES
     from flows.sweep import sweep_flow
-    from tasks.track import warm_up
 
     flow = sweep_flow.with_options(task_runner=ThreadPoolTaskRunner(max_workers=concurrency or plan.album.concurrency))
     total = len(plan.takes) * len(plan.album.songs) * len(STAGES)
     with tqdm(total=total, desc=f"sweep {plan.name}", unit="stage", file=sys.stderr) as bar:
         token = listener.set(lambda take, stage: (bar.set_postfix_str(f"{take}: {stage}"), bar.update()))
         try:
-            warm_up(tracking_uri)
             api_ready()
             result = flow(plan, str(out), tracking_uri, best)
         except SongforgeError as error:

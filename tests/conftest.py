@@ -18,6 +18,8 @@ def pytest_configure(config):
     os.environ["PREFECT_HOME"] = str(_HOME)
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+    # CLI runs in tests stop their local Prefect API when they end, rather than leave it for the next command.
+    os.environ["SONGFORGE_LOCAL_API_IDLE_S"] = "0"
     os.environ.setdefault("MPLBACKEND", "Agg")
 
 
