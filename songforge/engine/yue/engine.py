@@ -6,18 +6,16 @@ cached tasks (songforge.stages.yue_*), so each step is keyed only on what change
 
 from __future__ import annotations
 
-import gc
 import hashlib
-import json
 from pathlib import Path
 from typing import Callable, ClassVar
 
 import numpy as np
 import torch
 
-from ...errors import EngineError
 from ..base import EngineParams, Progress, Stems
 from .params import DecodeParams, Stage1Params, Stage2Params, YuEParams
+from .memory import free_memory
 from .weights import MODELS, default_device_dtype, load_model, models_dir
 
 VERSION = "yue-v1"
@@ -33,6 +31,12 @@ _DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16, "float32": torc
 def model_folder(name_or_path: str) -> Path:
     """A model name from MODELS lives under models_dir(); anything else is a folder path."""
     return models_dir() / name_or_path if name_or_path in MODELS else Path(name_or_path).expanduser()
+
+
+def model_identities(params: YuEParams) -> dict[str, str]:
+    """folder_identity of each model a YuE take uses, by role (each folder is listed once per call)."""
+    return {"stage1": folder_identity(params.stage1_model), "stage2": folder_identity(params.stage2_model),
+            "codec": folder_identity(params.codec_model)}
 
 
 def folder_identity(name_or_path: str) -> str:
@@ -87,14 +91,7 @@ def _model(name: str, dtype: str, keep: bool, int8: bool = False):
 def release_models() -> None:
     """Drop every kept model and give its memory back."""
     _RESIDENT.clear()
-    _free_memory()
-
-
-def _free_memory() -> None:
-    """Give a dropped model's memory back, so stage 1 has left the GPU before stage 2 loads."""
-    gc.collect()
-    if torch.cuda.is_available():
-        torch.cuda.empty_cache()
+    free_memory()
 
 
 def _sub(progress: Progress | None, start: float, end: float) -> Callable[[float, str], None] | None:
@@ -151,7 +148,7 @@ def stage1_takes(genres: str, lyrics: str, p: Stage1Params, seeds: list[int],
             takes = run_stage1_takes(model, [plan] * len(seeds), seeds, **knobs)
     finally:
         del model
-        _free_memory()
+        free_memory()
     return [stage1_codes(plan, done) for done in takes]
 
 
@@ -167,7 +164,7 @@ def stage2(vocal: np.ndarray, instrumental: np.ndarray, p: Stage2Params,
         return vocal8, instrumental8
     finally:
         del model
-        _free_memory()
+        free_memory()
 
 
 def decode(vocal: np.ndarray, instrumental: np.ndarray, p: DecodeParams) -> Stems:
@@ -222,12 +219,11 @@ class YuEEngine:
     name: ClassVar[str] = "yue"
     Params: ClassVar[type[EngineParams]] = YuEParams
 
-    def identity(self, params: EngineParams) -> str:
-        """Code version, params hash, and each model folder's identity."""
+    def identity(self, params: EngineParams, models: dict[str, str] | None = None) -> str:
+        """Code version, params hash, and each model folder's identity (`models`, if already known)."""
         assert isinstance(params, YuEParams), type(params)
         digest = hashlib.sha256(params.model_dump_json(exclude=_PLACEMENT).encode()).hexdigest()[:12]
-        models = [folder_identity(m) for m in (params.stage1_model, params.stage2_model, params.codec_model)]
-        return ":".join([VERSION, digest, *models])
+        return ":".join([VERSION, digest, *(models or model_identities(params)).values()])
 
     def generate(self, song, params: EngineParams, seed: int, progress: Progress | None = None) -> Stems:
         assert isinstance(params, YuEParams), type(params)
@@ -241,11 +237,9 @@ class YuEEngine:
         return stems
 
 
-def take_metadata(params: YuEParams, seed: int) -> dict:
+def take_metadata(params: YuEParams, seed: int, models: dict[str, str] | None = None) -> dict:
     """JSON-able facts about a YuE take, for take.json."""
-    return {"engine": "yue", "seed": seed, "compat": params.compat,
-            "models": {"stage1": folder_identity(params.stage1_model), "stage2": folder_identity(params.stage2_model),
-                       "codec": folder_identity(params.codec_model)},
+    return {"engine": "yue", "seed": seed, "compat": params.compat, "models": models or model_identities(params),
             "params": params.model_dump(mode="json", exclude=_PLACEMENT)}
 
 
@@ -253,11 +247,12 @@ def step_inputs(song) -> dict[str, dict]:
     """Keyword inputs of the three cached steps (songforge.stages.yue_*) for a song on engine: yue."""
     params = resolve_memory(song.engine.resolve()[1])
     assert isinstance(params, YuEParams), type(params)
-    engine = YuEEngine()
+    models = model_identities(params)
     return {
         "stage1": {"style": song.style, "lyrics": song.sections.text, "params": params.stage1(), "seed": song.seed,
-                   "model_identity": folder_identity(params.stage1_model)},
-        "stage2": {"params": params.stage2(), "model_identity": folder_identity(params.stage2_model)},
-        "decode": {"params": params.decode(), "codec_identity": folder_identity(params.codec_model),
-                   "take": {**take_metadata(params, song.seed), "identity": engine.identity(params)}},
+                   "model_identity": models["stage1"]},
+        "stage2": {"params": params.stage2(), "model_identity": models["stage2"]},
+        "decode": {"params": params.decode(), "codec_identity": models["codec"],
+                   "take": {**take_metadata(params, song.seed, models),
+                            "identity": YuEEngine().identity(params, models)}},
     }

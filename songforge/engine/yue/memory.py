@@ -50,6 +50,11 @@ def release(model: Transformer) -> None:
     """Drop the model's caches and move its weights to the CPU, giving the GPU memory back (offload modes)."""
     model.drop_caches()
     model.to("cpu")
+    free_memory()
+
+
+def free_memory() -> None:
+    """Collect dropped tensors and hand CUDA's cached blocks back, so the next model has the room."""
     gc.collect()
     if torch.cuda.is_available():
         torch.cuda.empty_cache()
