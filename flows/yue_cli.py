@@ -59,7 +59,7 @@ def stage1_command(
                                                    "seed); files get a -seedN suffix"),
 ) -> None:
     """Lyrics and tags -> codebook-0 codes of the vocal and instrumental tracks."""
-    from songforge.engine.yue.engine import resolve_memory, stage1_takes
+    from songforge.engine.yue.engine import Take, resolve_memory, stage1_takes
     from songforge.engine.yue.tokens import save_codes
 
     try:
@@ -71,7 +71,8 @@ def stage1_command(
         takes = chosen or [song.seed]
         bar, progress = _bar("stage 1")
         with bar:
-            codes = stage1_takes(song.style, song.sections.text, resolve_memory(params).stage1(), takes, progress)
+            codes = stage1_takes([Take(song.style, song.sections.text, seed) for seed in takes],
+                                 resolve_memory(params).stage1(), progress)
         for seed, (vocal, instrumental) in zip(takes, codes):
             name = song.slug + (f"-seed{seed}" if seeds else "")
             for track, track_codes in (("vtrack", vocal), ("itrack", instrumental)):

@@ -86,7 +86,7 @@ def test_each_step_is_keyed_on_its_own_params():
     base, changed = step_inputs(song()), step_inputs(song(stage2_model="/elsewhere/yue-s2"))
     assert base["stage1"] == changed["stage1"] and base["stage2"] != changed["stage2"]
     assert base["decode"]["params"] == changed["decode"]["params"]
-    rebatched = step_inputs(song(stage2_batch_size=1, memory="resident"))
+    rebatched = step_inputs(song(stage1_batch_size=2, stage2_batch_size=1, memory="resident"))
     assert canonical(rebatched) == canonical(base)  # batching and residency change no output
     later = step_inputs(song(low_band_hz=4000))
     assert later["stage1"] == base["stage1"] and later["stage2"] == base["stage2"]

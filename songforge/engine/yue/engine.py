@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import Callable, ClassVar
+from typing import Callable, ClassVar, NamedTuple, Sequence
 
 import numpy as np
 import torch
@@ -24,7 +24,7 @@ CODEC_RATE = 16_000
 _ALL_SEGMENTS = 10_000
 # Where models live and how stage 2 is batched change no output: they stay out of identities and keys.
 # (memory: int8 does change outputs; it reaches stage 1's key as Stage1Params.int8.)
-_PLACEMENT = {"memory", "stage2_batch_size"}
+_PLACEMENT = {"memory", "stage1_batch_size", "stage2_batch_size"}
 _DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16, "float32": torch.float32}
 
 
@@ -120,36 +120,57 @@ def reference_ids(p: Stage1Params) -> list[int] | None:
                           compat=p.compat)
 
 
+class Take(NamedTuple):
+    """One stage-1 take: a song's genre line and YuE-format lyrics, and the seed it is sampled with."""
+
+    style: str
+    lyrics: str
+    seed: int
+
+
 def stage1(genres: str, lyrics: str, p: Stage1Params, seed: int,
            progress: Progress | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Genre line + YuE-format lyrics -> (vocal, instrumental) codebook-0 codes, each (1, T)."""
-    return stage1_takes(genres, lyrics, p, [seed], progress)[0]
+    return stage1_takes([Take(genres, lyrics, seed)], p, progress)[0]
 
 
-def stage1_takes(genres: str, lyrics: str, p: Stage1Params, seeds: list[int],
-                 progress: Progress | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Several takes (one per seed) decoded as one batch: each is what `stage1` gives for its seed alone,
-    for less than the sum of their times (every step reads the weights once for all of them)."""
+def stage1_takes(takes: Sequence[Take], p: Stage1Params, progress: Progress | None = None,
+                 on_take: Callable[[int, tuple[np.ndarray, np.ndarray]], None] | None = None,
+                 ) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Several takes (songs, or one song with several seeds) decoded as batches: each gets the codes `stage1`
+    gives it alone, for less than the sum of their times (every step reads the weights once for the batch).
+
+    A batch holds p.batch_size takes, or as many as the GPU's free memory holds caches for. on_take(i, codes)
+    hears of take i as soon as its batch ends, so a failure in a later batch loses none of it.
+    """
     from .prompt import build_plan
-    from .stage1 import run_stage1, run_stage1_takes, stage1_codes
+    from .stage1 import run_stage1_takes, stage1_codes
     from .tokenizer import MMTokenizer
 
     folder = model_folder(p.model)
     tokenizer = MMTokenizer(folder / "tokenizer.model")
-    plan = build_plan(tokenizer, genres, lyrics, p.run_n_segments or _ALL_SEGMENTS, p.compat, reference_ids(p))
+    reference = reference_ids(p)
+    plans = [build_plan(tokenizer, take.style, take.lyrics, p.run_n_segments or _ALL_SEGMENTS, p.compat, reference)
+             for take in takes]
     model = _model(p.model, p.dtype, p.keep_loaded, p.int8)
     knobs = {"max_new_tokens": p.max_new_tokens, "guidance_scales": (p.guidance_scale_first, p.guidance_scale_later),
-             "progress": progress, "min_new_tokens": p.min_new_tokens, "temperature": p.temperature,
-             "top_p": p.top_p, "top_k": p.top_k, "repetition_penalty": p.repetition_penalty}
+             "min_new_tokens": p.min_new_tokens, "temperature": p.temperature, "top_p": p.top_p, "top_k": p.top_k,
+             "repetition_penalty": p.repetition_penalty}
+    per_batch = p.batch_size or _stage1_takes_that_fit(model, len(takes))
+    codes: list[tuple[np.ndarray, np.ndarray]] = []
     try:
-        if len(seeds) == 1:
-            takes = [run_stage1(model, plan, seed=seeds[0], **knobs)]
-        else:
-            takes = run_stage1_takes(model, [plan] * len(seeds), seeds, **knobs)
+        for start in range(0, len(takes), per_batch):
+            end = min(start + per_batch, len(takes))
+            done = run_stage1_takes(model, plans[start:end], [take.seed for take in takes[start:end]],
+                                    progress=_sub(progress, start / len(takes), end / len(takes)), **knobs)
+            for i, segments in enumerate(done, start=start):
+                codes.append(stage1_codes(plans[i], segments))
+                if on_take:
+                    on_take(i, codes[i])
     finally:
         del model
         free_memory()
-    return [stage1_codes(plan, done) for done in takes]
+    return codes
 
 
 def stage2(vocal: np.ndarray, instrumental: np.ndarray, p: Stage2Params,
@@ -190,6 +211,18 @@ def decode(vocal: np.ndarray, instrumental: np.ndarray, p: DecodeParams) -> Stem
     n = min(len(fused["vocals"]), len(fused["instrumental"]), len(mix))
     stereo = lambda x: np.repeat(np.asarray(x[:n], dtype=np.float32)[:, None], 2, axis=1)
     return Stems(stereo(fused["vocals"]), stereo(fused["instrumental"]), OUTPUT_RATE, mix=stereo(mix))
+
+
+def _stage1_takes_that_fit(model, wanted: int) -> int:
+    """Stage-1 takes whose caches (2 rows each: both guidance branches) fit the GPU's free memory; all on the CPU."""
+    device = model.output.weight.device
+    if device.type != "cuda":
+        return wanted
+    from .memory import rows_that_fit
+    from .prompt import MODEL_CONTEXT
+
+    free, _ = torch.cuda.mem_get_info(device)
+    return max(1, min(wanted, rows_that_fit(model.args, MODEL_CONTEXT, model.output.weight.dtype, free) // 2))
 
 
 def _stage2_rows(model) -> int | None:

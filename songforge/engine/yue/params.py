@@ -39,6 +39,7 @@ class Stage1Params(EngineParams):
     codec_model: str
     dtype: str
     int8: bool  # int8 weights change the logits: part of the key
+    batch_size: int | None = Field(None, exclude=True)  # takes decoded at once: same tokens, not in cache keys
     keep_loaded: bool = Field(False, exclude=True)  # where the model lives, not what it computes: not in cache keys
 
 
@@ -72,6 +73,9 @@ class YuEParams(EngineParams):
     repetition_penalty: float = Field(1.1, gt=0, le=5)
     guidance_scale_first: float = Field(1.5, ge=1, le=10, description="CFG scale of the first segment")
     guidance_scale_later: float = Field(1.2, ge=1, le=10, description="CFG scale of later segments")
+    stage1_batch_size: int | None = Field(None, ge=1, le=256, description="stage-1 takes (songs of an album, "
+                                          "seeds of a sweep) decoded at once; None: as many as fit the GPU "
+                                          "(all of them on the CPU); 1: one at a time")
     stage2_batch_size: int | None = Field(None, ge=1, le=512, description="6-s chunks decoded at once; None: "
                                           "every chunk of both tracks, or as many as fit the GPU")
     prompt_audio: Path | None = Field(None, description="ICL: one reference track (mix, vocal or instrumental)")
@@ -114,7 +118,8 @@ class YuEParams(EngineParams):
             prompt_audio=self.prompt_audio, prompt_vocals=self.prompt_vocals,
             prompt_instrumental=self.prompt_instrumental, prompt_start_s=self.prompt_start_s,
             prompt_end_s=self.prompt_end_s, codec_model=self.codec_model if self.uses_audio_prompt else "",
-            dtype=self.dtype, int8=self.memory == "int8", keep_loaded=self.memory == "resident")
+            dtype=self.dtype, int8=self.memory == "int8", batch_size=self.stage1_batch_size,
+            keep_loaded=self.memory == "resident")
 
     def stage2(self) -> Stage2Params:
         return Stage2Params(model=self.stage2_model, compat=self.compat, batch_size=self.stage2_batch_size,
