@@ -6,6 +6,8 @@ flow runs from a deployment (a worker's, always against a real Prefect server) a
 wherever SONGFORGE_GPU_GUARD=on; in-process runs (the CLI's temporary API, tests) leave it
 off by default, because their server keeps slot leases in memory without expiring them:
 a killed run would hold its slots for good and the resumed run would wait forever.
+There, steps that load models onto the device take a semaphore of this process instead,
+so two songs' steps never hold two copies of a 7B model on one GPU.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import gc
 import os
 import socket
 import sys
+import threading
 from contextlib import contextmanager
 from typing import Iterator
 
@@ -81,9 +84,21 @@ def guarded() -> bool:
     return deployment.id is not None
 
 
+_local_slots: list[threading.Semaphore] = []  # made on first use: gpu_slots() imports torch
+_making_local_slots = threading.Lock()
+
+
+def _local_slot() -> threading.Semaphore:
+    with _making_local_slots:
+        if not _local_slots:
+            _local_slots.append(threading.Semaphore(gpu_slots()))
+        return _local_slots[0]
+
+
 @contextmanager
-def engine_slot() -> Iterator[None]:
-    """Hold one of this host's engine slots (when guarded); on a failure, give the GPU's cached memory back."""
+def engine_slot(loads_models: bool = False) -> Iterator[None]:
+    """Hold one of this host's engine slots (when guarded; unguarded, one of this process's if the step
+    loads models); on a failure, give the GPU's cached memory back."""
     try:
         if guarded():
             from prefect.concurrency.sync import concurrency
@@ -91,6 +106,9 @@ def engine_slot() -> Iterator[None]:
             name = limit_name()
             ensure_limit(name)
             with concurrency(name, occupy=1, strict=True, lease_duration=LEASE_S):
+                yield
+        elif loads_models:
+            with _local_slot():
                 yield
         else:
             yield
