@@ -23,7 +23,7 @@ from tasks.track import (TrackedRun, close_album_run, close_song_run, default_tr
                          links_markdown, song_params, start_album_run)
 
 from .progress import stage_done
-from .song import stages_of, submit_song, song_folders, wait_for_songs
+from .song import stages_of, song_folders, submit_songs, wait_for_songs
 
 album_report = task(name="album-report", cache_policy=StageCache(stage="album-report"),
                     persist_result=True)(stages.album_report)
@@ -71,7 +71,7 @@ def _run_songs(album: AlbumSpec, folders: list[Path], parent: TrackedRun, out_di
                deployment: str | None) -> list[dict]:
     """Per song, {"results": stage -> result (and "error" if it failed), "host": where it ran}."""
     if deployment is None:
-        submitted = [submit_song(song, folder, album, parent) for song, folder in zip(album.songs, folders)]
+        submitted = submit_songs(album, folders, parent)
         return [{"results": results, "host": host_name()} for results in wait_for_songs(album, submitted)]
     from .fanout import run_songs_on_deployment
 

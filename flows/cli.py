@@ -205,11 +205,11 @@ def _run_sweep(plan, out: Path, tracking_uri: str | None, concurrency: int | Non
     from tqdm import tqdm
 
     from flows.progress import listener
-    from flows.song import STAGES
+    from flows.song import stages_of
     from flows.sweep import sweep_flow
 
     flow = sweep_flow.with_options(task_runner=ThreadPoolTaskRunner(max_workers=concurrency or plan.album.concurrency))
-    total = len(plan.takes) * len(plan.album.songs) * len(STAGES)
+    total = sum(len(stages_of(song)) for take in plan.takes for song in plan.album_for(take).songs)
     with tqdm(total=total, desc=f"sweep {plan.name}", unit="stage", file=sys.stderr) as bar:
         token = listener.set(lambda take, stage: (bar.set_postfix_str(f"{take}: {stage}"), bar.update()))
         try:

@@ -15,33 +15,29 @@ from tasks import stages
 from tasks.gpu import host_name
 from tasks.track import TrackedRun, close_song_run, log_song, song_params
 
+from .engines import EngineSteps
 from .progress import stage_done
 
 STAGES = ("lyrics", "generate", "mix", "master", "measure", "plots", "track")
 
 
-def submit_song(song: SongSpec, folder: Path, album: AlbumSpec, parent: TrackedRun) -> dict[str, PrefectFuture]:
-    """Submit every stage of one song; futures by stage name. Nothing blocks here."""
-    out = {"lyrics": stages.write_lyrics.submit(song, folder), **_submit_engine(song, folder)}
+def submit_songs(album: AlbumSpec, folders: list[Path], parent: TrackedRun) -> list[dict[str, PrefectFuture]]:
+    """Submit every stage of every song (YuE stage-1 batches first); futures by stage name. Nothing blocks."""
+    engines = EngineSteps(list(zip(album.songs, folders)))
+    return [submit_song(song, folder, album, parent, engines.submit(i))
+            for i, (song, folder) in enumerate(zip(album.songs, folders))]
+
+
+def submit_song(song: SongSpec, folder: Path, album: AlbumSpec, parent: TrackedRun,
+                engine: dict[str, PrefectFuture] | None = None) -> dict[str, PrefectFuture]:
+    """Submit every stage of one song after its engine futures (submitted here if not given). Nothing blocks."""
+    out = {"lyrics": stages.write_lyrics.submit(song, folder), **(engine or EngineSteps([(song, folder)]).submit(0))}
     out["mix"] = stages.mix.submit(out["generate"], song.mix, folder)
     out["master"] = stages.master.submit(out["mix"], album.master, folder)
     out["measure"] = stages.measure.submit(out["master"], out["generate"], song, album.measure, folder)
     out["plots"] = stages.plots.submit(out["master"], out["measure"], out["generate"], song, folder)
     out["track"] = log_song.submit(parent, song, {k: v for k, v in out.items()}, master=album.master)
     return out
-
-
-def _submit_engine(song: SongSpec, folder: Path) -> dict[str, PrefectFuture]:
-    """The engine's stages: one `generate`, or YuE's three steps, each cached on its own inputs."""
-    if song.engine.name != "yue":
-        return {"generate": stages.generate.submit(song, folder)}
-    from songforge.engine.yue.engine import step_inputs
-
-    steps = step_inputs(song)
-    stage1 = stages.yue_stage1.submit(**steps["stage1"], song_dir=folder)
-    stage2 = stages.yue_stage2.submit(stage1, **steps["stage2"], song_dir=folder)
-    return {"yue-stage1": stage1, "yue-stage2": stage2,
-            "generate": stages.yue_decode.submit(stage2, **steps["decode"], song_dir=folder)}
 
 
 def stages_of(song: SongSpec) -> tuple[str, ...]:

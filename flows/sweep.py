@@ -16,9 +16,10 @@ from songforge.report.compare import TakeSong, write_comparison
 from songforge.sweep import SweepPlan, Take
 from songforge.sweep_best import derived_metrics, parse_best
 from tasks import stages
-from tasks.cache import StageCache, canonical
+from tasks.cache import StageCache
 from tasks.track import TrackedRun, default_tracking_uri, finish_sweep_run, log_take, start_sweep_run
 
+from .engines import EngineSteps, submit_once
 from .progress import stage_done
 
 comparison = task(name="sweep-comparison", cache_policy=StageCache(stage="sweep-comparison"),
@@ -45,8 +46,11 @@ def run_sweep(plan: SweepPlan, out_dir: Path, tracking_uri: str, best: str | Non
     parent = start_sweep_run(plan, tracking_uri)
     albums = {take.id: plan.album_for(take) for take in plan.takes}
     shared: dict = {}
-    jobs = [(take, song, submit_take_song(song, plan.song_folder(out_dir, take, i, song), albums[take.id], take, parent, shared))
-            for take in plan.takes for i, song in enumerate(albums[take.id].songs, start=1)]
+    songs = [(take, song, plan.song_folder(out_dir, take, i, song))
+             for take in plan.takes for i, song in enumerate(albums[take.id].songs, start=1)]
+    engines = EngineSteps([(song, folder) for _, song, folder in songs], shared)
+    jobs = [(take, song, submit_take_song(song, folder, albums[take.id], take, parent, shared, engines.submit(n)))
+            for n, (take, song, folder) in enumerate(songs)]
     results = wait_for_takes(jobs)
     entries = [take_entry(take, song, albums[take.id], result, folder) for (take, song, _), result in zip(jobs, results)]
     report = comparison(plan.name, entries, plan.swept, folder, rule)
@@ -63,19 +67,16 @@ def run_sweep(plan: SweepPlan, out_dir: Path, tracking_uri: str, best: str | Non
 
 
 def submit_take_song(song: SongSpec, folder: Path, album: AlbumSpec, take: Take, parent: TrackedRun,
-                     shared: dict) -> dict[str, PrefectFuture]:
-    """flows.song.submit_song for one take, except that a stage whose inputs equal another take's
-    reuses that take's future and files: a reference-track sweep generates and mixes each song once."""
+                     shared: dict, engine: dict[str, PrefectFuture]) -> dict[str, PrefectFuture]:
+    """flows.song.submit_song for one take after its engine futures, except that a stage whose inputs equal
+    another take's reuses that take's future and files: a reference-track sweep generates and mixes each song
+    once. (A seed sweep's YuE takes decode their stage 1 as batches: flows.engines.)"""
     def once(stage: str, inputs: Any, submit: Callable[[], PrefectFuture]) -> PrefectFuture:
-        key = (stage, json.dumps(canonical(inputs), sort_keys=True, default=str))
-        if key not in shared:
-            shared[key] = submit()
-        return shared[key]
+        return submit_once(shared, (stage, inputs), submit)
 
     mastered = [song, song.mix, album.master]
     out = {"lyrics": once("lyrics", [song.title, song.sections.text, song.style],
-                          lambda: stages.write_lyrics.submit(song, folder)),
-           "generate": once("generate", song, lambda: stages.generate.submit(song, folder))}
+                          lambda: stages.write_lyrics.submit(song, folder)), **engine}
     out["mix"] = once("mix", [song, song.mix], lambda: stages.mix.submit(out["generate"], song.mix, folder))
     out["master"] = once("master", mastered, lambda: stages.master.submit(out["mix"], album.master, folder))
     out["measure"] = once("measure", [*mastered, album.measure], lambda: stages.measure.submit(

@@ -7,20 +7,25 @@ tracking) wraps these in tasks/; nothing here knows about it.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from pathlib import Path
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict
 
 from .artifacts import StageOutput, output
 from .audio.io import read_audio, write_mp3, write_wav
 from .engine.base import Progress
+from .errors import SongforgeError
 from .paths import atomic_path, write_bytes, write_json, write_text
 from .params import MasterSpec, MeasureSpec, MixSpec, SongSpec
 
 # Bump a stage's version whenever its output for the same inputs changes: it is part of
 # every cache key, so old results are not reused after such a change.
 STAGE_VERSIONS = {"lyrics": "1", "generate": "2", "mix": "1", "master": "1", "measure": "1", "plots": "2",
-                  "album-report": "1", "yue-stage1": "1", "yue-stage2": "1", "yue-decode": "1",
+                  "album-report": "1", "yue-stage1": "1", "yue-stage1-batch": "1",
+                  "yue-stage2": "1", "yue-decode": "1",
                   "sweep-comparison": "1"}
 
 
@@ -54,18 +59,85 @@ def _write_stems(stems, song_dir: Path, identity: str, seed: int) -> StageOutput
 
 # YuE as three cached steps: each is keyed on its own params slice and its model's identity, so a
 # stage-2 or decode change reuses the stage-1 codes. Codes are saved in the official .npy layout.
+# Stage 1 can also run for many takes at once (yue_stage1_batch), each take landing in its own folder.
+
+class YuETake(BaseModel):
+    """One song (or one seed of it) in a stage-1 batch, and the folder its codes go to."""
+
+    model_config = ConfigDict(frozen=True)
+
+    style: str
+    lyrics: str
+    seed: int
+    song_dir: Path
+
 
 def yue_stage1(style: str, lyrics: str, params, seed: int, model_identity: str, song_dir: Path,
                progress: Progress | None = None) -> StageOutput:
-    """stage1/<song>_vtrack.npy and _itrack.npy: codebook-0 codes (1, T), uint32."""
-    from .engine.yue.engine import stage1
+    """stage1/<song>_vtrack.npy and _itrack.npy: codebook-0 codes (1, T), uint32 (a batch of one)."""
+    take = YuETake(style=style, lyrics=lyrics, seed=seed, song_dir=song_dir)
+    return yue_stage1_batch([take], params, model_identity, progress)[0]
+
+
+def yue_stage1_batch(takes: list[YuETake], params, model_identity: str,
+                     progress: Progress | None = None) -> list[StageOutput]:
+    """Stage 1 of several takes decoded together; a take whose folder already holds its codes is skipped.
+
+    Each take's folder gets a record of what made its codes (stage1/record.json, written last), so a
+    take finished by a batch, even one killed before it ended, is found by the next batch or by the
+    take's own step, and only the takes that changed are decoded again.
+    """
+    from .engine.yue.engine import Take, stage1_takes
     from .engine.yue.tokens import save_codes
 
-    vocal, instrumental = stage1(style, lyrics, params, seed, progress)
-    folder = song_dir / "yue" / "stage1"
-    return output("yue-stage1", {"frames": int(vocal.shape[1]), "model": model_identity},
-                  vtrack=save_codes(folder / f"{song_dir.name}_vtrack.npy", vocal),
-                  itrack=save_codes(folder / f"{song_dir.name}_itrack.npy", instrumental))
+    keys = [_stage1_key(take, params, model_identity) for take in takes]
+    outputs = [_recorded_stage1(take, key, model_identity) for take, key in zip(takes, keys)]
+    todo = [i for i, found in enumerate(outputs) if found is None]
+
+    def save(n: int, codes: tuple[np.ndarray, np.ndarray]) -> None:
+        i, (vocal, instrumental) = todo[n], codes
+        folder, name = _stage1_folder(takes[i]), takes[i].song_dir.name
+        outputs[i] = output("yue-stage1", {"frames": int(vocal.shape[1]), "model": model_identity},
+                            vtrack=save_codes(folder / f"{name}_vtrack.npy", vocal),
+                            itrack=save_codes(folder / f"{name}_itrack.npy", instrumental))
+        write_json(folder / "record.json", {"key": keys[i], "files": outputs[i].fingerprint()})
+
+    if todo:
+        stage1_takes([Take(takes[i].style, takes[i].lyrics, takes[i].seed) for i in todo], params, progress, save)
+    return outputs
+
+
+def _stage1_folder(take: YuETake) -> Path:
+    return take.song_dir / "yue" / "stage1"
+
+
+def _stage1_key(take: YuETake, params, model_identity: str) -> str:
+    """What a take's stage-1 codes depend on (not its folder, nor how it was batched)."""
+    facts = [STAGE_VERSIONS["yue-stage1"], take.style, take.lyrics, take.seed, params.model_dump(mode="json"),
+             model_identity]
+    return hashlib.sha256(json.dumps(facts, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def finished_stage1(take: YuETake, params, model_identity: str) -> StageOutput | None:
+    """The take's stage-1 codes if an earlier run or batch left them in its folder for these inputs."""
+    return _recorded_stage1(take, _stage1_key(take, params, model_identity), model_identity)
+
+
+def _recorded_stage1(take: YuETake, key: str, model_identity: str) -> StageOutput | None:
+    """The take's codes if its folder holds them for this key, unchanged since they were recorded."""
+    from .engine.yue.tokens import load_codes
+
+    folder, name = _stage1_folder(take), take.song_dir.name
+    try:
+        record = json.loads((folder / "record.json").read_text())
+        if record.get("key") != key:
+            return None
+        found = output("yue-stage1", {"frames": int(load_codes(folder / f"{name}_vtrack.npy").shape[1]),
+                                      "model": model_identity},
+                       vtrack=folder / f"{name}_vtrack.npy", itrack=folder / f"{name}_itrack.npy")
+    except (OSError, ValueError, SongforgeError):
+        return None
+    return found if found.fingerprint() == record.get("files") else None
 
 
 def yue_stage2(stage1: StageOutput, params, model_identity: str, song_dir: Path,
@@ -130,8 +202,6 @@ def measure(mastered: StageOutput, stems: StageOutput, song: SongSpec, spec: Mea
 
 def plots(mastered: StageOutput, measured: StageOutput, generated: StageOutput, song: SongSpec, song_dir: Path) -> StageOutput:
     """waveform.png (waveform over spectrogram) and pitch.png (sung vs written vocal line)."""
-    import json
-
     from .report.plots import pitch_contour_png, waveform_spectrogram_png
 
     audio, rate = read_audio(mastered.path("master"))
@@ -228,7 +298,5 @@ def _song_report(song: SongSpec, results: dict, album_dir: Path, targets: dict):
 
 def _take_sections(take_json: Path) -> list[tuple[float, str]]:
     """[(start_s, tag), ...] of the sections an engine recorded in take.json (none if it recorded none)."""
-    import json
-
     sections = json.loads(take_json.read_text()).get("sections", [])
     return [(float(s["start_s"]), str(s["tag"])) for s in sections if isinstance(s, dict) and {"start_s", "tag"} <= s.keys()]

@@ -67,10 +67,17 @@ class StageCache(CachePolicy):
             if not store.exists(key):
                 return key
             cached = store.read(key).result
-            if not hasattr(cached, "is_intact") or cached.is_intact():
+            if _intact(cached):
                 return key
             key = _digest(key, repr(cached))
         return key
+
+
+def _intact(result: Any) -> bool:
+    """A cached result's files are all still there (a batch stage's result is a list of outputs)."""
+    if isinstance(result, (list, tuple)):
+        return all(_intact(item) for item in result)
+    return not hasattr(result, "is_intact") or result.is_intact()
 
 
 def stage_task(stage: str, **options: Any) -> Callable:
