@@ -1,7 +1,5 @@
 """Titles never write outside the output folder; writes are atomic."""
 
-from pathlib import Path
-
 import pytest
 
 from songforge.errors import ParamsError
