@@ -57,11 +57,11 @@ def _submit_one(song: SongSpec, folder: Path, steps: dict[str, dict] | None, bat
     # A failed batch (out of memory, one bad take) fails no song: each then decodes its take alone.
     wait_for = [allow_failure(batch)] if batch is not None else None
     stage1 = submit_once(shared, ("yue-stage1", steps["stage1"]),
-                   lambda: stages.yue_stage1.submit(**steps["stage1"], song_dir=folder, wait_for=wait_for))
+                         lambda: stages.yue_stage1.submit(**steps["stage1"], song_dir=folder, wait_for=wait_for))
     stage2 = submit_once(shared, ("yue-stage2", steps["stage1"], steps["stage2"]),
-                   lambda: stages.yue_stage2.submit(stage1, **steps["stage2"], song_dir=folder))
+                         lambda: stages.yue_stage2.submit(stage1, **steps["stage2"], song_dir=folder))
     decoded = submit_once(shared, ("yue-decode", steps["stage1"], steps["stage2"], steps["decode"]),
-                    lambda: stages.yue_decode.submit(stage2, **steps["decode"], song_dir=folder))
+                          lambda: stages.yue_decode.submit(stage2, **steps["decode"], song_dir=folder))
     return {"yue-stage1": stage1, "yue-stage2": stage2, "generate": decoded}
 
 
