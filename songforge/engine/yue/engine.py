@@ -143,7 +143,7 @@ def stage1_takes(takes: Sequence[Take], p: Stage1Params, progress: Progress | No
     A batch holds p.batch_size takes, or as many as the GPU's free memory holds caches for. on_take(i, codes)
     hears of take i as soon as its batch ends, so a failure in a later batch loses none of it.
     """
-    from .prompt import build_plan
+    from .prompt import MODEL_CONTEXT, build_plan
     from .stage1 import run_stage1_takes, stage1_codes
     from .tokenizer import MMTokenizer
 
@@ -156,7 +156,8 @@ def stage1_takes(takes: Sequence[Take], p: Stage1Params, progress: Progress | No
     knobs = {"max_new_tokens": p.max_new_tokens, "guidance_scales": (p.guidance_scale_first, p.guidance_scale_later),
              "min_new_tokens": p.min_new_tokens, "temperature": p.temperature, "top_p": p.top_p, "top_k": p.top_k,
              "repetition_penalty": p.repetition_penalty}
-    per_batch = p.batch_size or _stage1_takes_that_fit(model, len(takes))
+    rows = _rows_free(model, MODEL_CONTEXT)  # two rows a take: both guidance branches
+    per_batch = p.batch_size or max(1, min(len(takes), rows // 2 if rows else len(takes)))
     codes: list[tuple[np.ndarray, np.ndarray]] = []
     try:
         for start in range(0, len(takes), per_batch):
@@ -176,12 +177,13 @@ def stage1_takes(takes: Sequence[Take], p: Stage1Params, progress: Progress | No
 def stage2(vocal: np.ndarray, instrumental: np.ndarray, p: Stage2Params,
            progress: Progress | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Codebook-0 codes (1, T) of each track -> all 8 codebooks (8, T) of each track, both tracks in one batch."""
-    from .stage2 import run_stage2_tracks
+    from .stage2 import CHUNK_FRAMES, run_stage2_tracks
+    from .tokens import STAGE2_CODEBOOKS
 
     model = _model(p.model, p.dtype, p.keep_loaded)
     try:
-        vocal8, instrumental8 = run_stage2_tracks(model, [vocal, instrumental], p.batch_size or _stage2_rows(model),
-                                                  p.compat, progress=progress)
+        rows = p.batch_size or _rows_free(model, (CHUNK_FRAMES + 4) * STAGE2_CODEBOOKS)  # None: every chunk at once
+        vocal8, instrumental8 = run_stage2_tracks(model, [vocal, instrumental], rows, p.compat, progress=progress)
         return vocal8, instrumental8
     finally:
         del model
@@ -213,29 +215,15 @@ def decode(vocal: np.ndarray, instrumental: np.ndarray, p: DecodeParams) -> Stem
     return Stems(stereo(fused["vocals"]), stereo(fused["instrumental"]), OUTPUT_RATE, mix=stereo(mix))
 
 
-def _stage1_takes_that_fit(model, wanted: int) -> int:
-    """Stage-1 takes whose caches (2 rows each: both guidance branches) fit the GPU's free memory; all on the CPU."""
-    device = model.output.weight.device
-    if device.type != "cuda":
-        return wanted
-    from .memory import rows_that_fit
-    from .prompt import MODEL_CONTEXT
-
-    free, _ = torch.cuda.mem_get_info(device)
-    return max(1, min(wanted, rows_that_fit(model.args, MODEL_CONTEXT, model.output.weight.dtype, free) // 2))
-
-
-def _stage2_rows(model) -> int | None:
-    """Stage-2 rows that fit the GPU's free memory (None: all chunks at once, as on the CPU)."""
+def _rows_free(model, positions: int) -> int | None:
+    """Cache rows of `positions` slots that fit the GPU's free memory now (None on the CPU: no limit)."""
     device = model.output.weight.device
     if device.type != "cuda":
         return None
     from .memory import rows_that_fit
-    from .stage2 import CHUNK_FRAMES
-    from .tokens import STAGE2_CODEBOOKS
 
     free, _ = torch.cuda.mem_get_info(device)
-    return rows_that_fit(model.args, (CHUNK_FRAMES + 4) * STAGE2_CODEBOOKS, model.output.weight.dtype, free)
+    return rows_that_fit(model.args, positions, model.output.weight.dtype, free)
 
 
 def _saved(audio: np.ndarray, rescale: bool) -> np.ndarray:
