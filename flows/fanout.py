@@ -21,6 +21,7 @@ from prefect.states import Scheduled
 from prefect.utilities.asyncutils import run_coro_as_sync
 
 from songforge.params import AlbumSpec
+from tasks.results import RefusedRecord, read_result
 from tasks.track import TrackedRun
 
 POLL_S = 2.0
@@ -87,14 +88,15 @@ async def _until_final(client: PrefectClient, run_id) -> FlowRun:
 
 
 async def _reusable(run: FlowRun) -> dict | None:
-    """A completed run's outcome, if every file it made is still there."""
-    if not run.state.is_completed():
+    """A completed run's outcome, read as our own JSON record (never unpickled), if every file it made is still there."""
+    storage_key = getattr(run.state.data, "storage_key", None)
+    if not run.state.is_completed() or not storage_key:
         return None
-    outcome = await run.state.aresult(raise_on_failure=False)
-    if not isinstance(outcome, dict) or not all(
-            not hasattr(value, "is_intact") or value.is_intact() for value in outcome.get("results", {}).values()):
+    try:
+        outcome = read_result(storage_key)
+    except RefusedRecord:
         return None
-    return outcome
+    return outcome if isinstance(outcome, dict) else None
 
 
 async def _schedule_again(client: PrefectClient, run: FlowRun, why: str) -> FlowRun:

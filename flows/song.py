@@ -13,6 +13,7 @@ from songforge.params import AlbumSpec, SongSpec
 from songforge.paths import song_dir
 from tasks import stages
 from tasks.gpu import host_name
+from tasks.results import RESULT_OPTIONS
 from tasks.track import TrackedRun, close_song_run, log_song, song_params
 
 from .engines import EngineSteps
@@ -101,7 +102,7 @@ def song_flow(album: AlbumSpec, out_dir: str = "out", tracking_uri: str | None =
     return run_album(album, Path(out_dir), tracking_uri)
 
 
-@flow(name="album-song", persist_result=True, task_runner=ThreadPoolTaskRunner(max_workers=2),
+@flow(name="album-song", **RESULT_OPTIONS, task_runner=ThreadPoolTaskRunner(max_workers=2),
       on_crashed=[lambda flow, run, state: _close_from_hook(run, state, "FAILED")],
       on_cancellation=[lambda flow, run, state: _close_from_hook(run, state, "KILLED")])
 def album_song_flow(album: AlbumSpec, index: int, out_dir: str, tracking_uri: str, parent_run_id: str) -> dict:

@@ -16,6 +16,18 @@ def file_sha256(path: Path, chunk_bytes: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
+_known_hashes: dict[tuple[str, int, int], str] = {}
+
+
+def content_sha256(path: Path) -> str:
+    """sha256 of an input file, hashed again only when its size or modification time changed."""
+    stat = Path(path).stat()
+    key = (str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns)
+    if key not in _known_hashes:
+        _known_hashes[key] = file_sha256(path)
+    return _known_hashes[key]
+
+
 @dataclass(frozen=True)
 class FileRef:
     """A file a stage wrote: where, its size, modification time and sha256 at the time."""

@@ -1,12 +1,12 @@
-"""The cache policy every stage task uses, and the decorator that applies it.
+"""The cache policy every stage task uses, and the decorators that apply it.
 
 Prefect's default policy includes the run id, so it never hits across runs; its INPUTS
 policy hashes a path as a string, not the file. Ours keys a stage on what defines its
-result: the stage's name and version, its params, and the content hashes of upstream
-outputs (StageOutput.fingerprint). A hit whose files were deleted or changed since is not
-trusted: the policy steps to a derived key, so the stage runs again and the fresh result
-is stored under that key, which the next run finds the same way. No record is deleted,
-so this works on any result storage.
+result: the stage's name and version, its params, the content hashes of upstream outputs
+(StageOutput.fingerprint) and of every input file (a reference track, prompt audio), never
+their paths. Results are stored as JSON through tasks.results, which reads a record whose
+files were deleted or changed since (or any record not of ours) as absent: the stage runs again. Stages run
+under SERIALIZABLE isolation (tasks.locks): two runs that reach the same key compute it once.
 """
 
 from __future__ import annotations
@@ -19,14 +19,14 @@ from typing import Any, Callable
 
 from prefect import task
 from prefect.cache_policies import CachePolicy
-from prefect.results import get_result_store
 from pydantic import BaseModel
 
-from songforge.artifacts import StageOutput
+from songforge.artifacts import StageOutput, content_sha256
 from songforge.params import SongSpec
 from songforge.stages import STAGE_VERSIONS
 
-_MAX_STALE_STEPS = 16
+from .locks import STAGE_LOCKS
+from .results import RESULT_OPTIONS, STAGE_KEYS
 
 
 def canonical(value: Any) -> Any:
@@ -36,13 +36,17 @@ def canonical(value: Any) -> Any:
     if isinstance(value, SongSpec):
         # The mix settings reach the mix stage as their own input; leaving them out here
         # keeps a mix change from regenerating the song. The engine's identity (code
-        # version, model revision) is in, since the same params on new weights differ.
+        # version, model revision) is in, since the same params on new weights differ;
+        # so are its params as typed, where files (prompt audio) count by content.
         engine, params = value.engine.resolve()
-        return {**value.model_dump(mode="json", exclude={"mix"}), "engine_identity": engine.identity(params)}
+        return {**canonical(dict(value)), "mix": None, "engine": {"name": value.engine.name, "params": canonical(params)},
+                "engine_identity": engine.identity(params)}
     if isinstance(value, BaseModel):
-        return value.model_dump(mode="json")
+        return canonical(dict(value))
     if isinstance(value, Path):
-        return str(value.resolve())
+        # A file counts by its content (a reference replaced at the same path is a new input); a
+        # folder, where a stage writes, by where it is.
+        return {"file_sha256": content_sha256(value)} if value.is_file() else str(value.resolve())
     if isinstance(value, dict):
         return {str(k): canonical(v) for k, v in sorted(value.items())}
     if isinstance(value, (list, tuple)):
@@ -56,37 +60,27 @@ def _digest(*parts: Any) -> str:
 
 @dataclass
 class StageCache(CachePolicy):
-    """Key = stage + version + canonical inputs; a stale hit (files gone) steps to a new key."""
+    """Key = stage + version + canonical inputs."""
 
     stage: str = ""
 
     def compute_key(self, task_ctx, inputs: dict[str, Any], flow_parameters: dict[str, Any], **kwargs: Any) -> str:
-        key = _digest(self.stage, STAGE_VERSIONS.get(self.stage, "0"), canonical(inputs))
-        store = get_result_store()
-        for _ in range(_MAX_STALE_STEPS):
-            if not store.exists(key):
-                return key
-            cached = store.read(key).result
-            if _intact(cached):
-                return key
-            key = _digest(key, repr(cached))
-        return key
+        return _digest(self.stage, STAGE_VERSIONS.get(self.stage, "0"), canonical(inputs))
 
 
-def _intact(result: Any) -> bool:
-    """A cached result's files are all still there (a batch stage's result is a list of outputs)."""
-    if isinstance(result, (list, tuple)):
-        return all(_intact(item) for item in result)
-    return not hasattr(result, "is_intact") or result.is_intact()
+def cached_task(name: str, **options: Any) -> Callable:
+    """@task cached on StageCache, computed once under concurrent runs, its result stored as JSON."""
+    policy = StageCache(stage=name, key_storage=STAGE_KEYS, isolation_level="SERIALIZABLE", lock_manager=STAGE_LOCKS)
+    return task(name=name, cache_policy=policy, **RESULT_OPTIONS, **options)
 
 
 def stage_task(stage: str, **options: Any) -> Callable:
-    """@task for a pipeline stage: cached across runs, results persisted, retried on I/O errors only."""
+    """@task for a pipeline stage: cached_task, retried on I/O errors only, named after the song."""
     options.setdefault("retries", 2)
     options.setdefault("retry_delay_seconds", 2)
     options.setdefault("retry_condition_fn", _transient)
     options.setdefault("task_run_name", f"{stage}-{{song_dir.name}}")
-    return task(name=stage, cache_policy=StageCache(stage=stage), persist_result=True, **options)
+    return cached_task(stage, **options)
 
 
 def _transient(task, task_run, state) -> bool:

@@ -6,13 +6,13 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from prefect import task
 
 from songforge.artifacts import FileRef, StageOutput
 from songforge.params import AlbumSpec, MasterSpec, SongSpec
 from songforge.sweep import SweepPlan, Take
 
-from .cache import StageCache
+from .cache import cached_task
+from .results import json_record
 
 EXPERIMENT = "songforge"
 _PARAM_CHARS = 6000  # MLflow's limit on a param's value
@@ -25,6 +25,7 @@ def default_tracking_uri(folder: Path | None = None) -> str:
     return f"sqlite:///{(Path(folder or Path.cwd()) / 'mlflow.db').resolve()}"
 
 
+@json_record("mlflow-run")
 @dataclass(frozen=True)
 class TrackedRun:
     """An MLflow run a task made; a cache hit is trusted only while the run (and its manifest file) still exist."""
@@ -85,7 +86,7 @@ def _experiment_id(client, tracking_uri: str) -> str:
     return client.create_experiment(EXPERIMENT, artifact_location=location)
 
 
-@task(name="track-album", cache_policy=StageCache(stage="track-album"), persist_result=True)
+@cached_task("track-album")
 def start_album_run(album: AlbumSpec, tracking_uri: str) -> TrackedRun:
     client = _client(tracking_uri)
     run = client.create_run(_experiment_id(client, tracking_uri), run_name=album.title,
@@ -97,8 +98,7 @@ def start_album_run(album: AlbumSpec, tracking_uri: str) -> TrackedRun:
     return TrackedRun(tracking_uri, run.info.run_id)
 
 
-@task(name="track-song", cache_policy=StageCache(stage="track-song"), persist_result=True,
-      task_run_name="track-{song.title}")
+@cached_task("track-song", task_run_name="track-{song.title}")
 def log_song(parent: TrackedRun, song: SongSpec, outputs: dict[str, StageOutput],
              master: MasterSpec | None = None) -> TrackedRun:
     """A child run with the song's params, metrics, listenable/viewable artifacts and manifest.json."""
@@ -145,7 +145,7 @@ def _log_manifest(client, run_id: str, parent_run_id: str, song: SongSpec, outpu
     return ref
 
 
-@task(name="track-album-report", cache_policy=StageCache(stage="track-album-report"), persist_result=True)
+@cached_task("track-album-report")
 def finish_album_run(parent: TrackedRun, report: StageOutput, songs: list[TrackedRun],
                      failed: list[str] | None = None) -> TrackedRun:
     """Log the album report and metrics table to the parent run and close it: FAILED if any song failed."""
@@ -190,7 +190,7 @@ def song_params(song: SongSpec) -> dict[str, object]:
             **{f"engine.{k}": v for k, v in song.engine.params.items()}}
 
 
-@task(name="track-sweep", cache_policy=StageCache(stage="track-sweep"), persist_result=True)
+@cached_task("track-sweep")
 def start_sweep_run(plan: SweepPlan, tracking_uri: str) -> TrackedRun:
     """The sweep's parent run, tagged with the sweep's name and its swept params."""
     client = _client(tracking_uri)
@@ -207,8 +207,7 @@ def start_sweep_run(plan: SweepPlan, tracking_uri: str) -> TrackedRun:
     return TrackedRun(tracking_uri, run_id)
 
 
-@task(name="track-take", cache_policy=StageCache(stage="track-take"), persist_result=True,
-      task_run_name="track-{take.id}-{song.title}")
+@cached_task("track-take", task_run_name="track-{take.id}-{song.title}")
 def log_take(parent: TrackedRun, take: Take, song: SongSpec, outputs: dict[str, StageOutput],
              master: MasterSpec) -> TrackedRun:
     """log_song's child run for one take of one song, named and tagged with the take."""
@@ -223,7 +222,7 @@ def log_take(parent: TrackedRun, take: Take, song: SongSpec, outputs: dict[str, 
     return child
 
 
-@task(name="track-sweep-comparison", cache_policy=StageCache(stage="track-sweep-comparison"), persist_result=True)
+@cached_task("track-sweep-comparison")
 def finish_sweep_run(parent: TrackedRun, comparison: StageOutput, takes: list[TrackedRun]) -> TrackedRun:
     """Log the comparison (table, page, best takes, plots under plots/) to the parent run and close it."""
     client = _client(parent.tracking_uri)
