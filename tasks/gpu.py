@@ -6,18 +6,22 @@ flow runs from a deployment (a worker's, always against a real Prefect server) a
 wherever SONGFORGE_GPU_GUARD=on; in-process runs (the CLI's temporary API, tests) leave it
 off by default, because their server keeps slot leases in memory without expiring them:
 a killed run would hold its slots for good and the resumed run would wait forever.
-There, steps that load models onto the device take a semaphore of this process instead,
-so two songs' steps never hold two copies of a 7B model on one GPU.
+There, steps that load models onto the device take a host slot instead: a lock file that
+every songforge process on the host shares and the kernel frees when its holder dies, so
+two songs' steps (of one command or of two) never hold two copies of a 7B model on one GPU.
 """
 
 from __future__ import annotations
 
+import fcntl
 import gc
 import os
 import socket
 import sys
-import threading
+import tempfile
+import time
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Iterator
 
 from songforge.errors import SongforgeError
@@ -25,6 +29,7 @@ from songforge.errors import SongforgeError
 HOST_ENV = "SONGFORGE_HOST"  # the host's name for its limit; tests give each worker its own
 SLOTS_ENV = "SONGFORGE_GPU_SLOTS"  # override the slot count (default: CUDA devices, at least 1)
 GUARD_ENV = "SONGFORGE_GPU_GUARD"  # auto (default) | on | off
+LOCKS_ENV = "SONGFORGE_GPU_LOCKS"  # the folder of this host's slot lock files
 LEASE_S = 120  # a killed holder's slot returns this long after its last lease renewal
 
 
@@ -84,21 +89,48 @@ def guarded() -> bool:
     return deployment.id is not None
 
 
-_local_slots: list[threading.Semaphore] = []  # made on first use: gpu_slots() imports torch
-_making_local_slots = threading.Lock()
+@contextmanager
+def host_slot() -> Iterator[int]:
+    """Hold one of this host's GPU slots (its number back) against every songforge process on the host.
+
+    A slot is an exclusive lock on a file in SONGFORGE_GPU_LOCKS (default: the system's temp folder);
+    the kernel releases it when its holder exits, however it exits, so a killed run frees its slot.
+    """
+    folder = Path(os.environ.get(LOCKS_ENV) or Path(tempfile.gettempdir()) / "songforge-gpu-slots")
+    folder.mkdir(parents=True, exist_ok=True)
+    waited = False
+    while True:
+        for slot in range(gpu_slots()):
+            fd = os.open(folder / f"slot-{slot}.lock", os.O_RDONLY | os.O_CREAT, 0o666)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                continue
+            try:
+                yield slot
+                return
+            finally:
+                os.close(fd)  # closing the file releases the lock
+        if not waited:
+            _log(f"waiting for a free GPU slot of this host ({gpu_slots()} in {folder})")
+            waited = True
+        time.sleep(0.5)
 
 
-def _local_slot() -> threading.Semaphore:
-    with _making_local_slots:
-        if not _local_slots:
-            _local_slots.append(threading.Semaphore(gpu_slots()))
-        return _local_slots[0]
+def _log(message: str) -> None:
+    try:
+        from prefect.logging import get_run_logger
+
+        get_run_logger().info(message)
+    except Exception:  # outside a run: nobody to tell
+        pass
 
 
 @contextmanager
 def engine_slot(loads_models: bool = False) -> Iterator[None]:
-    """Hold one of this host's engine slots (when guarded; unguarded, one of this process's if the step
-    loads models); on a failure, give the GPU's cached memory back."""
+    """Hold one of this host's engine slots (when guarded; unguarded, a host slot if the step loads
+    models); on a failure, give the GPU's cached memory back."""
     try:
         if guarded():
             from prefect.concurrency.sync import concurrency
@@ -108,7 +140,7 @@ def engine_slot(loads_models: bool = False) -> Iterator[None]:
             with concurrency(name, occupy=1, strict=True, lease_duration=LEASE_S):
                 yield
         elif loads_models:
-            with _local_slot():
+            with host_slot():
                 yield
         else:
             yield
