@@ -7,6 +7,8 @@ Codes are read and written in the official .npy layout (uint32; (1, T) per track
 from __future__ import annotations
 
 import sys
+import warnings
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Optional
 
@@ -33,6 +35,19 @@ def _bar(desc: str):
         bar.update(max(0, int(fraction * 1000) - bar.n))
 
     return bar, progress
+
+
+@contextmanager
+def _warnings_echoed(category: type[Warning]):
+    """Warnings of `category` raised inside, printed as `warning: ...` lines on stderr (others shown as usual)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", category)
+        yield
+    for warning in caught:
+        if issubclass(warning.category, category):
+            typer.secho(f"warning: {warning.message}", fg=typer.colors.YELLOW, err=True)
+        else:
+            warnings.showwarning(warning.message, warning.category, warning.filename, warning.lineno)
 
 
 def _yue_song(file: Path, title: Optional[str]):
@@ -91,18 +106,20 @@ def stage2_command(
     batch_size: Optional[int] = typer.Option(None, help="6-s chunks decoded at once (default: all that fit)"),
     dtype: str = typer.Option("auto", help="auto | bfloat16 | float16 | float32"),
 ) -> None:
-    """Codebook-0 codes -> all 8 codebooks, teacher-forced."""
+    """Codebook-0 codes -> all 8 codebooks, teacher-forced. With --compat official, both tracks are written as
+    infer.py writes them, codes its fix step left invalid included (a warning names them; decode refuses them)."""
     from songforge.engine.yue.engine import stage2
     from songforge.engine.yue.params import Stage2Params
+    from songforge.engine.yue.stage2 import InvalidCodesWarning
     from songforge.engine.yue.tokens import load_codes, save_codes
 
     try:
         params = Stage2Params(model=model, compat=compat, batch_size=batch_size, dtype=dtype)
         bar, progress = _bar("stage 2")
-        with bar:
+        with bar, _warnings_echoed(InvalidCodesWarning):
             codes = stage2(load_codes(vtrack), load_codes(itrack), params, progress)
         for source, result in zip((vtrack, itrack), codes):
-            typer.echo(save_codes(out / source.name, result))
+            typer.echo(save_codes(out / source.name, result, allow_invalid=params.compat == "official"))
     except (SongforgeError, ValueError) as error:
         _fail(error)
 
@@ -120,11 +137,12 @@ def decode_command(
     from songforge.audio.io import write_wav
     from songforge.engine.yue.engine import decode
     from songforge.engine.yue.params import DecodeParams
-    from songforge.engine.yue.tokens import load_codes
+    from songforge.engine.yue.tokens import check_decodable, load_codes
 
     try:
-        stems = decode(load_codes(vtrack), load_codes(itrack),
-                       DecodeParams(codec_model=codec, low_band_hz=low_band_hz, rescale=rescale))
+        vocal, instrumental = load_codes(vtrack, allow_invalid=True), load_codes(itrack, allow_invalid=True)
+        check_decodable({str(vtrack): vocal, str(itrack): instrumental})  # names the files; before the codec loads
+        stems = decode(vocal, instrumental, DecodeParams(codec_model=codec, low_band_hz=low_band_hz, rescale=rescale))
         for name, audio in (("vocals", stems.vocals), ("instrumental", stems.instrumental), ("mix", stems.mix)):
             typer.echo(write_wav(out / f"{name}.wav", audio, stems.sample_rate, "FLOAT"))
     except SongforgeError as error:

@@ -148,10 +148,10 @@ def yue_stage2(stage1: StageOutput, params, model_identity: str, song_dir: Path,
 
     vocal, instrumental = stage2(load_codes(stage1.path("vtrack")), load_codes(stage1.path("itrack")), params,
                                  progress)
-    folder = song_dir / "yue" / "stage2"
+    folder, official = song_dir / "yue" / "stage2", params.compat == "official"  # official may leave invalid codes
     return output("yue-stage2", {"frames": int(vocal.shape[1]), "model": model_identity},
-                  vtrack=save_codes(folder / f"{song_dir.name}_vtrack.npy", vocal),
-                  itrack=save_codes(folder / f"{song_dir.name}_itrack.npy", instrumental))
+                  vtrack=save_codes(folder / f"{song_dir.name}_vtrack.npy", vocal, allow_invalid=official),
+                  itrack=save_codes(folder / f"{song_dir.name}_itrack.npy", instrumental, allow_invalid=official))
 
 
 def yue_decode(stage2: StageOutput, params, codec_identity: str, take: dict, song_dir: Path) -> StageOutput:

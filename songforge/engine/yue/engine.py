@@ -176,14 +176,19 @@ def stage1_takes(takes: Sequence[Take], p: Stage1Params, progress: Progress | No
 
 def stage2(vocal: np.ndarray, instrumental: np.ndarray, p: Stage2Params,
            progress: Progress | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Codebook-0 codes (1, T) of each track -> all 8 codebooks (8, T) of each track, both tracks in one batch."""
-    from .stage2 import CHUNK_FRAMES, run_stage2_tracks
+    """Codebook-0 codes (1, T) of each track -> all 8 codebooks (8, T) of each track, both tracks in one batch.
+
+    compat: official returns what infer.py writes, codes its fix step left invalid included (with an
+    InvalidCodesWarning naming the track and rows); `decode` refuses them.
+    """
+    from .stage2 import CHUNK_FRAMES, run_stage2_tracks, warn_unfixed
     from .tokens import STAGE2_CODEBOOKS
 
     model = _model(p.model, p.dtype, p.keep_loaded)
     try:
         rows = p.batch_size or _rows_free(model, (CHUNK_FRAMES + 4) * STAGE2_CODEBOOKS)  # None: every chunk at once
         vocal8, instrumental8 = run_stage2_tracks(model, [vocal, instrumental], rows, p.compat, progress=progress)
+        warn_unfixed({"vocal": vocal8, "instrumental": instrumental8})
         return vocal8, instrumental8
     finally:
         del model
@@ -194,12 +199,15 @@ def decode(vocal: np.ndarray, instrumental: np.ndarray, p: DecodeParams) -> Stem
     """8-codebook codes of each track -> 44.1 kHz stems with the codec's low band fused in (SPEC §6).
 
     Official fuses once, on the mix; we fuse each stem, so the stems add up to a song and the mix
-    stage can balance them. The official-style fused mix is kept as `Stems.mix`.
+    stage can balance them. The official-style fused mix is kept as `Stems.mix`. Codes outside 0..1023
+    (official stage 2 may leave them) raise before the codec is loaded.
     """
     from .codec import decode as codec_decode
     from .codec import embed, load_codec
+    from .tokens import check_decodable
     from .upsampler import fuse_low_band, load_upsampler, upsample
 
+    check_decodable({"vocal track": vocal, "instrumental track": instrumental})
     folder = model_folder(p.codec_model)
     codec, upsamplers = load_codec(folder), load_upsampler(folder)
     low = {name: _saved(codec_decode(codec, codes), p.rescale) for name, codes in

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections import Counter
 from typing import Callable, Literal, Sequence
 
@@ -12,8 +13,8 @@ from torch import Tensor
 from ...errors import EngineError
 from .generate import compiled, uses_graphs
 from .model import Transformer, project
-from .tokens import (CODEBOOK_SIZE, FRAMES_PER_S, STAGE2_CODEBOOKS, XCODEC_OFFSET, codebook_range, offset_codes,
-                     stage2_prompt)
+from .tokens import (CODEBOOK_SIZE, FRAMES_PER_S, STAGE2_CODEBOOKS, XCODEC_OFFSET, codebook_range, describe_invalid,
+                     offset_codes, stage2_prompt)
 
 Compat = Literal["fixed", "official"]
 CHUNK_FRAMES = 6 * FRAMES_PER_S  # each 6-s chunk is an independent sequence
@@ -119,8 +120,9 @@ def teacher_force(model: Transformer, cb0: np.ndarray, compat: Compat = "fixed")
 def ids_to_codes(ids: np.ndarray, compat: Compat = "fixed") -> np.ndarray:
     """Frame-major ids (8T,) -> codes (8, T) int64, as `ids2npy` then the "fix invalid codes" pass.
 
-    Official: ids outside 45334..57621 crash (its assert); a code outside 0..1023 is replaced by the most
-    frequent value of its row (first seen wins ties), which may itself be invalid: then we raise.
+    Official: ids outside 45334..57621 crash (its assert); a code outside 0..1023 (uint32 arithmetic: a lower
+    codebook's id wraps to ~2**32) is replaced by the most frequent value of its row (first seen wins ties),
+    which may itself be invalid: such codes are kept, as official writes them (`warn_unfixed` names them).
     Fixed mode never produces invalid codes; any found raises.
     """
     ids = np.asarray(ids, dtype=np.int64).reshape(-1, STAGE2_CODEBOOKS).T
@@ -132,11 +134,26 @@ def ids_to_codes(ids: np.ndarray, compat: Compat = "fixed") -> np.ndarray:
     invalid = codes >= CODEBOOK_SIZE
     if invalid.any() and compat == "official":
         modes = np.array([Counter(row.tolist()).most_common(1)[0][0] for row in codes])
-        codes = np.where(invalid, modes[:, None], codes)
-    if (codes >= CODEBOOK_SIZE).any():
-        raise EngineError("stage 2 left codes outside 0..1023 (its rows' most frequent value is invalid too). "
-                          "Fix: use compat='fixed'.")
+        return np.where(invalid, modes[:, None], codes)
+    if invalid.any():
+        raise EngineError(f"stage 2 (compat: fixed) produced codes outside 0..1023 ({describe_invalid(codes)}); "
+                          "it never should. Fix: report this with the stage-1 .npy files.")
     return codes
+
+
+class InvalidCodesWarning(UserWarning):
+    """Official stage 2 wrote codes outside 0..1023 that its "fix invalid codes" step could not fix."""
+
+
+def warn_unfixed(tracks: dict[str, np.ndarray]) -> None:
+    """Warn, naming the track and its rows, for each track (name -> codes (8, T)) holding invalid codes."""
+    for name, codes in tracks.items():
+        if where := describe_invalid(codes):
+            warnings.warn(InvalidCodesWarning(
+                f"stage 2 (compat: official) left invalid codes in the {name} track, as the official procedure "
+                f"does: {where}. Its fix step replaces an invalid code by its row's most frequent value, which "
+                "is invalid too in these rows. Decoding this track will fail. "
+                "Fix: re-run stage 2 with the default compat: fixed."), stacklevel=2)
 
 
 def run_stage2(model: Transformer, codes: np.ndarray, batch_size: int = 4, compat: Compat = "fixed",

@@ -129,21 +129,81 @@ def unflatten_frames(ids: np.ndarray, num_codebooks: int = STAGE2_CODEBOOKS) -> 
     return unoffset_codes(ids.reshape(-1, num_codebooks).T)
 
 
-def save_codes(path: Path, codes: np.ndarray) -> Path:
-    """Write codes (K, T) as the official uint32 `.npy`: (1, T) per track after stage 1, (8, T) after stage 2."""
+def invalid_codes(codes: np.ndarray) -> dict[int, np.ndarray]:
+    """Codes (K, T) -> {codebook row: its frames (ascending)} that hold a value outside 0..1023; {} if none.
+
+        codes [[   5, 7,    9],       {1: [0, 2]}
+               [2048, 3, 4095]]  ->
+    """
     codes = np.asarray(codes)
-    offset_codes(codes)  # validates shape and range
+    bad = (codes < 0) | (codes >= CODEBOOK_SIZE)
+    return {int(k): np.flatnonzero(bad[k]) for k in np.flatnonzero(bad.any(axis=1))}
+
+
+def describe_invalid(codes: np.ndarray, max_spans: int = 4) -> str:
+    """Where codes (K, T) are invalid, compactly; '' if nowhere.
+
+        'codebook 1 at 196 of 300 frames (0-3, 5, 9-40, 42, ...), codebook 3 at 1 of 300 frames (7)'
+    """
+    rows = []
+    for k, frames in invalid_codes(codes).items():
+        spans = _runs(frames)
+        shown = ", ".join(spans[:max_spans]) + (", ..." if len(spans) > max_spans else "")
+        rows.append(f"codebook {k} at {len(frames)} of {np.shape(codes)[1]} frames ({shown})")
+    return ", ".join(rows)
+
+
+def _runs(frames: np.ndarray) -> list[str]:
+    """Ascending frame numbers -> their runs as text: [0 1 2 3 5 9 10] -> ['0-3', '5', '9-10']."""
+    breaks = np.flatnonzero(np.diff(frames) > 1)
+    firsts, lasts = frames[np.r_[0, breaks + 1]], frames[np.r_[breaks, len(frames) - 1]]
+    return [f"{a}" if a == b else f"{a}-{b}" for a, b in zip(firsts, lasts)]
+
+
+def check_decodable(tracks: dict[str, np.ndarray]) -> None:
+    """Raise, naming every track (name -> codes (K, T)) and row that holds codes outside 0..1023, before decoding.
+
+    The codec cannot decode such codes (official infer.py fails inside it with an index error); only stage 2
+    with compat: official writes them, when its "fix invalid codes" step picks a row's most frequent value
+    that is itself invalid.
+    """
+    found = [f"{name}: {where}" for name, codes in tracks.items() if (where := describe_invalid(codes))]
+    if found:
+        raise EngineError(f"cannot decode codes outside 0..1023: {'; '.join(found)}. The codec has no entry for them "
+                          "(the official decoder fails on them too). Stage 2 with compat: official leaves them when "
+                          "its 'fix invalid codes' step picks a row's most frequent value that is itself invalid. "
+                          "Fix: re-run stage 2 with the default compat: fixed, which never produces them.")
+
+
+def save_codes(path: Path, codes: np.ndarray, allow_invalid: bool = False) -> Path:
+    """Write codes (K, T) as the official uint32 `.npy`: (1, T) per track after stage 1, (8, T) after stage 2.
+
+    allow_invalid writes what official stage 2 writes: codes it could not fix, as uint32 (`check_decodable`).
+    """
+    codes = np.asarray(codes)
+    if not allow_invalid:
+        offset_codes(codes)  # validates shape and range
+    elif codes.ndim != 2 or codes.size and (codes.min() < 0 or codes.max() >= 2**32):
+        raise EngineError(f"codes for {path} must be a (codebooks, frames) array of uint32 values; got shape "
+                          f"{codes.shape}")
     with atomic_path(Path(path)) as tmp:
         with open(tmp, "wb") as f:
             np.save(f, codes.astype(np.uint32))
     return Path(path)
 
 
-def load_codes(path: Path) -> np.ndarray:
-    """Read an official-layout `.npy` of codes -> (K, T) int64, checked to be 0..1023."""
+def load_codes(path: Path, allow_invalid: bool = False) -> np.ndarray:
+    """Read an official-layout `.npy` of codes -> (K, T) int64, checked to be 0..1023 (`check_decodable`).
+
+    allow_invalid reads a file with codes outside 0..1023 too (official stage 2 may write them).
+    """
     path = Path(path)
     if not path.is_file():
         raise EngineError(f"codes file {path} is missing")
     codes = np.load(path).astype(np.int64)
-    offset_codes(codes)  # validates shape and range
+    if codes.ndim != 2:
+        raise EngineError(f"{path}: codes must be a (codebooks, frames) array; got shape {codes.shape}. "
+                          "Fix: pass a .npy written by songforge yue stage1, stage2 or encode.")
+    if not allow_invalid:
+        check_decodable({str(path): codes})
     return codes
