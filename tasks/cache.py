@@ -39,10 +39,10 @@ def canonical(value: Any) -> Any:
         # version, model revision) is in, since the same params on new weights differ;
         # so are its params as typed, where files (prompt audio) count by content.
         engine, params = value.engine.resolve()
-        return {**canonical(dict(value)), "mix": None, "engine": {"name": value.engine.name, "params": canonical(params)},
+        return {**_fields(value), "mix": None, "engine": {"name": value.engine.name, "params": canonical(params)},
                 "engine_identity": engine.identity(params)}
     if isinstance(value, BaseModel):
-        return canonical(dict(value))
+        return _fields(value)
     if isinstance(value, Path):
         # A file counts by its content (a reference replaced at the same path is a new input); a
         # folder, where a stage writes, by where it is.
@@ -52,6 +52,11 @@ def canonical(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [canonical(v) for v in value]
     return value
+
+
+def _fields(model: BaseModel) -> dict[str, Any]:
+    """A model's fields, canonical, but those it excludes from its dumps (knobs that change no output)."""
+    return {name: canonical(getattr(model, name)) for name, field in type(model).model_fields.items() if not field.exclude}
 
 
 def _digest(*parts: Any) -> str:

@@ -4,7 +4,8 @@ Prefect reads a stored result with whatever serializer the stored record names: 
 default, and its JSON decoder builds any class a record names. So anyone who can write the
 shared result store (NFS, S3) could run code on every host that looks up a cache key. Here:
 - `ResultJSON` writes a result as plain JSON: JSON values, plus the few frozen dataclasses
-  registered with `json_record` (StageOutput, FileRef, TrackedRun), tagged by our own names.
+  registered with `json_record` (StageOutput, FileRef, TrackedRun), tagged by our own names; a
+  failed step's exception is kept as its type's name and message (StoredError), never the object.
 - `StageKeys`, where every cached task's record lives, reads a record only if it names ResultJSON
   and its result parses under that schema with all its files still there, unchanged. Anything
   else reads as absent: Prefect runs the step again and writes its fresh record over the bad one
@@ -36,6 +37,10 @@ class RefusedRecord(ValueError):
     """A stored record that is not one of ours, or whose files are gone: read as absent."""
 
 
+class StoredError(Exception):
+    """The exception a failed step raised, as stored: its type's name and its message, never the object."""
+
+
 def json_record(name: str):
     """Register a frozen dataclass as a type results may hold, under `name` (its tag in the JSON)."""
     def register(cls: type) -> type:
@@ -58,6 +63,9 @@ def to_json(value: Any) -> Any:
         return [to_json(item) for item in value]
     if isinstance(value, dict) and all(isinstance(key, str) for key in value) and _TAG not in value:
         return {key: to_json(item) for key, item in value.items()}
+    if isinstance(value, BaseException):  # Prefect stores a failed step's exception as its result
+        kind = type(value)
+        return {_TAG: "error", "type": f"{kind.__module__}.{kind.__qualname__}", "message": str(value)[:10_000]}
     name = getattr(type(value), "__json_record__", None)
     if name is None:
         raise TypeError(f"a {type(value).__name__} has no form in songforge's result schema; "
@@ -73,6 +81,8 @@ def from_json(doc: Any) -> Any:
         return doc
     if _TAG not in doc:
         return {key: from_json(item) for key, item in doc.items()}
+    if doc[_TAG] == "error":
+        return StoredError(f"{str(doc.get('type'))[:200]}: {str(doc.get('message'))}")
     cls = _RECORDS.get(doc[_TAG]) if isinstance(doc[_TAG], str) else None
     if cls is None:
         raise RefusedRecord(f"it names a type songforge does not store ({str(doc[_TAG])[:40]!r})")

@@ -201,3 +201,12 @@ def test_a_lock_left_by_a_killed_run_expires_and_a_live_holder_keeps_it(tmp_path
     assert locks.is_lock_holder("key-a", "waiter")
     locks.release_lock("key-a", "waiter")
     assert not locks.is_locked("key-a")
+
+
+def test_a_failed_steps_exception_is_stored_as_its_name_and_message():
+    from songforge.errors import EngineError
+    from tasks.results import ResultJSON, StoredError
+
+    stored = ResultJSON().loads(ResultJSON().dumps(EngineError("the model fell over")))
+    assert isinstance(stored, StoredError)
+    assert str(stored) == "songforge.errors.EngineError: the model fell over"
