@@ -225,11 +225,11 @@ def album_report(album, songs: list[dict], album_dir: Path) -> StageOutput:
     """metrics.csv (a row per song), metrics.json (for DVC) and report.html (players, pictures, metrics vs targets)."""
     from .report.html import album_report_html
 
-    csv, metrics = _write_metrics(album, songs, album_dir)
     targets = {"lufs": ("≈±0.5", album.master.target_lufs), "true_peak_dbtp": ("≤", album.master.true_peak_dbtp),
                "tempo_acc1": ("=", 1), "key_score": ("≥", 0.5)}
     if album.master.reference is not None:
         del targets["lufs"]
+    csv, metrics = _write_metrics(album, songs, album_dir, targets)
     reports = [_song_report(spec, results, album_dir, targets) for spec, results in zip(album.songs, songs)]
     for rejected in album.rejected:  # songs whose lyrics did not load: failed, in their place in the album
         reports.insert(rejected.index, _rejected_report(rejected))
@@ -237,11 +237,10 @@ def album_report(album, songs: list[dict], album_dir: Path) -> StageOutput:
     return output("album-report", html=html, csv=csv, metrics=metrics)
 
 
-def _write_metrics(album, songs: list[dict], album_dir: Path) -> tuple[Path, Path]:
+def _write_metrics(album, songs: list[dict], album_dir: Path, targets: dict) -> tuple[Path, Path]:
     """metrics.csv (a row per song, plus tempo_error_pct) and metrics.json (album means, per-song numbers)."""
-    import pandas as pd
-
     from .report.album_metrics import album_metrics, song_numbers, tempo_error_pct
+    from .report.safe_text import csv_text
 
     rows, numbers = [], {}
     for spec, results in zip(album.songs, songs):
@@ -253,8 +252,8 @@ def _write_metrics(album, songs: list[dict], album_dir: Path) -> tuple[Path, Pat
         rows.append({"song": spec.title, **row})
         numbers[results["master"].path("master").parent.name] = song_numbers(row)
     rows += [{"song": rejected.title, "error": rejected.reason} for rejected in album.rejected]
-    csv = write_text(album_dir / "metrics.csv", pd.DataFrame(rows).to_csv(index=False))
-    return csv, write_json(album_dir / "metrics.json", album_metrics(numbers))
+    csv = write_text(album_dir / "metrics.csv", csv_text(rows))
+    return csv, write_json(album_dir / "metrics.json", album_metrics(numbers, targets))
 
 
 def _rejected_report(rejected):

@@ -14,6 +14,7 @@ from urllib.parse import quote
 from ..artifacts import StageOutput, output
 from ..paths import write_json, write_text
 from ..sweep_best import BestRule, pick_best
+from .safe_text import csv_text
 from .sweep_plots import metric_vs_params_png, plotted_metrics
 
 _PAUSE_OTHERS = ("document.addEventListener('play', e => document.querySelectorAll('audio')"
@@ -41,10 +42,8 @@ class TakeSong:
 def write_comparison(title: str, entries: Sequence[TakeSong], swept: Sequence[str], folder: Path,
                      rule: BestRule | None = None) -> StageOutput:
     """Write the comparison into `folder`; a StageOutput with roles csv, html, best (with a rule) and plot-<metric>."""
-    import pandas as pd
-
     rows = [entry.row() for entry in entries]
-    files = {"csv": write_text(folder / "comparison.csv", pd.DataFrame(rows).to_csv(index=False))}
+    files = {"csv": write_text(folder / "comparison.csv", csv_text(rows))}
     winners = pick_best(rows, rule) if rule else {}
     if rule:
         files["best"] = write_json(folder / "best.json", best_json(winners, rule, entries))
