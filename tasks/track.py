@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -152,6 +153,9 @@ def finish_album_run(parent: TrackedRun, report: StageOutput, songs: list[Tracke
     client = _client(parent.tracking_uri)
     for role in report.files:
         client.log_artifact(parent.run_id, str(report.path(role)))
+    album = json.loads(report.path("metrics").read_text())["album"]  # its means and targets met, to compare albums
+    for key, value in album.items():
+        client.log_metric(parent.run_id, key, float(value))
     client.set_tag(parent.run_id, "songforge.song_runs", ",".join(s.run_id for s in songs))
     client.set_tag(parent.run_id, "songforge.failed_songs", ", ".join(failed or []) or "none")
     client.set_terminated(parent.run_id, "FAILED" if failed else "FINISHED")
@@ -233,16 +237,39 @@ def finish_sweep_run(parent: TrackedRun, comparison: StageOutput, takes: list[Tr
     return parent
 
 
+def runs_page(run: TrackedRun) -> str:
+    """Where a person sees `run` among its experiment's runs (MLflow 3's UI otherwise opens on its traces page).
+
+    A server's URI links straight to it; a sqlite store needs `mlflow ui` first, which the text says.
+    """
+    url = f"#/experiments/{_experiment_of(run)}/runs/{run.run_id}"
+    if run.tracking_uri.startswith(("http://", "https://")):
+        return f"{run.tracking_uri.rstrip('/')}/{url}"
+    serve = f"mlflow ui --backend-store-uri {run.tracking_uri} --host 127.0.0.1 --port 5000"
+    return f"http://127.0.0.1:5000/{url} (after: {serve})"
+
+
+def _experiment_of(run: TrackedRun) -> str:
+    import sqlite3
+
+    if run.tracking_uri.startswith("sqlite:///"):  # read-only, no MLflow import on a cached rerun
+        path = Path(run.tracking_uri.removeprefix("sqlite:///")).resolve()
+        with sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True) as db:
+            row = db.execute("SELECT experiment_id FROM runs WHERE run_uuid = ?", (run.run_id,)).fetchone()
+        if row:
+            return str(row[0])
+    return _client(run.tracking_uri).get_run(run.run_id).info.experiment_id
+
+
 def links_markdown(run: TrackedRun, report: Path) -> str:
-    """Markdown for a Prefect artifact: the report as a file:// link, and the run in the MLflow UI when one serves it."""
+    """Markdown for a Prefect artifact: the report as a file:// link, and the run in the MLflow UI."""
     report = Path(report).resolve()
     lines = [f"**Review page:** [{report.name}]({report.as_uri()}) (`{report}`)"]
+    page = runs_page(run)
     if run.tracking_uri.startswith(("http://", "https://")):
-        experiment_id = _client(run.tracking_uri).get_run(run.run_id).info.experiment_id
-        url = f"{run.tracking_uri.rstrip('/')}/#/experiments/{experiment_id}/runs/{run.run_id}"
-        lines.append(f"**MLflow run:** [{run.run_id}]({url})")
+        lines.append(f"**MLflow run:** [{run.run_id}]({page})")
     else:
-        lines.append(f"**MLflow run:** `{run.run_id}` in `{run.tracking_uri}` (serve it with `mlflow ui` to browse)")
+        lines.append(f"**MLflow run:** `{run.run_id}` in `{run.tracking_uri}`: {page}")
     return "\n\n".join(lines)
 
 

@@ -6,6 +6,8 @@ import math
 from statistics import fmean
 from typing import Any
 
+from .values import meets_target
+
 DIGITS = 3
 
 
@@ -22,12 +24,14 @@ def song_numbers(metrics: dict[str, Any]) -> dict[str, float]:
             if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)}
 
 
-def album_metrics(songs: dict[str, dict[str, float]]) -> dict[str, Any]:
+def album_metrics(songs: dict[str, dict[str, float]],
+                  targets: dict[str, tuple[str, float]] | None = None) -> dict[str, Any]:
     """{'album': means and album-wide figures, 'songs': {song folder name: numbers}}.
 
     `<metric>_mean` averages the songs that have the metric; `lufs_spread_lu` (loudest
     minus quietest song) shows how even the album plays; `true_peak_dbtp_max` is its
-    worst peak.
+    worst peak. With `targets` (name -> (comparison, target), as the report shows them):
+    `<name>_target_met`, how many songs meet each, and `songs_meeting_all_targets`.
     """
     names = sorted({name for numbers in songs.values() for name in numbers})
     album: dict[str, float] = {"songs": len(songs)}
@@ -40,4 +44,9 @@ def album_metrics(songs: dict[str, dict[str, float]]) -> dict[str, Any]:
     peaks = [numbers["true_peak_dbtp"] for numbers in songs.values() if "true_peak_dbtp" in numbers]
     if peaks:
         album["true_peak_dbtp_max"] = max(peaks)
+    if targets:
+        met = {name: [meets_target(numbers.get(name), *target) is True for numbers in songs.values()]
+               for name, target in targets.items()}
+        album.update({f"{name}_target_met": sum(flags) for name, flags in met.items()})
+        album["songs_meeting_all_targets"] = sum(all(flags) for flags in zip(*met.values()))
     return {"album": album, "songs": songs}
