@@ -1,4 +1,4 @@
-"""Lyrics in YuE's format: sections tagged [verse], [chorus], ... each with its lines."""
+"""Lyrics in YuE's format: sections tagged [verse], [chorus], ... each with its lines (syllables: songforge.syllables)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from .errors import ParamsError
 _TAG_RE = re.compile(r"\[([^\]\n]*)\]")
 _WORD_TAG_RE = re.compile(r"^\w+$")
 INSTRUMENTAL_SECTIONS = {"intro", "outro", "inst", "instrumental", "interlude", "break", "solo"}
-_VOWEL_GROUPS = re.compile(r"[aeiouy]+", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -66,18 +65,3 @@ def parse_lyrics(text: str, field: str = "lyrics") -> Lyrics:
         sections.append(Section(name, lines))
     return Lyrics(tuple(sections))
 
-
-def syllables(word: str) -> int:
-    """A rough English syllable count: vowel groups, a silent final 'e' dropped, at least one."""
-    word = re.sub(r"[^a-z]", "", word.lower())
-    if not word:
-        return 0
-    count = len(_VOWEL_GROUPS.findall(word))
-    if word.endswith("e") and not word.endswith(("le", "ee")) and count > 1:
-        count -= 1
-    return max(1, count)
-
-
-def line_syllables(line: str) -> list[int]:
-    """Syllables per word of a lyric line (words with no letters count zero and are skipped)."""
-    return [n for n in (syllables(w) for w in line.split()) if n]

@@ -3,7 +3,8 @@
 import pytest
 
 from songforge.errors import ParamsError
-from songforge.lyrics import line_syllables, parse_lyrics
+from songforge.lyrics import parse_lyrics
+from songforge.syllables import line_syllables
 from songforge.paths import atomic_path, inside, slugify, song_dir
 
 

@@ -12,7 +12,7 @@ from songforge.engine.sketch.form import section_kind
 from songforge.engine.sketch.harmony import chord
 from songforge.engine.sketch.melody import line_rhythm
 from songforge.errors import ParamsError
-from songforge.lyrics import line_syllables
+from songforge.syllables import line_syllables
 from songforge.music import Key
 from songforge.params import SongSpec
 

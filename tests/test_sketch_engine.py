@@ -12,7 +12,7 @@ from songforge.engine.sketch.engine import VERSION
 
 from songforge.engine.base import Stems
 from songforge.engine.registry import get_engine
-from songforge.lyrics import line_syllables
+from songforge.syllables import line_syllables
 from songforge.measure.key import estimate_key, key_score
 from songforge.measure.rhythm import estimate_tempo, tempo_accuracy1
 from songforge.music import Key

@@ -6,7 +6,6 @@ import io
 from dataclasses import dataclass, field
 from typing import Any
 
-from ...lyrics import syllables
 from ...music import Key
 from .form import BEATS_PER_BAR, SectionPlan
 from .harmony import Chord
@@ -102,7 +101,10 @@ class Arrangement:
             instrument.control_changes = [pretty_midi.ControlChange(7, track.midi_volume, 0.0),
                                           pretty_midi.ControlChange(10, track.pan, 0.0)]
             midi.instruments.append(instrument)
-        midi.lyrics = [pretty_midi.Lyric(word, self.seconds(beat)) for beat, word in self._sung_words()]
+        # MIDI text declares no charset and mido writes latin-1: pass UTF-8 bytes through it, so any script
+        # survives (ASCII is unchanged; read the events back as UTF-8).
+        midi.lyrics = [pretty_midi.Lyric(word.encode("utf-8").decode("latin-1"), self.seconds(beat))
+                       for beat, word in self._sung_words()]
         return midi
 
     def to_midi_bytes(self) -> bytes:
@@ -118,9 +120,9 @@ class Arrangement:
         for section in self.sections:
             for line in section.lines:
                 syllable = line.first_syllable
-                for word, count in zip((w for w in line.text.split() if _sung(w)), line.words):
-                    words.append((onsets[syllable], word))
-                    syllable += count
+                for word in line.words:
+                    words.append((onsets[syllable], word.text))
+                    syllable += len(word.syllables)
         return words
 
     def metadata(self) -> dict[str, Any]:
@@ -142,7 +144,3 @@ class Arrangement:
                             for n in self.vocal.notes],
             "programs": {t.name: t.program for t in self.tracks},
         }
-
-
-def _sung(word: str) -> bool:
-    return syllables(word) > 0

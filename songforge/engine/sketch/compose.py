@@ -27,7 +27,7 @@ def compose(song: SongSpec, params: SketchParams, seed: int) -> Arrangement:
     """The song's arrangement: same song, params and seed give the same notes."""
     rng = {name: np.random.default_rng([seed, stream]) for name, stream in _STREAMS.items()}
     key = song.musical_key
-    sections = plan_form(song.sections, song.bpm, song.duration_s, TAIL_S, params.bars_per_line)
+    sections = plan_form(song.sections, song.bpm, song.duration_s, TAIL_S, params.bars_per_line, song.language)
     chords = _chords(sections, key, rng["harmony"])
     chord_at = lambda beat: chords[min(int(beat // BEATS_PER_BAR), len(chords) - 1)]  # noqa: E731
     band = choose_band(song, params)

@@ -11,7 +11,7 @@ from .compose import compose
 from .params import SketchParams
 from .render import render_stems, soundfont_sha256
 
-VERSION = "sketch-v2"  # bump whenever the same inputs would give different audio
+VERSION = "sketch-v3"  # bump whenever the same inputs would give different audio (v3: syllables by language)
 
 
 class SketchEngine:

@@ -7,7 +7,8 @@ import re
 from dataclasses import dataclass
 
 from ...errors import ParamsError
-from ...lyrics import Lyrics, line_syllables
+from ...lyrics import Lyrics
+from ...syllables import Word, sung_words
 
 BEATS_PER_BAR = 4
 DURATION_TOLERANCE = 0.15  # the fitted form lands within this fraction of duration_s
@@ -31,17 +32,25 @@ _ALIASES = {"intro": "intro", "verse": "verse", "prechorus": "prechorus", "pre":
 
 @dataclass(frozen=True)
 class LinePlan:
-    """A lyric line placed in time: `beats` from `start_beat`; its syllables are numbered from `first_syllable`."""
+    """A lyric line placed in time: `beats` from `start_beat`; its syllables are numbered from `first_syllable`.
+
+    A line with no sung word (digits or symbols only) is a rest of its length.
+    """
 
     text: str
-    words: tuple[int, ...]  # syllables per sung word (songforge.lyrics.line_syllables)
+    words: tuple[Word, ...]  # its sung words (songforge.syllables.sung_words)
     start_beat: float
     beats: float
     first_syllable: int
 
     @property
+    def counts(self) -> tuple[int, ...]:
+        """Syllables per sung word."""
+        return tuple(len(word.syllables) for word in self.words)
+
+    @property
     def n_syllables(self) -> int:
-        return sum(self.words)
+        return sum(self.counts)
 
 
 @dataclass(frozen=True)
@@ -73,19 +82,21 @@ def section_kind(tag: str) -> str:
 
 
 def plan_form(lyrics: Lyrics, bpm: float, duration_s: float, tail_s: float,
-              bars_per_line: int | None = None) -> tuple[SectionPlan, ...]:
+              bars_per_line: int | None = None, language: str = "en") -> tuple[SectionPlan, ...]:
     """Lay the lyric sections out in beats so the song (plus a `tail_s` ring-out) lasts about `duration_s`.
 
     Lines get `bars_per_line` bars (None: each line as roomy as the duration allows); instrumental
     sections, an added intro/outro and, when needed, breaks after choruses absorb the rest.
+    Syllables are counted as sung in the song's `language` (songforge.syllables).
     """
     beat_s = 60.0 / bpm
     target_beats = max(10.0, duration_s) / beat_s - tail_s / beat_s
-    words = [[tuple(line_syllables(line)) for line in s.lines] for s in lyrics.sections]
+    words = [[tuple(sung_words(line, language)) for line in s.lines] for s in lyrics.sections]
+    counts = [[sum(len(word.syllables) for word in line) for line in section] for section in words]
     if bars_per_line is None:
-        line_bars = _fit_line_bars(words, lyrics, target_beats)
+        line_bars = _fit_line_bars(counts, lyrics, target_beats)
     else:
-        line_bars = [[_line_bars(sum(w), bars_per_line) for w in section] for section in words]
+        line_bars = [[_line_bars(n, bars_per_line) for n in section] for section in counts]
     vocal_beats = BEATS_PER_BAR * sum(map(sum, line_bars))
     need_s = (vocal_beats + FINAL_CHORD_BEATS) * beat_s + tail_s
     if need_s > duration_s * (1 + DURATION_TOLERANCE) and bars_per_line is None:
@@ -104,10 +115,10 @@ def _line_bars(n_syllables: int, per_line: int) -> int:
     return max(per_line, math.ceil(n_syllables / SYLLABLES_PER_BAR))
 
 
-def _fit_line_bars(words: list[list[tuple[int, ...]]], lyrics: Lyrics, target_beats: float) -> list[list[int]]:
-    """Bars per line, as roomy as the target allows: every line starts densely packed and relaxes
-    a step at a time (choruses first) while the vocal plus the shortest instrumental sections fit."""
-    counts = [[sum(w) for w in section] for section in words]
+def _fit_line_bars(counts: list[list[int]], lyrics: Lyrics, target_beats: float) -> list[list[int]]:
+    """Bars per line (`counts`: syllables per line, per section), as roomy as the target allows: every line
+    starts densely packed and relaxes a step at a time (choruses first) while the vocal plus the shortest
+    instrumental sections fit."""
     steps = [[0 for _ in section] for section in counts]
     last = len(lyrics.sections) - 1
     min_pad_beats = sum(_min_pad_beats(True, i == last) for i, s in enumerate(lyrics.sections) if s.is_instrumental)
@@ -199,7 +210,7 @@ def _insert_breaks(blocks: list[_Block], excess_bars: int) -> None:
         blocks.insert(index + 1, _Block("break", "instrumental", []))
 
 
-def _layout(blocks: list[_Block], words: list[list[tuple[int, ...]]], lyrics: Lyrics) -> tuple[SectionPlan, ...]:
+def _layout(blocks: list[_Block], words: list[list[tuple[Word, ...]]], lyrics: Lyrics) -> tuple[SectionPlan, ...]:
     """Blocks end to end from beat 0, lines numbered by their first syllable; empty pads dropped."""
     sections, beat, syllable = [], 0.0, 0
     for block in blocks:

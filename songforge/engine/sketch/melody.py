@@ -115,8 +115,10 @@ def _cost(pitch: int, target: float, previous: int | None, key: Key) -> float:
 def sing_line(line: LinePlan, kind: str, energy: float, chord_at: ChordAt, key: Key,
               register: tuple[int, int], rng: np.random.Generator, answer: bool, end_on_tonic: bool,
               temperature: float = 1.0) -> list[Note]:
-    """The guide vocal's notes for one lyric line: one per syllable, numbered by syllable."""
-    word_ends = [i == n - 1 for n in line.words for i in range(n)]
+    """The guide vocal's notes for one lyric line: one per syllable, numbered by syllable (none: a rest)."""
+    if line.n_syllables == 0:
+        return []
+    word_ends = [i == n - 1 for n in line.counts for i in range(n)]
     rhythm = line_rhythm(line.n_syllables, line.beats, word_ends, rng, temperature)
     onsets = [line.start_beat + offset for offset, _ in rhythm]
     notes = pitches(onsets, kind, chord_at, key, register, rng, answer, end_on_tonic, temperature)
