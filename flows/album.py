@@ -16,7 +16,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from songforge import stages
 from songforge.params import AlbumSpec
-from songforge.paths import album_dir
+from songforge.paths import album_dir, ascii_key
 from tasks.cache import StageCache
 from tasks.gpu import host_name
 from tasks.track import (TrackedRun, close_album_run, close_song_run, default_tracking_uri, finish_album_run,
@@ -61,8 +61,9 @@ def _make_album(album: AlbumSpec, out_dir: Path, parent: TrackedRun, deployment:
     report = album_report(album, results, album_dir(out_dir, album.title))
     finish_album_run(parent, report, [r["track"] for r in results if "track" in r], failed=list(failed) or None)
     rows = _summary_rows(album, songs)
-    create_table_artifact(rows, key=f"{album.slug}-metrics", description=f"{album.title}: metrics per song")
-    create_markdown_artifact(_links_markdown(album, parent, report.path("html"), failed), key=f"{album.slug}-links")
+    create_table_artifact(rows, key=ascii_key(f"{album.slug}-metrics"), description=f"{album.title}: metrics per song")
+    create_markdown_artifact(_links_markdown(album, parent, report.path("html"), failed),
+                             key=ascii_key(f"{album.slug}-links"))
     return {"album": album.title, "mlflow_run_id": parent.run_id, "report": str(report.path("html")),
             "songs": rows, "folders": [str(f) for f in folders], "failed": failed}
 

@@ -12,6 +12,7 @@ from prefect.futures import PrefectFuture, as_completed
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from songforge.params import AlbumSpec, SongSpec
+from songforge.paths import ascii_key
 from songforge.report.compare import TakeSong, write_comparison
 from songforge.sweep import SweepPlan, Take
 from songforge.sweep_best import derived_metrics, parse_best
@@ -56,10 +57,10 @@ def run_sweep(plan: SweepPlan, out_dir: Path, tracking_uri: str, best: str | Non
     report = comparison(plan.name, entries, plan.swept, folder, rule)
     finish_sweep_run(parent, report, [result["track"] for result in results])
     rows = [entry.row() for entry in entries]
-    create_table_artifact(rows, key=f"sweep-{plan.album.slug}-{plan.slug}"[:100].rstrip("-"),
+    create_table_artifact(rows, key=ascii_key(f"sweep-{plan.album.slug}-{plan.slug}"),
                           description=f"sweep {plan.name}: a row per take and song")
     create_markdown_artifact(f"MLflow parent run `{parent.run_id}` in `{tracking_uri}`; comparison: "
-                             f"`{report.path('html')}`", key=f"sweep-{plan.slug}-links"[:100].rstrip("-"))
+                             f"`{report.path('html')}`", key=ascii_key(f"sweep-{plan.slug}-links"))
     best_takes = json.loads(report.path("best").read_text())["songs"] if rule else {}
     return {"sweep": plan.name, "mlflow_run_id": parent.run_id, "comparison": str(report.path("html")),
             "csv": str(report.path("csv")), "rows": rows, "swept": list(plan.swept),

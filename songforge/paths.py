@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -14,11 +15,57 @@ from typing import Iterator
 from .errors import ParamsError
 
 
-def slugify(title: str, max_length: int = 60) -> str:
-    """A file-system-safe name: ASCII letters, digits and '-', never empty, never '..'."""
-    ascii_title = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode()
-    slug = re.sub(r"[^a-z0-9]+", "-", ascii_title.lower()).strip("-")[:max_length].strip("-")
-    return slug or "untitled"
+SLUG_MAX_CHARS = 60  # a song folder adds "nn-": at most 63 code points, under 255 bytes of UTF-8 in any script
+_HASH_HEX = 8
+
+
+def slugify(title: str, max_length: int = SLUG_MAX_CHARS) -> str:
+    """A folder name for a title, in the title's own script: unique per title and the same every time.
+
+    The readable part keeps letters, digits and combining marks (Unicode L*, N*, M*) of the NFKC,
+    casefolded title; every run of anything else (spaces, punctuation, symbols, separators, control,
+    format and bidi characters) becomes one '-', and none is left at either end, so there is no path
+    separator and no leading dot. When that part is empty or not the title itself (the title with
+    whitespace runs as '-': characters were dropped, or the length was cut), '-' and 8 hex of the
+    title's sha256 follow, so titles that differ only in punctuation get different folders.
+    """
+    text = unicodedata.normalize("NFKC", title)
+    faithful = re.sub(r"\s+", "-", text.casefold().strip())
+    readable = _readable(text.casefold())
+    if readable and readable == faithful and len(readable) <= max_length:
+        return readable
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:_HASH_HEX]
+    return f"{readable_slug(title, max_length - _HASH_HEX - 1)}-{digest}"
+
+
+def readable_slug(text: str, max_length: int = SLUG_MAX_CHARS) -> str:
+    """slugify's readable part alone (never empty: 'untitled'): for a label inside a name that is unique already."""
+    return _cut(_readable(unicodedata.normalize("NFKC", text).casefold()), max_length) or "untitled"
+
+
+def ascii_key(text: str, max_length: int = 100) -> str:
+    """`text` (e.g. a slug in any script) as a key of a-z, 0-9 and '-' only, as Prefect's artifact keys must be:
+    accents folded (é -> e), other characters as '-'; 8 hex of `text`'s sha256 follow when anything changed."""
+    folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
+    key = re.sub(r"[^a-z0-9]+", "-", folded).strip("-")
+    if key == text and len(key) <= max_length:
+        return key
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:_HASH_HEX]
+    return "-".join(part for part in (key[: max_length - _HASH_HEX - 1].rstrip("-"), digest) if part)
+
+
+def _readable(text: str) -> str:
+    """Letters, digits and marks of `text`, every run of other characters as one '-', none at the ends."""
+    kept = "".join(char if unicodedata.category(char)[0] in "LNM" else "-" for char in text)
+    return re.sub(r"-+", "-", kept).strip("-")
+
+
+def _cut(slug: str, max_length: int) -> str:
+    """`slug` cut to `max_length` code points, never just before a combining mark, no '-' at the end."""
+    end = min(len(slug), max_length)
+    while 0 < end < len(slug) and unicodedata.category(slug[end])[0] == "M":
+        end -= 1
+    return slug[:end].rstrip("-")
 
 
 def inside(root: Path, *parts: str) -> Path:

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .errors import ParamsError
 from .params import AlbumSpec, MasterSpec, MixSpec, SongSpec, load_album
-from .paths import inside, slugify
+from .paths import inside, readable_slug, slugify
 from .sweep_best import parse_best
 
 MASTER_KEYS = ("reference", "target_lufs", "true_peak_dbtp")
@@ -281,7 +281,7 @@ def _nearest(word: str, choices: list[str]) -> str:
 
 def _show(value: Any) -> str:
     if isinstance(value, Path):
-        return slugify(value.stem)
+        return readable_slug(value.stem)  # the take id's number makes it unique
     if value is None:
         return "none"
     if isinstance(value, bool):
