@@ -23,7 +23,7 @@ FIXES = {
     "key": "name a key like 'A minor', 'F# major' or 'Bb'",
     "seed": "use a whole number >= 0",
     "duration_s": "set a target length between 10 and 600 seconds",
-    "language": "use one of en, zh, ja, ko",
+    "language": "use one of en, zh, ja, ko or it (Italian: the sketch engine only; YuE sings en, zh, ja, ko)",
     "target_lufs": "use an integrated loudness between -30 and -5 LUFS, e.g. -14",
     "true_peak_dbtp": "use a ceiling between -6 and 0 dBTP, e.g. -1",
     "reference": "point to an existing WAV/FLAC/MP3 file (relative to the params file)",
@@ -51,6 +51,16 @@ class EngineSpec(Frozen):
             return engine, engine.Params.model_validate(self.params)
         except ValidationError as error:
             raise _from_validation(error, prefix="engine.params") from None
+
+    def for_language(self, language: str) -> "EngineSpec":
+        """The params of this engine for a song in `language`: its Params.for_language where it has one (YuE
+        picks its stage-1 checkpoint by the language, and refuses one it has none for); unchanged otherwise."""
+        from .engine.registry import available_engines, get_engine
+
+        if self.name not in available_engines():
+            return self  # resolve() names the unknown engine
+        adapt = getattr(get_engine(self.name).Params, "for_language", None)
+        return self if adapt is None else self.model_copy(update={"params": adapt(self.params, language)})
 
 
 class MixSpec(Frozen):
@@ -92,7 +102,7 @@ class SongSpec(Frozen):
     mood: list[str] = Field(default_factory=list)
     instrument: list[str] = Field(default_factory=list)
     voice: list[str] = Field(default_factory=lambda: ["female"])
-    language: Literal["en", "zh", "ja", "ko"] = "en"
+    language: Literal["en", "zh", "ja", "ko", "it"] = "en"
     bpm: float = Field(110.0, ge=40, le=240)
     key: str = "C major"
     seed: int = Field(0, ge=0)
@@ -115,6 +125,13 @@ class SongSpec(Frozen):
     @classmethod
     def _tags_known(cls, tags: list[str], info) -> list[str]:
         return normalize_tags(info.field_name, tags)
+
+    @field_validator("engine")
+    @classmethod
+    def _engine_for_language(cls, engine: EngineSpec, info) -> EngineSpec:
+        if "language" not in info.data:  # the language is invalid, and reported as such
+            return engine
+        return engine.for_language(info.data["language"])  # its ParamsError names the field, as the lyrics' do
 
     @property
     def sections(self) -> Lyrics:

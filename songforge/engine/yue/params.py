@@ -7,7 +7,7 @@ setting reuses stage 1's codes, and a new decode setting reuses both.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
@@ -15,6 +15,22 @@ from ...errors import ParamsError
 from ..base import EngineParams
 
 Compat = Literal["fixed", "official"]
+# The official stage-1 checkpoints by the language they were annealed on (SPEC §1; names in weights.MODELS):
+# '<family>-cot' sings from lyrics and tags, '<family>-icl' also from an audio prompt. YuE has no other language's.
+STAGE1_FAMILIES = {"en": "yue-en", "zh": "yue-zh", "ja": "yue-jp-kr", "ko": "yue-jp-kr"}
+_PROMPTS = ("prompt_audio", "prompt_vocals", "prompt_instrumental")
+
+
+def default_stage1_model(language: str, prompted: bool) -> str:
+    """The official stage-1 checkpoint for a song in `language`: ICL with an audio prompt, CoT without.
+
+    ParamsError for a language YuE has no checkpoint for (Italian): naming a model is then up to the user.
+    """
+    if language not in STAGE1_FAMILIES:
+        raise ParamsError("language", f"YuE has no stage-1 checkpoint for '{language}' (it has en, zh and ja/ko ones)",
+                          "sing this song on the sketch engine (engine: {name: sketch}), give it a language YuE "
+                          "sings (en, zh, ja, ko), or name your own stage-1 model in engine.params.stage1_model")
+    return f"{STAGE1_FAMILIES[language]}-{'icl' if prompted else 'cot'}"
 
 
 class Stage1Params(EngineParams):
@@ -60,7 +76,11 @@ class DecodeParams(EngineParams):
 class YuEParams(EngineParams):
     """Every YuE knob; defaults are the official infer.py values (SPEC §3.4, §5, §6)."""
 
-    stage1_model: str = Field("yue-en-cot", description="a name from `songforge models list`, or a local folder")
+    stage1_model: str = Field("yue-en-cot", description="a name from `songforge models list`, or a local folder; "
+                              "left out: the song's language picks the official one (en, zh, jp-kr; -icl with an "
+                              "audio prompt, -cot without)")
+    language: str = Field("en", exclude=True, description="the song's language, set from the song (SongSpec): "
+                          "picks the default stage1_model; its effect is in stage1_model, so it stays out of dumps")
     stage2_model: str = Field("yue-s2", description="stage-2 model name or folder")
     codec_model: str = Field("xcodec", description="xcodec_mini_infer download (codec and upsamplers)")
     compat: Compat = Field("fixed", description="'official' reproduces infer.py's quirks token for token")
@@ -90,6 +110,25 @@ class YuEParams(EngineParams):
         "auto", description="resident: both LLMs stay loaded between steps and songs (>= 40 GB GPU); offload: "
                             "one at a time (>= 24 GB); int8: offload with int8 stage-1 weights (>= 16 GB); "
                             "auto picks by GPU size")
+
+    @classmethod
+    def for_language(cls, params: dict[str, Any], language: str) -> dict[str, Any]:
+        """A song's params told its `language` (SongSpec calls this); ParamsError when YuE has no checkpoint for
+        it and the song names no stage-1 model. English, the default, is left out, so that English songs'
+        params, dumps and cache keys stay as they were."""
+        if params.get("stage1_model") is None:
+            default_stage1_model(language, prompted=False)
+        rest = {key: value for key, value in params.items() if key != "language"}
+        return rest if language == "en" else {**rest, "language": language}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _stage1_for_language(cls, data: Any) -> Any:
+        """A song that names no stage-1 model gets its language's official one (a language with none: ParamsError)."""
+        if isinstance(data, dict) and data.get("stage1_model") is None:
+            prompted = any(data.get(key) is not None for key in _PROMPTS)
+            return {**data, "stage1_model": default_stage1_model(data.get("language", "en"), prompted)}
+        return data
 
     @model_validator(mode="after")
     def _prompt_is_single_or_dual(self) -> "YuEParams":
