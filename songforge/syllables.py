@@ -25,7 +25,7 @@ from functools import lru_cache
 from itertools import groupby
 from typing import Callable, Iterator
 
-_SMALL_KANA = set("ぁぃぅぇぉゃゅょゎゕゖァィゥェォャュョヮヵヶㇰㇱㇲㇳㇴㇵㇶㇷㇸㇹㇺㇻㇼㇽㇾㇿ") - set("ヵヶ")  # ヵ/ヶ read ka/ke
+_SMALL_KANA = set("ぁぃぅぇぉゃゅょゎゕゖァィゥェォャュョヮㇰㇱㇲㇳㇴㇵㇶㇷㇸㇹㇺㇻㇼㇽㇾㇿ")  # not ヵ/ヶ: they read ka/ke
 _HAN_MARKS = set("々〆〇")  # iteration mark, shime, ideographic zero: written and sung as a kanji
 _EN_VOWELS = set("aeiouyæœø")
 _IT_VOWELS = set("aeiouy")
