@@ -242,23 +242,30 @@ def runs_page(run: TrackedRun) -> str:
 
     A server's URI links straight to it; a sqlite store needs `mlflow ui` first, which the text says.
     """
-    url = f"#/experiments/{_experiment_of(run)}/runs/{run.run_id}"
+    experiment = _experiment_of(run)
+    url = f"#/experiments/{experiment}/runs/{run.run_id}" if experiment else "#/experiments"
     if run.tracking_uri.startswith(("http://", "https://")):
         return f"{run.tracking_uri.rstrip('/')}/{url}"
     serve = f"mlflow ui --backend-store-uri {run.tracking_uri} --host 127.0.0.1 --port 5000"
     return f"http://127.0.0.1:5000/{url} (after: {serve})"
 
 
-def _experiment_of(run: TrackedRun) -> str:
+def _experiment_of(run: TrackedRun) -> str | None:
+    """The run's experiment id; None if the store does not know the run."""
     import sqlite3
 
     if run.tracking_uri.startswith("sqlite:///"):  # read-only, no MLflow import on a cached rerun
         path = Path(run.tracking_uri.removeprefix("sqlite:///")).resolve()
-        with sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True) as db:
-            row = db.execute("SELECT experiment_id FROM runs WHERE run_uuid = ?", (run.run_id,)).fetchone()
-        if row:
-            return str(row[0])
-    return _client(run.tracking_uri).get_run(run.run_id).info.experiment_id
+        try:
+            with sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True) as db:
+                row = db.execute("SELECT experiment_id FROM runs WHERE run_uuid = ?", (run.run_id,)).fetchone()
+            return str(row[0]) if row else None
+        except sqlite3.Error:  # no store there yet
+            return None
+    try:
+        return _client(run.tracking_uri).get_run(run.run_id).info.experiment_id
+    except Exception:  # a server that does not know the run, or cannot be reached
+        return None
 
 
 def links_markdown(run: TrackedRun, report: Path) -> str:
