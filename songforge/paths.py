@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
 import os
 import re
+import socket
 import tempfile
+import time
 import unicodedata
 from contextlib import contextmanager
 from pathlib import Path
@@ -90,11 +93,13 @@ def song_dir(out_dir: Path, album_title: str, index: int, song_title: str) -> Pa
 def atomic_path(path: Path) -> Iterator[Path]:
     """Yield a temp path beside `path` (same suffix); rename it into place only on success.
 
-    A killed run leaves at most a hidden '.tmp' file, never a half-written `path`.
+    A killed run leaves at most a hidden '.tmp' file, never a half-written `path`; the next
+    write of `path` removes the temp files that dead writers left.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}", dir=path.parent)
+    remove_stale_temps(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.{_WRITER}.", suffix=f".tmp{path.suffix}", dir=path.parent)
     os.close(fd)
     try:
         yield Path(tmp)
@@ -103,6 +108,39 @@ def atomic_path(path: Path) -> Iterator[Path]:
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+# Temp names carry their writer (host~pid), so a later write can tell a dead writer's leftovers
+# from a live one's file in progress; on a shared folder, another host's are left for a day.
+_WRITER = f"{re.sub(r'[^A-Za-z0-9-]', '-', socket.gethostname())}~{os.getpid()}"
+_FOREIGN_TEMP_S = 24 * 3600
+
+
+def remove_stale_temps(path: Path) -> list[Path]:
+    """Delete the temp files of `path` whose writer is dead (or, from another host, a day old); return them."""
+    pattern = re.compile(rf"\.{re.escape(path.stem)}\.(?:([A-Za-z0-9-]+)~(\d+)\.)?[^.]+\.tmp{re.escape(path.suffix)}")
+    removed = []
+    for candidate in path.parent.glob(f".{glob.escape(path.stem)}.*.tmp{glob.escape(path.suffix)}"):
+        match = pattern.fullmatch(candidate.name)
+        if match and _writer_gone(match.group(1), match.group(2), candidate):
+            candidate.unlink(missing_ok=True)
+            removed.append(candidate)
+    return removed
+
+
+def _writer_gone(host: str | None, pid: str | None, temp: Path) -> bool:
+    if host == _WRITER.split("~")[0] and pid is not None:
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:  # alive, another user's
+            return False
+        return False
+    try:
+        return time.time() - temp.stat().st_mtime > _FOREIGN_TEMP_S
+    except OSError:
+        return False
 
 
 def _umask() -> int:

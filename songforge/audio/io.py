@@ -37,10 +37,21 @@ def resample(audio: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
     return soxr.resample(audio, from_rate, to_rate, quality="HQ").astype(np.float32)
 
 
+_SFC_SET_ADD_PEAK_CHUNK = 0x1050  # libsndfile's sndfile.h; soundfile does not name it
+
+
 def write_wav(path: Path, audio: np.ndarray, sample_rate: int, subtype: str = "PCM_24") -> Path:
-    """Write (samples, channels) audio as WAV (24-bit by default; 'FLOAT' for intermediates)."""
+    """Write (samples, channels) audio as WAV (24-bit by default; 'FLOAT' for intermediates).
+
+    The same audio always gives the same bytes: libsndfile's PEAK chunk, which float WAVs carry by
+    default, holds the time of writing, and would make every downstream stage and hash change.
+    """
+    audio = np.asarray(audio, dtype=np.float32)
     with atomic_path(Path(path)) as tmp:
-        sf.write(str(tmp), np.asarray(audio, dtype=np.float32), sample_rate, subtype=subtype, format="WAV")
+        with sf.SoundFile(str(tmp), "w", sample_rate, audio.shape[1] if audio.ndim == 2 else 1,
+                          subtype=subtype, format="WAV") as f:
+            sf._snd.sf_command(f._file, _SFC_SET_ADD_PEAK_CHUNK, sf._ffi.NULL, sf._snd.SF_FALSE)
+            f.write(audio)
     return Path(path)
 
 
