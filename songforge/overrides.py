@@ -14,26 +14,19 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from .errors import ParamsError
 from .params import AlbumSpec, EngineSpec, SongSpec
+from .params_file import read_yaml_file
 
 SECTION = "engine"
 FIX_SHAPE = "write a mapping of engine param names to values (null = no override), e.g. 'engine: {temperature: 0.8}'"
 
 
 def load_overrides(path: Path) -> dict[str, Any]:
-    """The non-null engine overrides of a params file; ParamsError naming the file otherwise."""
+    """The non-null engine overrides of a params file; ParamsError naming the file otherwise (read under the
+    size and alias limits of songforge.params_file)."""
     source = str(path)
-    try:
-        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-    except FileNotFoundError:
-        raise ParamsError("(file)", "no such file", "check the path given to --overrides", source) from None
-    except yaml.YAMLError as error:
-        raise ParamsError("(file)", f"not valid YAML ({error})", "fix the YAML syntax", source) from None
-    if not isinstance(raw, dict):
-        raise ParamsError("(file)", "the file is not a mapping of fields", f"start with '{SECTION}:'", source)
+    raw = read_yaml_file(Path(path), "overrides", f"'{SECTION}:'", empty_ok=True)
     section = raw.get(SECTION) or {}
     if not isinstance(section, dict):
         raise ParamsError(SECTION, f"is a {type(section).__name__}, not a mapping", FIX_SHAPE, source)

@@ -1,19 +1,34 @@
-"""Params as frozen pydantic models loaded from YAML; errors name the file, the field and the fix."""
+"""Params as frozen pydantic models loaded from YAML; errors name the file, the field and the fix.
+
+A file's problems are reported all at once: every field of every song, the album's own fields and
+its input files (songforge.inputs), one line each. Reading is bounded (songforge.params_file), and a
+run started through a deployment passes `roots`: every path the file names must lie inside them
+(songforge.confine).
+"""
 
 from __future__ import annotations
 
 import copy
+import math
+import warnings
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from .confine import OutsideRoots, Roots, confine
 from .errors import ParamsError
+from .inputs import InputWarning, engine_file_fields, engine_input_problems, reference_problems
 from .lyrics import Lyrics, parse_lyrics
 from .music import Key
 from .paths import slugify
+from .params_file import clip, excerpt, read_text_file, read_yaml_file, resolve_path
+from .problems import carried, validation_problems
 from .tags import normalize_tags
+
+MAX_DURATION_S = 600.0  # the longest song; lyrics that need more are refused at load
+MAX_BPM = 240.0
+MAX_TAG_CHARS = 60  # longer than any tag in YuE's vocabulary
 
 # Field name -> how to fix a bad value; pydantic says what is wrong, this says what to do.
 FIXES = {
@@ -29,6 +44,11 @@ FIXES = {
     "reference": "point to an existing WAV/FLAC/MP3 file (relative to the params file)",
     "concurrency": "use a whole number of songs to run at once, 1 to 16",
     "songs": "list at least one song under 'songs:'",
+    "lyrics_file": "give the path of a UTF-8 text file, relative to the params file",
+    "allow_poor_reference": "use true to master to a short, low-rate or band-limited reference anyway, else false",
+    "defaults": "write the fields every song shares as a mapping, e.g. 'defaults: {bpm: 100}'",
+    **{tag: f"list {tag} tags from songforge/data/top_200_tags.json, e.g. '{tag}: [{example}]'"
+       for tag, example in [("genre", "pop"), ("mood", "uplifting"), ("instrument", "piano"), ("voice", "female")]},
 }
 
 
@@ -50,7 +70,9 @@ class EngineSpec(Frozen):
         try:
             return engine, engine.Params.model_validate(self.params)
         except ValidationError as error:
-            raise _from_validation(error, prefix="engine.params") from None
+            fixes = {name: f"give {name} a value the '{self.name}' engine accepts ({field.description})"
+                     for name, field in engine.Params.model_fields.items() if field.description}
+            raise ParamsError.all_of(validation_problems(error, fixes, prefix="engine.params")) from None
 
     def for_language(self, language: str) -> "EngineSpec":
         """The params of this engine for a song in `language`: its Params.for_language where it has one (YuE
@@ -82,6 +104,10 @@ class MasterSpec(Frozen):
     reference: Path | None = None
     target_lufs: float = Field(-14.0, ge=-30, le=-5)
     true_peak_dbtp: float = Field(-1.0, ge=-6, le=0)
+    # Checked when the album loads (songforge.inputs), not an input of the master itself: kept out of
+    # dumps, so cache keys and lineage do not change with it.
+    allow_poor_reference: bool = Field(False, exclude=True, description="master to a reference under 5 s, "
+                                       "sampled under 32 kHz or with no content above 10 kHz anyway")
 
     @field_validator("reference")
     @classmethod
@@ -103,35 +129,45 @@ class SongSpec(Frozen):
     instrument: list[str] = Field(default_factory=list)
     voice: list[str] = Field(default_factory=lambda: ["female"])
     language: Literal["en", "zh", "ja", "ko", "it"] = "en"
-    bpm: float = Field(110.0, ge=40, le=240)
+    bpm: float = Field(110.0, ge=40, le=MAX_BPM)
     key: str = "C major"
     seed: int = Field(0, ge=0)
-    duration_s: float = Field(45.0, ge=10, le=600)
+    duration_s: float = Field(45.0, ge=10, le=MAX_DURATION_S)
     engine: EngineSpec = Field(default_factory=EngineSpec)
     mix: MixSpec = Field(default_factory=MixSpec)
 
     @field_validator("lyrics")
     @classmethod
     def _lyrics_parse(cls, text: str) -> str:
-        parse_lyrics(text)  # raises ParamsError with the problem and the fix
+        carried(lambda: parse_lyrics(text))  # the parser's ParamsError names the problem and the fix
         return text.strip() + "\n"
 
     @field_validator("key")
     @classmethod
     def _key_parse(cls, text: str) -> str:
-        return Key.parse(text).name
+        try:
+            return Key.parse(text).name
+        except ValueError:
+            raise ValueError("is not a key") from None  # the input is quoted after it
+
+    @field_validator("genre", "mood", "instrument", "voice", mode="before")
+    @classmethod
+    def _one_tag(cls, tags: Any) -> Any:
+        return [tags] if isinstance(tags, str) else tags  # 'genre: pop' is a one-tag list
 
     @field_validator("genre", "mood", "instrument", "voice")
     @classmethod
     def _tags_known(cls, tags: list[str], info) -> list[str]:
-        return normalize_tags(info.field_name, tags)
+        if long := next((tag for tag in tags if len(tag) > MAX_TAG_CHARS), None):
+            raise ValueError(f"a tag of {len(long)} characters is longer than any tag")
+        return carried(lambda: normalize_tags(info.field_name, tags))
 
     @field_validator("engine")
     @classmethod
     def _engine_for_language(cls, engine: EngineSpec, info) -> EngineSpec:
         if "language" not in info.data:  # the language is invalid, and reported as such
             return engine
-        return engine.for_language(info.data["language"])  # its ParamsError names the field, as the lyrics' do
+        return carried(lambda: engine.for_language(info.data["language"]))
 
     @property
     def sections(self) -> Lyrics:
@@ -178,107 +214,186 @@ class AlbumSpec(Frozen):
         skipped = {song.index for song in self.rejected}
         return [n for n in range(1, len(self.songs) + len(skipped) + 1) if n - 1 not in skipped]
 
+    def input_files(self) -> dict[str, Path]:
+        """Every file the album's stages read, by field: the master reference, each song's engine files.
+        (Lyrics files were read when the album loaded: the songs hold their text.)"""
+        files = {"master.reference": self.master.reference} if self.master.reference else {}
+        for number, song in zip(self.song_numbers, self.songs):
+            _, params = song.engine.resolve()
+            files |= {f"songs[{number - 1}].engine.params.{name}": path
+                      for name, path in engine_file_fields(params).items()}
+        return files
 
-def load_album(path: Path, lenient_songs: bool = False) -> AlbumSpec:
-    """Load an album (or a single-song) YAML file; every error names the file, field and fix.
 
-    lenient_songs: a song whose only problem is its lyrics (missing, unparsable, a missing
-    lyrics_file) goes to `rejected` with its reason instead of failing the album, so a run
-    can make the other songs and report that one as failed. Every other error still raises.
+def load_album(path: Path, lenient_songs: bool = False, roots: Roots = None) -> AlbumSpec:
+    """Load an album (or a single-song) YAML file; ParamsError listing every problem (file, field, fix) otherwise.
+
+    lenient_songs: a song whose only problems are its lyrics (missing, unparsable, too long for any
+    song, a missing lyrics_file) goes to `rejected` with its reason instead of failing the album, so
+    a run can make the other songs and report that one as failed. Every other problem still raises.
+    roots: for runs started through a deployment, the folders every path must lie in (songforge.confine).
+    Input files that work but may disappoint (a mono reference) give an InputWarning.
     """
     path = Path(path)
-    source = str(path)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ParamsError("(file)", "no such file", "check the path to the params file", source) from None
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark else "(file)"
-        raise ParamsError(where, f"not valid YAML ({getattr(error, 'problem', error)})", "fix the YAML syntax", source) from None
-    if not isinstance(raw, dict):
-        raise ParamsError("(file)", "the file is not a mapping of fields", "start with 'title:' and 'songs:'", source)
+    confine(path, roots, "(file)", str(path))
+    raw = read_yaml_file(path, "params", "'title:' and 'songs:'")
     if "songs" not in raw:  # a single song file: an album of one
         raw = {"title": raw.get("title", path.stem), "master": raw.pop("master", {}),
                "measure": raw.pop("measure", {}), "songs": [raw]}
-    return album_from_dict(raw, base_dir=path.parent, source=source, lenient_songs=lenient_songs)
+    return album_from_dict(raw, base_dir=path.parent, source=str(path), lenient_songs=lenient_songs, roots=roots)
 
 
 def album_from_dict(raw: dict[str, Any], base_dir: Path = Path("."), source: str = "<album>",
-                    lenient_songs: bool = False) -> AlbumSpec:
-    """Validate an album mapping: `defaults` merge into each song, files resolve from base_dir."""
-    raw = copy.deepcopy(raw)
+                    lenient_songs: bool = False, roots: Roots = None) -> AlbumSpec:
+    """Validate an album mapping: `defaults` merge into each song, files resolve from base_dir; every problem
+    of the album, its songs and its input files is reported in one ParamsError."""
+    raw, problems = copy.deepcopy(raw), []
     defaults = raw.pop("defaults", None) or {}
+    if not isinstance(defaults, dict):
+        problems.append(ParamsError("defaults", f"is a {type(defaults).__name__}, not a mapping", FIXES["defaults"]))
+        defaults = {}
     songs_raw = raw.pop("songs", None)
     if not isinstance(songs_raw, list) or not songs_raw:
-        raise ParamsError("songs", "missing or empty", FIXES["songs"], source)
+        problems.append(ParamsError("songs", "missing or empty", FIXES["songs"]))
+        songs_raw = []
     if "rejected" in raw:
-        raise ParamsError("rejected", "is set by songforge, not by the params file", "remove the field", source)
-    songs, rejected = [], []
-    for i, song_raw in enumerate(songs_raw):
-        try:
-            songs.append(_song(i, _merge(defaults, song_raw), base_dir, source))
-        except _LyricsProblem as problem:
-            if not lenient_songs:
-                raise problem.error from None
-            rejected.append(RejectedSong(index=i, title=problem.title, reason=str(problem.error)))
-    if not songs:  # every song rejected: nothing to make
-        raise ParamsError("songs", f"no song has usable lyrics (first: {rejected[0].reason})", FIXES["lyrics"], source)
-    _check_unique_titles(songs, source)
-    if isinstance(raw.get("master"), dict) and raw["master"].get("reference"):
-        raw["master"]["reference"] = _resolve(base_dir, raw["master"]["reference"])
+        problems.append(ParamsError("rejected", "is set by songforge, not by the params file", "remove the field"))
+    songs, rejected = _songs(songs_raw, defaults, (base_dir, source, roots), lenient_songs, problems)
+    if songs_raw and not songs and not problems:  # every song rejected: nothing to make
+        problems.append(ParamsError("songs", f"no song has usable lyrics (first: {rejected[0].reason})",
+                                    FIXES["lyrics"]))
+    notes = _master(raw, base_dir, roots, problems)
+    checked = ("songs", "master") if isinstance(raw.get("master"), dict) else ("songs",)  # their problems are in
     try:
-        return AlbumSpec.model_validate({**raw, "songs": songs, "rejected": rejected})
+        album = AlbumSpec.model_validate({**raw, "songs": [song for _, song in songs], "rejected": rejected})
     except ValidationError as error:
-        raise _from_validation(error, source=source) from None
+        problems += [p for p in validation_problems(error, FIXES) if not p.field.startswith(checked)]
+    if problems:
+        raise ParamsError.all_of([problem.located(source) if problem.source is None else problem
+                                  for problem in problems])
+    for note in notes:
+        warnings.warn(note, InputWarning, stacklevel=3)
+    return album
 
 
-class _LyricsProblem(Exception):
-    """A song's lyrics are unusable: fatal for a strict load, that song's own failure for a lenient one."""
+def _songs(songs_raw: list, defaults: dict, where: tuple[Path, str, Roots], lenient: bool,
+           problems: list[ParamsError]) -> tuple[list[tuple[int, SongSpec]], list[RejectedSong]]:
+    """(index, song) of each valid song and the songs set aside for their lyrics; other problems into `problems`.
+    `where`: the file's folder, its name, and the roots its paths must lie in."""
+    songs, rejected = [], []
+    for index, song_raw in enumerate(songs_raw):
+        try:
+            songs.append((index, _song(index, _merge(defaults, song_raw), *where)))
+        except _SongProblems as bad:
+            if lenient and bad.lyrics_only:
+                reason = str(ParamsError.all_of(bad.problems))
+                rejected.append(RejectedSong(index=index, title=bad.title, reason=reason))
+            else:
+                problems += bad.problems
+    seen: dict[str, int] = {}
+    for index, song in songs:
+        if song.slug in seen:
+            problems.append(ParamsError(f"songs[{index}].title", f"{excerpt(song.title)} names the same folder as "
+                                        f"songs[{seen[song.slug]}]", "give each song a distinct title"))
+        seen.setdefault(song.slug, index)
+    return songs, rejected
 
-    def __init__(self, error: ParamsError, raw: dict):
-        self.error = error
-        self.title = str(raw.get("title") or error.field.split(".")[0])
+
+def _master(raw: dict, base_dir: Path, roots: Roots, problems: list[ParamsError]) -> list[str]:
+    """Check a `master:` mapping (its reference resolved in `raw`, confined, measured); warnings back."""
+    master_raw = raw.get("master")
+    if not isinstance(master_raw, dict):
+        return []  # absent, or not a mapping (AlbumSpec's validation says so)
+    if isinstance(master_raw.get("reference"), (str, Path)):
+        master_raw["reference"] = resolve_path(base_dir, master_raw["reference"])
+        try:
+            confine(master_raw["reference"], roots, "master.reference")
+        except OutsideRoots as error:
+            problems.append(error)
+            master_raw["reference"] = None  # not looked at any further
+    try:
+        master = MasterSpec.model_validate(master_raw)
+    except ValidationError as error:
+        problems += validation_problems(error, FIXES, prefix="master")
+        return []
+    if master.reference is None:
+        return []
+    found, notes = reference_problems(master.reference, "master.reference", master.allow_poor_reference)
+    problems += found
+    return notes
 
 
-def _song(index: int, raw: Any, base_dir: Path, source: str) -> SongSpec:
+class _SongProblems(Exception):
+    """Every problem of one song (located under songs[i]); lyrics_only: all of them are its lyrics'."""
+
+    def __init__(self, problems: list[ParamsError], title: str, lyrics_only: bool):
+        self.problems, self.title, self.lyrics_only = problems, title, lyrics_only
+
+
+def _song(index: int, raw: Any, base_dir: Path, source: str, roots: Roots) -> SongSpec:
+    """One song; _SongProblems with every problem of its fields, engine params, lyrics and input files."""
     prefix = f"songs[{index}]"
     if not isinstance(raw, dict):
-        raise ParamsError(prefix, "a song must be a mapping of fields", "give at least 'title' and 'lyrics'", source)
+        raise _SongProblems([ParamsError(prefix, "a song must be a mapping of fields",
+                                         "give at least 'title' and 'lyrics'", source)], prefix, False)
+    problems: list[ParamsError] = []  # fields relative to the song
     if "lyrics_file" in raw:
-        lyrics_path = _resolve(base_dir, raw.pop("lyrics_file"))
-        if not lyrics_path.is_file():
-            raise _LyricsProblem(ParamsError(f"{prefix}.lyrics_file", f"'{lyrics_path}' does not exist",
-                                             FIXES["lyrics"], source), raw)
-        raw["lyrics"] = lyrics_path.read_text(encoding="utf-8")
+        try:
+            raw["lyrics"] = _read_lyrics(raw.pop("lyrics_file"), base_dir, roots)
+        except ParamsError as error:
+            problems.append(error)
+    unread = bool(problems)  # a lyrics_file that could not be read: no 'lyrics is required' on top
+    engine = _engine(raw.get("engine"), roots, problems)
+    song = None
     try:
         song = SongSpec.model_validate(raw)
-        song.engine.resolve()
-        return song
-    except ParamsError as error:  # raised by a validator itself, e.g. the lyrics parser
-        if error.field == "lyrics":
-            raise _LyricsProblem(error.located(source, prefix), raw) from None
-        raise error.located(source, prefix) from None
+    except ValidationError as error:  # the engine's problems come from _engine; a failed lyrics_file's, above
+        problems += [p for p in validation_problems(error, FIXES) if not p.field.startswith("engine")
+                     and not (p.field == "lyrics" and unread)]
+    if song is not None and engine is not None:
+        problems += lyrics_fit_problems(song)
+    if problems:
+        lyrics_only = all(p.field.startswith("lyrics") and not isinstance(p, OutsideRoots) for p in problems)
+        title = clip(str(raw.get("title") or prefix), 120)
+        raise _SongProblems([p.located(source, prefix) for p in problems], title, lyrics_only)
+    return song
+
+
+def _engine(raw: Any, roots: Roots, problems: list[ParamsError]) -> tuple[Any, Any] | None:
+    """(engine, params) of a song's `engine:`, its input files checked; None (problems added) when invalid."""
+    try:
+        engine, params = EngineSpec.model_validate({} if raw is None else raw).resolve()
     except ValidationError as error:
-        located = _from_validation(error, source=source, prefix=prefix)
-        if all(problem["loc"][:1] == ("lyrics",) for problem in error.errors()):
-            raise _LyricsProblem(located, raw) from None
-        raise located from None
+        problems += validation_problems(error, FIXES, prefix="engine")
+        return None
+    except ParamsError as error:
+        problems.append(error)
+        return None
+    problems += engine_input_problems(params, roots)
+    return engine, params
 
 
-def _from_validation(error: ValidationError, source: str | None = None, prefix: str = "") -> ParamsError:
-    """The first pydantic error as a ParamsError with a field path and a fix."""
-    first = error.errors()[0]
-    loc = [f"[{part}]" if isinstance(part, int) else str(part) for part in first["loc"]]
-    field = ".".join(loc).replace(".[", "[")
-    name = next((str(p) for p in reversed(first["loc"]) if isinstance(p, str)), field)
-    problem = first["msg"].removeprefix("Value error, ")
-    if first["type"] == "missing":
-        problem = "is required"
-    elif "input" in first and first["type"] != "extra_forbidden":
-        problem += f" (got {first['input']!r})"
-    fix = FIXES.get(name, "remove the field" if first["type"] == "extra_forbidden" else "correct the value")
-    return ParamsError(f"{prefix}.{field}" if prefix else field, problem, fix, source)
+def lyrics_fit_problems(song: SongSpec) -> list[ParamsError]:
+    """Lyrics its engine could not fit into the longest song, by the engine's own count (its `min_duration_s`,
+    which generate's duration check uses too); fields relative to the song."""
+    engine, params = song.engine.resolve()
+    shortest_s = getattr(engine, "min_duration_s", lambda song, params: 0.0)(song, params)
+    if shortest_s <= MAX_DURATION_S:
+        return []
+    bpm = math.ceil(song.bpm * shortest_s / MAX_DURATION_S)  # the vocal's length goes as 1 / bpm
+    faster = f", raise bpm to {bpm}" if bpm <= MAX_BPM else ""
+    return [ParamsError("lyrics", f"are too long for any song: at {song.bpm:g} bpm they need duration_s "
+                        f"{math.ceil(shortest_s)} or more, and a song lasts at most {MAX_DURATION_S:.0f} s",
+                        f"cut them to about {math.floor(100 * MAX_DURATION_S / shortest_s)}% of their length{faster}, "
+                        "or split them into several songs")]
+
+
+def _read_lyrics(value: Any, base_dir: Path, roots: Roots) -> str:
+    if not isinstance(value, (str, Path)):
+        raise ParamsError("lyrics_file", f"{excerpt(value)} is not a path", FIXES["lyrics_file"])
+    path = resolve_path(base_dir, value)
+    confine(path, roots, "lyrics_file")
+    return read_text_file(path, "lyrics_file", None, FIXES["lyrics"])
 
 
 def _merge(base: dict, override: dict) -> dict:
@@ -288,17 +403,3 @@ def _merge(base: dict, override: dict) -> dict:
     for key, value in override.items():
         merged[key] = _merge(merged[key], value) if isinstance(merged.get(key), dict) and isinstance(value, dict) else value
     return merged
-
-
-def _resolve(base_dir: Path, value: str | Path) -> Path:
-    path = Path(value).expanduser()
-    return path if path.is_absolute() else (base_dir / path)
-
-
-def _check_unique_titles(songs: list[SongSpec], source: str) -> None:
-    seen: dict[str, int] = {}
-    for index, song in enumerate(songs):
-        if song.slug in seen:
-            raise ParamsError(f"songs[{index}].title", f"'{song.title}' names the same folder as songs[{seen[song.slug]}]",
-                              "give each song a distinct title", source)
-        seen[song.slug] = index

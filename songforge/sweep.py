@@ -12,15 +12,19 @@ import difflib
 import itertools
 import math
 import re
+import warnings
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from .confine import Roots, confine
 from .errors import ParamsError
-from .params import AlbumSpec, MasterSpec, MixSpec, SongSpec, load_album
+from .inputs import InputWarning, reference_problems
+from .params import FIXES, AlbumSpec, MasterSpec, MixSpec, SongSpec, load_album, lyrics_fit_problems
+from .params_file import excerpt, read_yaml_file
 from .paths import inside, readable_slug, slugify
+from .problems import validation_problems
 from .sweep_best import parse_best
 
 MASTER_KEYS = ("reference", "target_lufs", "true_peak_dbtp")
@@ -68,26 +72,24 @@ class SweepPlan(BaseModel):
         return inside(out_dir, self.album.slug, "sweeps", self.slug, take.id, f"{index:02d}-{song.slug}")
 
 
-def load_sweep(path: Path) -> SweepPlan:
-    """Read and check a sweep file; every error names the file, the field and the fix."""
+def load_sweep(path: Path, roots: Roots = None) -> SweepPlan:
+    """Read and check a sweep file; every error names the file, the field and the fix, every swept value's
+    problems at once. roots: for deployment runs, the folders every path must lie in (songforge.confine)."""
     path, source = Path(path), str(path)
-    raw = _read_yaml(path, source)
+    confine(path, roots, "(file)", source)
+    raw = read_yaml_file(path, "sweep", "'album:' and 'grid:'")
     if unknown := sorted(set(raw) - _FILE_FIELDS):
         raise ParamsError(unknown[0], "is not a sweep field", f"use only: {', '.join(sorted(_FILE_FIELDS))}", source)
     if not raw.get("album"):
         raise ParamsError("album", "is required", "name the album or song file to sweep, relative to this file", source)
-    try:
-        album = load_album(path.parent / str(raw["album"]))
-    except ParamsError as error:
-        raise ParamsError(f"album ({error.source}) {error.field}", error.problem, error.fix, source) from None
-    album = _with_override(_subset(album, raw.get("songs"), source), raw.get("override") or {}, source)
+    album = _with_override(_subset(_album(path.parent / str(raw["album"]), roots, source), raw.get("songs"), source),
+                           raw.get("override") or {}, source)
     axes, origins = _axes(raw, path.parent, source)
     explicit = [_checked_take(t, f"takes[{i}]", axes, path.parent, source) for i, t in enumerate(_list(raw, "takes", source))]
     count = math.prod(len(values) for values in axes.values()) * max(1, len(explicit))
     if count > MAX_TAKES:
         raise ParamsError("grid", f"{count} takes is more than {MAX_TAKES}", "narrow the grid or split the sweep", source)
-    for where, key, value in _swept_values(axes, origins, explicit):
-        _check_value(key, value, album, where, source)
+    _check_values(list(_swept_values(axes, origins, explicit)), album, roots, source)
     takes = expand_takes(axes, explicit)
     if not any(take.overrides for take in takes):
         raise ParamsError("grid", "nothing to sweep", "give 'grid:', 'takes:', 'seeds:' or 'references:'", source)
@@ -133,16 +135,13 @@ def _apply_song(song: SongSpec, overrides: dict[str, Any]) -> SongSpec:
 # -- reading and checking -----------------------------------------------------------------------
 
 
-def _read_yaml(path: Path, source: str) -> dict:
+def _album(path: Path, roots: Roots, source: str) -> AlbumSpec:
+    """The swept album; its file's every problem, each placed under 'album (<its file>)'."""
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ParamsError("(file)", "no such file", "check the path to the sweep file", source) from None
-    except yaml.YAMLError as error:
-        raise ParamsError("(file)", f"not valid YAML ({getattr(error, 'problem', error)})", "fix the YAML syntax", source) from None
-    if not isinstance(raw, dict):
-        raise ParamsError("(file)", "is not a mapping of fields", "start with 'album:' and 'grid:'", source)
-    return raw
+        return load_album(path, roots=roots)
+    except ParamsError as error:
+        raise ParamsError.all_of([ParamsError(f"album ({one.source}) {one.field}", one.problem, one.fix, source)
+                                  for one in error.problems]) from None
 
 
 def _list(raw: dict, field: str, source: str) -> list:
@@ -150,7 +149,7 @@ def _list(raw: dict, field: str, source: str) -> list:
     if value is None:
         return []
     if not isinstance(value, list) or not value:
-        raise ParamsError(field, f"{value!r} is not a non-empty list", f"write e.g. '{field}: [1, 2]'", source)
+        raise ParamsError(field, f"{excerpt(value)} is not a non-empty list", f"write e.g. '{field}: [1, 2]'", source)
     return value
 
 
@@ -162,8 +161,9 @@ def _subset(album: AlbumSpec, titles: Any, source: str) -> AlbumSpec:
     known = {song.title: song for song in album.songs}
     for index, title in enumerate(titles):
         if title not in known:
-            raise ParamsError(f"songs[{index}]", f"'{title}' is not a song of '{album.title}'",
-                              f"use one of: {', '.join(map(repr, known))}{_nearest(str(title), list(known))}", source)
+            raise ParamsError(f"songs[{index}]", f"{excerpt(title)} is not a song of '{album.title}'",
+                              f"use one of: {', '.join(map(repr, known))}{_nearest(str(title)[:200], list(known))}",
+                              source)
     return album.model_copy(update={"songs": [known[t] for t in dict.fromkeys(titles)]})
 
 
@@ -172,12 +172,12 @@ def _with_override(album: AlbumSpec, override: dict, source: str) -> AlbumSpec:
     if not isinstance(override, dict):
         raise ParamsError("override", "is not a mapping of song fields", "write e.g. 'override: {duration_s: 12}'", source)
     try:
-        return album.model_copy(update={"songs": [SongSpec.model_validate({**s.model_dump(), **override})
-                                                  for s in album.songs]})
+        songs = [SongSpec.model_validate({**s.model_dump(), **override}) for s in album.songs]
     except ValidationError as error:
-        first = error.errors()[0]
-        field = ".".join(map(str, first["loc"]))
-        raise ParamsError(f"override.{field}", first["msg"], "use a value a song accepts (see the album file)", source) from None
+        raise ParamsError.all_of(validation_problems(error, FIXES, source, prefix="override")) from None
+    if problems := [p.located(source, "override") for song in songs for p in lyrics_fit_problems(song)]:
+        raise ParamsError.all_of(problems)
+    return album.model_copy(update={"songs": songs})
 
 
 def _axes(raw: dict, base_dir: Path, source: str) -> tuple[dict[str, list[Any]], dict[str, str]]:
@@ -193,7 +193,7 @@ def _axes(raw: dict, base_dir: Path, source: str) -> tuple[dict[str, list[Any]],
         if values is None:
             continue
         if not isinstance(values, list) or not values:
-            raise ParamsError(where, f"{values!r} is not a non-empty list", f"write e.g. '{key}: [a, b]'", source)
+            raise ParamsError(where, f"{excerpt(values)} is not a non-empty list", f"write e.g. '{key}: [a, b]'", source)
         name = _key(key, where, source)
         if name in axes:
             raise ParamsError(where, f"'{name}' is swept twice", "sweep each param in one place", source)
@@ -204,7 +204,8 @@ def _axes(raw: dict, base_dir: Path, source: str) -> tuple[dict[str, list[Any]],
 
 def _checked_take(take: Any, where: str, axes: dict, base_dir: Path, source: str) -> dict[str, Any]:
     if not isinstance(take, dict) or not take:
-        raise ParamsError(where, f"{take!r} is not a mapping of param -> value", "write e.g. '- {temperature: 0.8, seed: 2}'", source)
+        raise ParamsError(where, f"{excerpt(take)} is not a mapping of param -> value",
+                          "write e.g. '- {temperature: 0.8, seed: 2}'", source)
     keys = {str(k): _key(str(k), f"{where}.{k}", source) for k in take}
     checked = {keys[str(k)]: _value(keys[str(k)], v, base_dir) for k, v in take.items()}
     if clash := sorted(set(checked) & set(axes)):
@@ -239,6 +240,25 @@ def _value(key: str, value: Any, base_dir: Path) -> Any:
     return path if path.is_absolute() else base_dir / path
 
 
+def _check_values(values: list[tuple[str, str, Any]], album: AlbumSpec, roots: Roots, source: str) -> None:
+    """Every swept value checked (references as the album's master reference is); one error listing all problems."""
+    problems, notes = [], []
+    for where, key, value in values:
+        try:
+            if key == "reference" and value is not None:
+                confine(value, roots, where, source)  # before anything looks at the file
+            _check_value(key, value, album, where, source)
+            if key == "reference" and value is not None:
+                found, noted = reference_problems(value, where, album.master.allow_poor_reference, source)
+                problems, notes = problems + found, notes + noted
+        except ParamsError as error:
+            problems.append(error)
+    if problems:
+        raise ParamsError.all_of(problems)
+    for note in notes:
+        warnings.warn(note, InputWarning, stacklevel=3)
+
+
 def _check_value(key: str, value: Any, album: AlbumSpec, where: str, source: str) -> None:
     """One swept value against the model that will receive it: the engine's Params, MasterSpec, MixSpec, SongSpec."""
     try:
@@ -252,7 +272,7 @@ def _check_value(key: str, value: Any, album: AlbumSpec, where: str, source: str
                 _check_engine_value(song, key, value, where, source)
     except ValidationError as error:
         first = error.errors()[0]
-        got = "" if first["type"] == "missing" else f" (got {value!r})"
+        got = "" if first["type"] == "missing" else f" (got {excerpt(value)})"
         raise ParamsError(where, first["msg"].removeprefix("Value error, ") + got, _fix(key), source) from None
 
 
@@ -275,7 +295,7 @@ def _fix(key: str) -> str:
 
 
 def _nearest(word: str, choices: list[str]) -> str:
-    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.5)
+    close = difflib.get_close_matches(word[:100], choices, n=1, cutoff=0.5)  # difflib is quadratic in length
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 

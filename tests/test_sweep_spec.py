@@ -69,7 +69,8 @@ def test_demo_sweep_file_loads_two_temperatures_by_two_seeds_on_one_short_song()
 def test_a_take_sets_engine_params_seed_mix_and_master_and_keeps_the_rest(tmp_path, album_file):
     reference = tmp_path / "sweeps" / "ref.wav"
     reference.parent.mkdir()
-    sf.write(reference, np.zeros((4410, 2), np.float32), 44100)
+    noise = np.random.default_rng(0).standard_normal((6 * 44100, 2))  # a full-band stereo reference passes load's check
+    sf.write(reference, (0.1 * noise).astype(np.float32), 44100)
     plan = load_sweep(sweep_file(tmp_path, songs=["One"], grid={"engine.temperature": [0.6], "mix.reverb_send": [0.3]},
                                  references=["none", "ref.wav"], seeds=[9]))
     assert plan.swept == ("temperature", "mix.reverb_send", "seed", "reference")

@@ -7,7 +7,8 @@ from typing import ClassVar
 
 from ...params import SongSpec
 from ..base import EngineParams, Progress, Stems
-from .compose import compose
+from .compose import TAIL_S, compose
+from .form import min_duration_s
 from .params import SketchParams
 from .render import render_stems, soundfont_sha256
 
@@ -28,6 +29,11 @@ class SketchEngine:
     def model_revision(self) -> str:
         """What stands in for weights here: the SoundFont it renders with (for lineage)."""
         return f"soundfont-sha256:{soundfont_sha256()}"
+
+    def min_duration_s(self, song: SongSpec, params: EngineParams) -> float:
+        """The shortest duration_s generate accepts for the song's lyrics at its bpm (params check it at load)."""
+        assert isinstance(params, SketchParams), type(params)
+        return min_duration_s(song.sections, song.bpm, TAIL_S, params.bars_per_line, song.language)
 
     def generate(self, song: SongSpec, params: EngineParams, seed: int, progress: Progress | None = None) -> Stems:
         """44.1 kHz stereo float32 vocals and instrumental of equal length, with the arrangement in metadata."""

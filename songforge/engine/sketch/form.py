@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from ...errors import ParamsError
 from ...lyrics import Lyrics
-from ...syllables import Word, sung_words
+from ...syllables import Word, line_syllables, sung_words
 
 BEATS_PER_BAR = 4
 DURATION_TOLERANCE = 0.15  # the fitted form lands within this fraction of duration_s
@@ -106,6 +106,19 @@ def plan_form(lyrics: Lyrics, bpm: float, duration_s: float, tail_s: float,
     pad_beats = max(0, round(target_beats) - vocal_beats)
     _fill_pads(blocks, pad_beats)
     return _layout(blocks, words, lyrics)
+
+
+def min_duration_s(lyrics: Lyrics, bpm: float, tail_s: float, bars_per_line: int | None = None,
+                   language: str = "en") -> float:
+    """The shortest duration_s plan_form lays these lyrics out in at `bpm`: every line as densely as the
+    engine sings it (or at `bars_per_line`), the final chord and the tail, less the form's tolerance.
+
+    Linear in the lyrics, so params can refuse lyrics too long for any song before a run starts.
+    """
+    per_line = 0 if bars_per_line is None else bars_per_line
+    vocal_beats = BEATS_PER_BAR * sum(_line_bars(sum(line_syllables(line, language)), per_line)
+                                      for section in lyrics.sections for line in section.lines)
+    return ((vocal_beats + FINAL_CHORD_BEATS) * 60.0 / bpm + tail_s) / (1 + DURATION_TOLERANCE)
 
 
 def _line_bars(n_syllables: int, per_line: int) -> int:
