@@ -20,14 +20,18 @@ if ! .venv/bin/python -c "import torchaudio" 2>/dev/null; then
     rm -f .venv/lib/python*/site-packages/torchaudio/lib/*.so
 fi
 .venv/bin/python -c "import torchcrepe, tinysoundfont, prefect, mlflow" >/dev/null
-# Debian's chromium lets tests open the review page headless (playwright drives it; no browser
-# download). Without apt (or root) the review-page tests skip and say why.
-if ! command -v chromium >/dev/null 2>&1; then
+# Debian packages: chromium lets tests open the review page headless (playwright drives it; no browser
+# download); a CJK font lets song titles in Chinese, Japanese or Korean show in the plots (else: boxes).
+# Without apt (or root) the review-page tests skip and say why, and such titles show as boxes.
+wanted=()
+command -v chromium >/dev/null 2>&1 || wanted+=(chromium)
+fc-list 2>/dev/null | grep -qiE "wqy|noto sans cjk" || wanted+=(fonts-wqy-zenhei)
+if [ ${#wanted[@]} -gt 0 ]; then
     if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
-        { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
-            || echo "warning: could not install chromium; the review-page tests will skip" >&2
+        { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${wanted[@]}" >/dev/null; } \
+            || echo "warning: could not install ${wanted[*]}" >&2
     else
-        echo "warning: chromium missing and apt-get unavailable (or not root); the review-page tests will skip" >&2
+        echo "warning: ${wanted[*]} missing and apt-get unavailable (or not root)" >&2
     fi
 fi
 echo "songforge installed in .venv"

@@ -6,6 +6,7 @@ nothing leaks between calls through pyplot's global state or rcParams.
 
 from __future__ import annotations
 
+import functools
 import math
 from pathlib import Path
 from typing import Sequence
@@ -178,8 +179,30 @@ def _figure(title: str) -> Figure:
     FigureCanvasAgg(fig)
     fig.get_layout_engine().set(h_pad=0.12, w_pad=0.12)
     # parse_math=False: a title is user text, and '$' must not switch matplotlib into mathtext
-    fig.suptitle(str(title), color=INK, fontsize=17, fontweight="bold", x=0.01, ha="left", parse_math=False)
+    fig.suptitle(str(title), color=INK, fontsize=17, fontweight="bold", x=0.01, ha="left", parse_math=False,
+                 fontfamily=title_fonts())
     return fig
+
+
+# Fonts for the glyphs DejaVu Sans lacks (a title in Chinese, Japanese or Korean), used where installed;
+# matplotlib falls back along the list glyph by glyph. scripts/install.sh installs WenQuanYi Zen Hei.
+_CJK_FONTS = ("Noto Sans CJK JP", "Noto Sans CJK SC", "Noto Sans CJK KR", "WenQuanYi Zen Hei", "Droid Sans Fallback")
+
+
+_CJK_FILES = ("wqyzenhei", "notosanscjk", "droidsansfallback")
+
+
+@functools.cache
+def title_fonts() -> list[str]:
+    from matplotlib import font_manager
+
+    installed = {font.name for font in font_manager.fontManager.ttflist}
+    if not installed & set(_CJK_FONTS):  # matplotlib's font cache predates the font's install: add it
+        for path in font_manager.findSystemFonts():
+            if any(name in Path(path).name.lower().replace("-", "") for name in _CJK_FILES):
+                font_manager.fontManager.addfont(path)
+        installed = {font.name for font in font_manager.fontManager.ttflist}
+    return ["DejaVu Sans", *(name for name in _CJK_FONTS if name in installed)]
 
 
 def _style_axes(ax: Axes) -> None:
