@@ -44,19 +44,24 @@ class FileRef:
         return cls(str(path), file_sha256(path), stat.st_size, stat.st_mtime_ns)
 
     def is_intact(self) -> bool:
-        """The file is still there, with the same content.
+        """The file is still there, with the same content (see `current`: no reading while size and mtime hold)."""
+        path = Path(self.path)
+        if not path.is_file() or path.stat().st_size != self.size:
+            return False
+        return self.current().sha256 == self.sha256
+
+    def current(self) -> "FileRef":
+        """This ref while the file's size and modification time are unchanged, else a fresh one (re-hashed).
 
         An unchanged size and modification time vouch for the content without reading it (as git's
-        index does), which keeps a fully cached album rerun from re-hashing every WAV.
+        index does), which keeps a fully cached album rerun from re-hashing every WAV, and a worker
+        from re-hashing 20 GB of model weights. OSError if the file is gone.
         """
-        path = Path(self.path)
-        if not path.is_file():
-            return False
-        stat = path.stat()
-        if stat.st_size != self.size:
-            return False
+        stat = Path(self.path).stat()
         # getattr: results pickled before mtime_ns existed lack the attribute
-        return stat.st_mtime_ns == getattr(self, "mtime_ns", 0) or file_sha256(path) == self.sha256
+        if stat.st_size == self.size and stat.st_mtime_ns == getattr(self, "mtime_ns", 0):
+            return self
+        return FileRef.of(Path(self.path))
 
 
 @dataclass(frozen=True)
