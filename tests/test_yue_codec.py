@@ -203,7 +203,7 @@ def test_pull_xcodec_fetches_the_checkpoints_then_converts(reference, tmp_path, 
     # Mocked: the Hugging Face hub cannot be reached here; the fake writes the official layout as a download would.
     calls = []
 
-    def fake_download(repo_id, local_dir, allow_patterns):
+    def fake_download(repo_id, local_dir, allow_patterns, revision):
         calls.append((repo_id, allow_patterns))
         write_official(reference, local_dir)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, Protocol
 
 import numpy as np
@@ -46,8 +47,27 @@ class EngineParams(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+@dataclass(frozen=True)
+class ModelNeed:
+    """A model an engine would load for a song: the step that loads it, the name the song gives it, the folder
+    it is looked for in, and what that folder lacks (`missing`, paths relative to it, "." for the folder
+    itself; empty when the model is usable). `pull`: the name `songforge models pull` fetches it by, None
+    for a folder of the user's own that no command can fetch."""
+
+    role: str
+    name: str
+    folder: Path
+    missing: tuple[str, ...] = ()
+    pull: str | None = None
+
+
 class Engine(Protocol):
-    """What the registry hands out. `identity` goes into cache keys and lineage."""
+    """What the registry hands out. `identity` goes into cache keys and lineage.
+
+    An engine that loads models also has `models_needed(params) -> list[ModelNeed]`: every model
+    `generate` would load with these params, checked on disk without reading weights, so that an album
+    can be refused before any run starts (songforge.preflight). Engines without models leave it out.
+    """
 
     name: ClassVar[str]
     Params: ClassVar[type[EngineParams]]
@@ -58,3 +78,9 @@ class Engine(Protocol):
 
     def generate(self, song: "SongSpec", params: EngineParams, seed: int, progress: Progress | None = None) -> Stems:
         ...
+
+
+def needed_models(engine: Engine, params: EngineParams) -> list[ModelNeed]:
+    """engine.models_needed(params), or [] for an engine that loads no models (and so does not define it)."""
+    method = getattr(engine, "models_needed", None)
+    return list(method(params)) if callable(method) else []

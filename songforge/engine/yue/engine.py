@@ -13,10 +13,10 @@ from typing import Callable, ClassVar, NamedTuple, Sequence
 import numpy as np
 import torch
 
-from ..base import EngineParams, Progress, Stems
+from ..base import EngineParams, ModelNeed, Progress, Stems
 from .params import DecodeParams, Stage1Params, Stage2Params, YuEParams
 from .memory import free_memory
-from .weights import MODELS, default_device_dtype, load_model, models_dir
+from .weights import default_device_dtype, folder_identity, load_model, model_folder, model_need, verified_folder
 
 VERSION = "yue-v1"
 OUTPUT_RATE = 44_100
@@ -28,29 +28,10 @@ _PLACEMENT = {"memory", "stage1_batch_size", "stage2_batch_size"}
 _DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16, "float32": torch.float32}
 
 
-def model_folder(name_or_path: str) -> Path:
-    """A model name from MODELS lives under models_dir(); anything else is a folder path."""
-    return models_dir() / name_or_path if name_or_path in MODELS else Path(name_or_path).expanduser()
-
-
 def model_identities(params: YuEParams) -> dict[str, str]:
     """folder_identity of each model a YuE take uses, by role (each folder is listed once per call)."""
     return {"stage1": folder_identity(params.stage1_model), "stage2": folder_identity(params.stage2_model),
             "codec": folder_identity(params.codec_model)}
-
-
-def folder_identity(name_or_path: str) -> str:
-    """Changes when the model's files change: config bytes plus weight file names and sizes (no reading weights)."""
-    folder = model_folder(name_or_path)
-    if not folder.is_dir():
-        return f"{name_or_path}:absent"
-    digest = hashlib.sha256()
-    for path in sorted(folder.rglob("*")):
-        if path.suffix in {".json", ".yaml", ".model"} and path.is_file() and path.stat().st_size < 1 << 22:
-            digest.update(path.relative_to(folder).as_posix().encode() + path.read_bytes())
-        elif path.suffix in {".safetensors", ".bin", ".pth"}:
-            digest.update(f"{path.relative_to(folder).as_posix()}:{path.stat().st_size}".encode())
-    return f"{name_or_path}:{digest.hexdigest()[:12]}"
 
 
 def _device_dtype(dtype: str) -> tuple[torch.device, torch.dtype]:
@@ -78,7 +59,7 @@ def _model(name: str, dtype: str, keep: bool, int8: bool = False):
     if key in _RESIDENT:
         return _RESIDENT[key]
     device, torch_dtype = _device_dtype(dtype)
-    model = load_model(model_folder(name), device, torch_dtype, model_name=name)
+    model = load_model(verified_folder(name), device, torch_dtype, model_name=name)
     if int8:
         from .quantize import quantize_int8
 
@@ -108,7 +89,7 @@ def reference_ids(p: Stage1Params) -> list[int] | None:
     from .codec import encode, load_codec
     from .prompt import reference_dual, reference_single
 
-    codec = load_codec(model_folder(p.codec_model))
+    codec = load_codec(verified_folder(p.codec_model))
 
     def codes(path: Path) -> np.ndarray:
         audio, rate = read_audio(path)
@@ -208,7 +189,7 @@ def decode(vocal: np.ndarray, instrumental: np.ndarray, p: DecodeParams) -> Stem
     from .upsampler import fuse_low_band, load_upsampler, upsample
 
     check_decodable({"vocal track": vocal, "instrumental track": instrumental})
-    folder = model_folder(p.codec_model)
+    folder = verified_folder(p.codec_model)
     codec, upsamplers = load_codec(folder), load_upsampler(folder)
     low = {name: _saved(codec_decode(codec, codes), p.rescale) for name, codes in
            (("vocals", vocal), ("instrumental", instrumental))}
@@ -253,6 +234,12 @@ class YuEEngine:
         assert isinstance(params, YuEParams), type(params)
         digest = hashlib.sha256(params.model_dump_json(exclude=_PLACEMENT).encode()).hexdigest()[:12]
         return ":".join([VERSION, digest, *(models or model_identities(params)).values()])
+
+    def models_needed(self, params: EngineParams) -> list[ModelNeed]:
+        """The stage-1, stage-2 and codec models these params load, each checked on disk (stat only)."""
+        assert isinstance(params, YuEParams), type(params)
+        return [model_need("stage 1", params.stage1_model), model_need("stage 2", params.stage2_model),
+                model_need("codec", params.codec_model)]
 
     def generate(self, song, params: EngineParams, seed: int, progress: Progress | None = None) -> Stems:
         assert isinstance(params, YuEParams), type(params)

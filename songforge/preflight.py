@@ -1,0 +1,74 @@
+"""Before any run starts: every model every song needs, checked at once, and the one command that fetches them.
+
+Each engine says which models a song's params load (`models_needed`, songforge.engine.base); this module
+only gathers what is missing across an album (or every take of a sweep) so that the user learns of all of
+it in one message, instead of one model per failed overnight run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterable
+
+from .engine.base import needed_models
+from .errors import EngineError
+
+if TYPE_CHECKING:
+    from .params import SongSpec
+
+
+@dataclass
+class MissingModel:
+    """A model folder some songs need that is absent or incomplete, and which songs' steps need it."""
+
+    name: str
+    folder: Path
+    missing: tuple[str, ...]
+    pull: str | None
+    uses: dict[str, list[str]] = field(default_factory=dict)  # role -> titles, e.g. {"stage 1": ["Paper Planes"]}
+
+    def describe(self) -> str:
+        where = ("is not there" if self.missing == (".",)
+                 else f"lacks {', '.join(self.missing[:4])}{' ...' if len(self.missing) > 4 else ''}")
+        label = self.name if self.pull else "a model folder of your own"
+        uses = "; ".join(f"{role} of {', '.join(map(repr, titles))}" for role, titles in self.uses.items())
+        return f"  - {label}: {self.folder} {where} (needed by {uses})"
+
+
+def missing_models(songs: Iterable["SongSpec"]) -> list[MissingModel]:
+    """Every model folder the songs' engines would load that is absent or incomplete, each listed once."""
+    found: dict[Path, MissingModel] = {}
+    for song in songs:
+        engine, params = song.engine.resolve()
+        for need in needed_models(engine, params):
+            if need.missing:
+                entry = found.setdefault(need.folder, MissingModel(need.name, need.folder, need.missing, need.pull))
+                titles = entry.uses.setdefault(need.role, [])
+                if song.title not in titles:  # a sweep lists each song once per take
+                    titles.append(song.title)
+    return list(found.values())
+
+
+def pull_command(missing: Iterable[MissingModel]) -> str | None:
+    """The one `songforge models pull a b c` that fetches every missing model it can (None if it can fetch none)."""
+    names = list(dict.fromkeys(m.pull for m in missing if m.pull))
+    return f"songforge models pull {' '.join(names)}" if names else None
+
+
+def check_models(songs: Iterable["SongSpec"], source: str | None = None) -> None:
+    """Raise EngineError listing every missing model of every song, with the fix, before anything runs."""
+    missing = missing_models(songs)
+    if not missing:
+        return
+    where = f"{source}: " if source else ""
+    lines = [f"{where}{len(missing)} model{'s' if len(missing) > 1 else ''} the songs need "
+             f"{'are' if len(missing) > 1 else 'is'} missing, so nothing was started:"]
+    lines += [m.describe() for m in missing]
+    command = pull_command(missing)
+    fixes = [f"run `{command}` (on a machine with internet; SONGFORGE_MODELS sets where models go), then "
+             "run this again"] if command else []
+    if any(m.pull is None for m in missing):
+        fixes.append("for a folder of your own, correct its path in the song's engine params or put the model there")
+    lines.append(f"Fix: {'; '.join(fixes)}.")
+    raise EngineError("\n".join(lines))
