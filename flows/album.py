@@ -10,23 +10,23 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from prefect import flow, task
+from prefect import flow
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from songforge import stages
 from songforge.params import AlbumSpec
+from songforge.report.safe_text import markdown_text
 from songforge.paths import album_dir, ascii_key
-from tasks.cache import StageCache
+from tasks.cache import cached_task
 from tasks.gpu import host_name
 from tasks.track import (TrackedRun, close_album_run, close_song_run, default_tracking_uri, finish_album_run,
-                         links_markdown, song_params, start_album_run)
+                         links_markdown, runs_page, song_params, start_album_run)
 
 from .progress import stage_done
 from .song import stages_of, song_folders, submit_songs, wait_for_songs
 
-album_report = task(name="album-report", cache_policy=StageCache(stage="album-report"),
-                    persist_result=True)(stages.album_report)
+album_report = cached_task("album-report")(stages.album_report)
 
 
 @flow(name="album", task_runner=ThreadPoolTaskRunner(max_workers=2))
@@ -64,7 +64,8 @@ def _make_album(album: AlbumSpec, out_dir: Path, parent: TrackedRun, deployment:
     create_table_artifact(rows, key=ascii_key(f"{album.slug}-metrics"), description=f"{album.title}: metrics per song")
     create_markdown_artifact(_links_markdown(album, parent, report.path("html"), failed),
                              key=ascii_key(f"{album.slug}-links"))
-    return {"album": album.title, "mlflow_run_id": parent.run_id, "report": str(report.path("html")),
+    return {"album": album.title, "mlflow_run_id": parent.run_id, "mlflow_page": runs_page(parent),
+            "report": str(report.path("html")),
             "songs": rows, "folders": [str(f) for f in folders], "failed": failed}
 
 
@@ -78,8 +79,9 @@ def _run_songs(album: AlbumSpec, folders: list[Path], parent: TrackedRun, out_di
 
     songs = run_songs_on_deployment(album, folders, parent, deployment, out_dir)
     for song, outcome in zip(album.songs, songs):
-        for stage in stages_of(song) if "error" not in outcome["results"] else ():
-            stage_done(song.title, stage)
+        error = outcome["results"].get("error")
+        for stage in stages_of(song) if error is None else ("song",):
+            stage_done(song.title, stage, error)
     return songs
 
 
@@ -113,7 +115,7 @@ def _links_markdown(album: AlbumSpec, parent: TrackedRun, report: Path, failed: 
     lines = [links_markdown(parent, report)]  # the review page as a file:// link, the run's UI link if served
     if failed:
         lines += ["", f"**{len(failed)} of {len(album.songs) + len(album.rejected)} songs failed:**", ""]
-        lines += [f"- **{title}**: {reason}" for title, reason in failed.items()]
+        lines += [f"- **{markdown_text(title)}**: {markdown_text(reason)}" for title, reason in failed.items()]
     return "\n".join(lines)
 
 
@@ -121,6 +123,15 @@ def _links_markdown(album: AlbumSpec, parent: TrackedRun, report: Path, failed: 
 def album_file_flow(album_file: str, out_dir: str = "out", tracking_uri: str | None = None,
                     deployment: str | None = None) -> dict:
     """The album flow for deployments and schedules: takes the params file's path (songs with bad lyrics fail alone)."""
+    from songforge.confine import confine_all
     from songforge.params import load_album
+    from songforge.preflight import check_models
 
-    return album_flow(load_album(Path(album_file), lenient_songs=True), out_dir, tracking_uri, deployment)
+    from .song import deployment_roots
+
+    roots = deployment_roots()  # a deployment run's paths come from whoever starts it: confined to these
+    confine_all({"album_file": Path(album_file), "out_dir": Path(out_dir)}, roots)
+    album = load_album(Path(album_file), lenient_songs=True, roots=roots)
+    if deployment is None:  # songs run on this worker: its models folder must hold every model (before any run)
+        check_models(album.songs, source=album_file)
+    return album_flow(album, out_dir, tracking_uri, deployment)

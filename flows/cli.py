@@ -28,8 +28,29 @@ SUMMARY_COLUMNS = [("duration_s", "len s", "{:.0f}"), ("lufs", "LUFS", "{:.1f}")
 
 
 def _fail(error: Exception) -> None:
-    typer.secho(f"error: {error}", fg=typer.colors.RED, err=True)
+    """Print the error (every problem of a params file, a line each) and exit 2."""
+    from songforge.errors import ParamsError
+
+    for line in [str(one) for one in error.problems] if isinstance(error, ParamsError) else [str(error)]:
+        typer.secho(f"error: {line}", fg=typer.colors.RED, err=True)
     raise typer.Exit(2)
+
+
+@contextmanager
+def _input_warnings():
+    """Print the warnings the params' input files give (e.g. a mono reference) as 'warning: ...' lines."""
+    import warnings
+
+    from songforge.inputs import InputWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", InputWarning)
+        yield
+    for warning in caught:
+        if issubclass(warning.category, InputWarning):
+            typer.secho(f"warning: {warning.message}", fg=typer.colors.YELLOW, err=True)
+        else:  # not ours: shown as Python would have
+            warnings.showwarning(warning.message, warning.category, warning.filename, warning.lineno)
 
 
 @app.command()
@@ -85,16 +106,20 @@ def _run(file: Path, out: Path, tracking_uri: str | None, concurrency: int | Non
          overrides: Path | None = None, deployment: str | None = None) -> None:
     from songforge.overrides import apply_overrides, load_overrides
     from songforge.params import load_album
+    from songforge.preflight import check_models
 
     try:
         # Every params error surfaces here, before any run exists; only an album's song with
         # unusable lyrics is set aside, to fail alone while the others are made.
-        spec = load_album(file, lenient_songs=flow_name == "album")
+        with _input_warnings():
+            spec = load_album(file, lenient_songs=flow_name == "album")
         if overrides is not None:
             spec = apply_overrides(spec, load_overrides(overrides), source=str(overrides))
         if deployment and not os.environ.get("PREFECT_API_URL"):
             raise SongforgeError(f"--deployment {deployment} needs a Prefect server the workers also use. Fix: set "
                                  "PREFECT_API_URL (songforge serve prints it), or leave --deployment out.")
+        if deployment is None:  # songs run here: every model of every song must be here (workers hold their own)
+            check_models(spec.songs, source=str(file))
     except SongforgeError as error:
         _fail(error)
     with _prefect_api() as api_ready:
@@ -116,7 +141,14 @@ def _prefect_api():
         try:
             yield api.wait
         finally:
+            _send_pending_logs()  # while the API still answers: it may stop with this command
             del os.environ["PREFECT_API_URL"]
+
+
+def _send_pending_logs() -> None:
+    from prefect.logging.handlers import APILogWorker
+
+    APILogWorker.drain_all(timeout=5)
 
 
 def _run_flow(spec, out: Path, tracking_uri: str | None, concurrency: int | None, flow_name: str,
@@ -125,14 +157,14 @@ def _run_flow(spec, out: Path, tracking_uri: str | None, concurrency: int | None
     from tqdm import tqdm
 
     from flows.album import album_flow
-    from flows.progress import listener
+    from flows.progress import listener, task_states_off_the_console
     from flows.song import song_flow, stages_of
 
     flow = (song_flow if flow_name == "song" else album_flow).with_options(
         task_runner=ThreadPoolTaskRunner(max_workers=concurrency or spec.concurrency))
     total = sum(len(stages_of(song)) for song in spec.songs)
-    with tqdm(total=total, desc=spec.title, unit="stage", file=sys.stderr) as bar:
-        token = listener.set(lambda song, stage: (bar.set_postfix_str(f"{song}: {stage}"), bar.update()))
+    with tqdm(total=total, desc=spec.title, unit="stage", file=sys.stderr) as bar, task_states_off_the_console():
+        token = listener.set(_bar_listener(bar))
         try:
             api_ready()
             args = (spec, str(out), tracking_uri) + ((deployment,) if flow_name == "album" else ())
@@ -144,6 +176,16 @@ def _run_flow(spec, out: Path, tracking_uri: str | None, concurrency: int | None
     _print_summary(result)
     if result.get("failed"):
         raise typer.Exit(1)
+
+
+def _bar_listener(bar):
+    """Advance the bar a stage at a time; a song's failure is one line above it, with the reason."""
+    def hear(song: str, stage: str, failed: str | None = None) -> None:
+        if failed:
+            bar.write(f"failed: {song}: {failed}", file=sys.stderr)
+        bar.set_postfix_str(f"{song}: {stage}")
+        bar.update()
+    return hear
 
 
 def _print_summary(result: dict) -> None:
@@ -159,7 +201,7 @@ def _print_summary(result: dict) -> None:
     for row in result["songs"]:
         if "error" in row:
             typer.secho(f"\nfailed: {row['song']}: {row['error']}", fg=typer.colors.RED)
-    typer.echo(f"\nreport: {result['report']}\nMLflow run: {result['mlflow_run_id']}")
+    typer.echo(f"\nreport: {result['report']}\nMLflow: {result['mlflow_page']}")
 
 
 def _cell(row: dict, key: str, pattern: str) -> str:
@@ -187,13 +229,16 @@ def sweep(
     concurrency: Optional[int] = typer.Option(None, help="stages run at once (default: the album's concurrency)"),
 ) -> None:
     """Remake songs over engine params, seeds and master references; compare the takes and pick the best."""
+    from songforge.preflight import check_models
     from songforge.sweep import load_sweep
     from songforge.sweep_best import parse_best
 
     try:
-        plan = load_sweep(file)  # every key and value checked here, before any run exists
+        with _input_warnings():
+            plan = load_sweep(file)  # every key and value checked here, before any run exists
         if best:
             parse_best(best)
+        check_models([song for take in plan.takes for song in plan.album_for(take).songs], source=str(file))
     except SongforgeError as error:
         _fail(error)
     with _prefect_api() as api_ready:
@@ -211,7 +256,7 @@ def _run_sweep(plan, out: Path, tracking_uri: str | None, concurrency: int | Non
     flow = sweep_flow.with_options(task_runner=ThreadPoolTaskRunner(max_workers=concurrency or plan.album.concurrency))
     total = sum(len(stages_of(song)) for take in plan.takes for song in plan.album_for(take).songs)
     with tqdm(total=total, desc=f"sweep {plan.name}", unit="stage", file=sys.stderr) as bar:
-        token = listener.set(lambda take, stage: (bar.set_postfix_str(f"{take}: {stage}"), bar.update()))
+        token = listener.set(_bar_listener(bar))
         try:
             api_ready()
             result = flow(plan, str(out), tracking_uri, best)

@@ -54,8 +54,14 @@ def song_folders(album: AlbumSpec, out_dir: Path) -> list[Path]:
 def wait_for_songs(album: AlbumSpec, submitted: list[dict[str, PrefectFuture]]) -> list[dict]:
     """Results per song (stage -> result), reporting each stage as it finishes; see song_results for failures."""
     owner = {id(f): (album.songs[i].title, stage) for i, s in enumerate(submitted) for stage, f in s.items()}
+    failed: set[str] = set()
     for future in as_completed([f for s in submitted for f in s.values()]):
-        stage_done(*owner[id(future)])
+        song, stage = owner[id(future)]
+        future.wait()  # pins the future's own final state (see song_results)
+        why = None if song in failed else _failure(future.state)
+        if why:
+            failed.add(song)
+        stage_done(song, stage, why and f"{stage}: {why}")
     return [song_results(song) for song in submitted]
 
 
@@ -73,11 +79,18 @@ def song_results(futures: dict[str, PrefectFuture]) -> dict:
         state = future.state
         if state.is_completed():
             results[stage] = future.result()
-        elif "error" not in results and (state.is_failed() or state.is_crashed() or state.is_cancelled()):
-            results["error"] = f"{stage}: {_why(state.result(raise_on_failure=False), state)}"
+        elif "error" not in results and (why := _failure(state)):
+            results["error"] = f"{stage}: {why}"
     if "error" not in results and len(results) < len(futures):  # nothing failed, yet stages missing
         results["error"] = "stages did not run: " + ", ".join(stage for stage in futures if stage not in results)
     return results
+
+
+def _failure(state) -> str | None:
+    """Why a stage failed (crashed, was cancelled), or None: it finished, or did not run because an upstream one failed."""
+    if not (state.is_failed() or state.is_crashed() or state.is_cancelled()):
+        return None
+    return _why(state.result(raise_on_failure=False), state)
 
 
 def _why(error: object, state) -> str:
@@ -108,6 +121,10 @@ def song_flow(album: AlbumSpec, out_dir: str = "out", tracking_uri: str | None =
 def album_song_flow(album: AlbumSpec, index: int, out_dir: str, tracking_uri: str, parent_run_id: str) -> dict:
     """Song `index` of `album` as its own flow run (the `album-song` deployment): whichever host's worker
     takes it makes the song into the shared out_dir; returns {"results": stage -> result, "host": name}."""
+    from songforge.confine import confine_all
+
+    # whoever submits the run names its paths: confine them before any is read or written
+    confine_all({"out_dir": Path(out_dir), **album.input_files()}, deployment_roots())
     host = host_name()
     _tag_this_run(f"host:{host}")
     song, parent = album.songs[index], TrackedRun(tracking_uri, parent_run_id)
@@ -118,6 +135,16 @@ def album_song_flow(album: AlbumSpec, index: int, out_dir: str, tracking_uri: st
         close_song_run(parent, song.title, "FAILED", results["error"], {**song_params(song), "host": host})
         raise SongFailed(results["error"])
     return {"results": results, "host": host}
+
+
+def deployment_roots() -> tuple[Path, ...] | None:
+    """The folders a run started through a deployment may read and write: the project folder it runs in and
+    those the operator lists in SONGFORGE_ALLOWED_ROOTS (songforge.confine). None for a run started by hand."""
+    from prefect.runtime import deployment
+
+    from songforge.confine import allowed_roots
+
+    return allowed_roots(Path.cwd()) if deployment.id else None
 
 
 def _tag_this_run(tag: str) -> None:

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any, Callable
 
-from prefect import flow, task
+from prefect import flow
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.futures import PrefectFuture, as_completed
 from prefect.task_runners import ThreadPoolTaskRunner
@@ -14,17 +14,17 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from songforge.params import AlbumSpec, SongSpec
 from songforge.paths import ascii_key
 from songforge.report.compare import TakeSong, write_comparison
+from songforge.report.safe_text import markdown_text
 from songforge.sweep import SweepPlan, Take
 from songforge.sweep_best import derived_metrics, parse_best
 from tasks import stages
-from tasks.cache import StageCache
-from tasks.track import TrackedRun, default_tracking_uri, finish_sweep_run, log_take, start_sweep_run
+from tasks.cache import cached_task
+from tasks.track import TrackedRun, default_tracking_uri, finish_sweep_run, log_take, runs_page, start_sweep_run
 
 from .engines import EngineSteps, submit_once
 from .progress import stage_done
 
-comparison = task(name="sweep-comparison", cache_policy=StageCache(stage="sweep-comparison"),
-                  persist_result=True)(write_comparison)
+comparison = cached_task("sweep-comparison")(write_comparison)
 
 
 @flow(name="sweep", task_runner=ThreadPoolTaskRunner(max_workers=2))
@@ -35,10 +35,18 @@ def sweep_flow(plan: SweepPlan, out_dir: str = "out", tracking_uri: str | None =
 
 @flow(name="sweep-file")
 def sweep_file_flow(sweep_file: str, out_dir: str = "out", tracking_uri: str | None = None, best: str | None = None) -> dict:
-    """The sweep flow for deployments: takes the sweep file's path."""
+    """The sweep flow for deployments: takes the sweep file's path (every path in it confined, see flows.song)."""
+    from songforge.confine import confine_all
+    from songforge.preflight import check_models
     from songforge.sweep import load_sweep
 
-    return sweep_flow(load_sweep(Path(sweep_file)), out_dir, tracking_uri, best)
+    from .song import deployment_roots
+
+    roots = deployment_roots()
+    confine_all({"sweep_file": Path(sweep_file), "out_dir": Path(out_dir)}, roots)
+    plan = load_sweep(Path(sweep_file), roots=roots)
+    check_models([song for take in plan.takes for song in plan.album_for(take).songs], source=sweep_file)
+    return sweep_flow(plan, out_dir, tracking_uri, best)
 
 
 def run_sweep(plan: SweepPlan, out_dir: Path, tracking_uri: str, best: str | None) -> dict:
@@ -59,10 +67,11 @@ def run_sweep(plan: SweepPlan, out_dir: Path, tracking_uri: str, best: str | Non
     rows = [entry.row() for entry in entries]
     create_table_artifact(rows, key=ascii_key(f"sweep-{plan.album.slug}-{plan.slug}"),
                           description=f"sweep {plan.name}: a row per take and song")
-    create_markdown_artifact(f"MLflow parent run `{parent.run_id}` in `{tracking_uri}`; comparison: "
-                             f"`{report.path('html')}`", key=ascii_key(f"sweep-{plan.slug}-links"))
+    create_markdown_artifact(f"MLflow parent run {parent.run_id} in {markdown_text(tracking_uri)}; comparison: "
+                             f"{markdown_text(report.path('html'))}", key=ascii_key(f"sweep-{plan.slug}-links"))
     best_takes = json.loads(report.path("best").read_text())["songs"] if rule else {}
-    return {"sweep": plan.name, "mlflow_run_id": parent.run_id, "comparison": str(report.path("html")),
+    return {"sweep": plan.name, "mlflow_run_id": parent.run_id, "mlflow_page": runs_page(parent),
+            "comparison": str(report.path("html")),
             "csv": str(report.path("csv")), "rows": rows, "swept": list(plan.swept),
             "best_rule": str(rule) if rule else None, "best": best_takes, "folder": str(folder)}
 

@@ -69,12 +69,24 @@ def test_album_runs_masters_measures_and_tracks(prefect_api, tmp_path):
     assert sorted(c.info.run_name for c in children) == [s.title for s in album.songs]
     assert all("lufs" in c.data.metrics for c in children)
     assert {"master.mp3", "pitch.png", "waveform.png"} <= {a.path for a in client.list_artifacts(children[0].info.run_id)}
+    # the album's own numbers, to compare albums in the MLflow UI, and a link to its runs page there
+    assert parent.data.metrics["lufs_mean"] == pytest.approx(sum(r["lufs"] for r in first["songs"]) / 2, abs=1e-3)
+    assert parent.data.metrics["songs_meeting_all_targets"] == 2 and parent.data.metrics["tempo_acc1_target_met"] == 2
+    assert f"#/experiments/{parent.info.experiment_id}/runs/{parent.info.run_id}" in first["mlflow_page"]
 
     started = time.perf_counter()
     second = album_flow(album, str(tmp_path / "out"), uri)
     second_s = time.perf_counter() - started
     assert second["mlflow_run_id"] == first["mlflow_run_id"]  # all cache hits: nothing re-logged
     assert second_s < first_s / 3, (first_s, second_s)
+
+    song = Path(first["folders"][0])
+    mixed, manifest = (song / "mix.wav").stat().st_mtime_ns, (song / "manifest.json").read_bytes()
+    for stem in (song / "stems").iterdir():
+        stem.unlink()  # regenerated: the same audio must give the same bytes, so nothing downstream reruns
+    third = album_flow(album, str(tmp_path / "out"), uri)
+    assert (song / "stems" / "vocals.wav").is_file() and (song / "mix.wav").stat().st_mtime_ns == mixed
+    assert (song / "manifest.json").read_bytes() == manifest and third["mlflow_run_id"] == first["mlflow_run_id"]
 
 
 def test_killed_album_resumes_without_generating_twice(prefect_api, tmp_path):
@@ -103,3 +115,19 @@ def test_killed_album_resumes_without_generating_twice(prefect_api, tmp_path):
     fresh = [r.name for r in runs if "resumed" in r.name and r.state and r.state.name == "Completed"]
     assert sorted(fresh) == sorted(set(fresh)), fresh  # no song generated twice
     assert len(set(fresh)) == 3
+
+
+def test_two_album_commands_at_once_make_each_song_once(prefect_api, tmp_path):
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import TaskRunFilter, TaskRunFilterName
+
+    album_file = short_album(tmp_path, songs=2, seconds=10, name="Twice")
+    out, uri = tmp_path / "out", f"sqlite:///{tmp_path / 'mlflow.db'}"
+    runs = [run_cli(album_file, out, uri, prefect_api) for _ in range(2)]
+    logs = [run.communicate(timeout=600)[0] for run in runs]
+    assert [run.returncode for run in runs] == [0, 0], logs
+
+    with get_client(sync_client=True) as client:
+        generated = client.read_task_runs(task_run_filter=TaskRunFilter(name=TaskRunFilterName(like_="generate-0")))
+    made = sorted(r.name for r in generated if "twice" in r.name and r.state and r.state.name == "Completed")
+    assert made == ["generate-01-twice-0", "generate-02-twice-1"], made  # the other command waited, then reused them

@@ -139,3 +139,33 @@ def test_engine_guard_holds_a_strict_host_slot_and_frees_it_on_failure(prefect_a
     assert active() == 0  # a failed engine gives its slot back
     with get_client(sync_client=True) as client:
         assert client.read_global_concurrency_limit_by_name(name).limit == 1
+
+
+CLI_WITH_RAISING_ENGINE = """
+import sys
+import tests.test_failures  # registers the raising engine in this process
+from flows.cli import app
+app()
+"""
+
+
+@pytest.mark.slow
+def test_the_cli_prints_one_line_per_failed_song_and_no_prefect_task_states(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    path = album_file(tmp_path, [{"title": "Survivor", "lyrics": LYRICS, "duration_s": 10, "bpm": 120},
+                                 {"title": "Broken Engine", "lyrics": LYRICS, "duration_s": 10,
+                                  "engine": {"name": "raising"}}])
+    run = subprocess.run([sys.executable, "-c", CLI_WITH_RAISING_ENGINE, "album", str(path), "--out", "out"],
+                         cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(root)}, capture_output=True, text=True,
+                         timeout=600)
+    assert run.returncode == 1, run.stderr[-3000:]
+    lines = run.stderr.replace("\r", "\n").splitlines()
+    assert [line for line in lines if line.startswith("failed:")] == [
+        f"failed: Broken Engine: generate: {BROKEN_ENGINE}"]
+    assert not [line for line in lines if "NotReady" in line or "Finished in state" in line], run.stderr[-3000:]
+    assert "Error logging to API" not in run.stderr
+    assert f"failed: Broken Engine: generate: {BROKEN_ENGINE}" in run.stdout  # and once more in the summary

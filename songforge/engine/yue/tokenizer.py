@@ -32,8 +32,9 @@ class MMTokenizer:
 
         path = Path(model_path)
         if not path.is_file():
-            raise EngineError(f"YuE tokenizer file {path} is missing. Fix: run `songforge models pull yue-en-cot` "
-                              "(the tokenizer.model comes with every stage-1 model).")
+            raise EngineError(f"YuE tokenizer file {path} is missing. Fix: pull the stage-1 model of that folder "
+                              f"(`songforge models pull {path.parent.name}`): every stage-1 model carries its "
+                              "tokenizer.model.")
         self.sp = sentencepiece.SentencePieceProcessor(model_file=str(path))
         self.special_ids = self._special_ids()
 
