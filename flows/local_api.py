@@ -7,6 +7,10 @@ all cached. Instead the first command starts the same server (Prefect's `create_
 PREFECT_HOME and reuse it, as a build daemon does. It exits once no command has used it for
 SONGFORGE_LOCAL_API_IDLE_S seconds (default 600; 0 stops it when the command ends). A
 command keeps it alive while it runs, however long that is.
+
+Commands started together share one server: the one that starts it holds the lock file until it
+answers, so the others wait for it and reuse it. The server is guarded against web pages as
+`songforge serve`'s is (flows/api_app.py).
 """
 
 from __future__ import annotations
@@ -25,6 +29,10 @@ import urllib.request
 from pathlib import Path
 
 from songforge.errors import SongforgeError
+from songforge.paths import write_json
+
+from .api_app import LOOPBACK_NAMES, server_env
+from .api_app import config as api_config
 
 IDLE_ENV = "SONGFORGE_LOCAL_API_IDLE_S"
 DEFAULT_IDLE_S = 600
@@ -71,19 +79,22 @@ class LocalApi:
         self.log = self.home / "songforge-local-api.log"
         self.url, self.pid, self.reused = "", 0, False
         self._stop = threading.Event()
+        self._lock = None  # the open lock file, while this command starts the server
 
     def start(self) -> str:
         try:
             self.home.mkdir(parents=True, exist_ok=True)
-            with open(self.home / "songforge-local-api.lock", "w") as lock:
-                fcntl.flock(lock, fcntl.LOCK_EX)  # two commands starting at once share one server
-                self._touch()
-                known = json.loads(self.state.read_text()) if self.state.is_file() else None
-                if known and self.idle_s and _healthy(known["url"], 0.5):
-                    self.url, self.pid, self.reused = known["url"], known["pid"], True
-                else:
-                    self._spawn()
+            self._lock = open(self.home / "songforge-local-api.lock", "w")
+            fcntl.flock(self._lock, fcntl.LOCK_EX)  # two commands starting at once share one server
+            self._touch()
+            known = json.loads(self.state.read_text()) if self.state.is_file() else None
+            if known and self.idle_s and _usable(known):
+                self.url, self.pid, self.reused = known["url"], known["pid"], True
+                self._unlock()
+            else:
+                self._spawn()  # the lock is held until it answers (`wait`): a command starting meanwhile reuses it
         except OSError as error:
+            self._unlock()
             raise SongforgeError(f"cannot start the local Prefect API in {self.home} ({error}). Fix: make "
                                  "PREFECT_HOME a writable folder, or run `prefect server start` and set "
                                  "PREFECT_API_URL to it.") from error
@@ -96,7 +107,7 @@ class LocalApi:
         env = {**os.environ, "PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1",
                "PREFECT__SERVER_FINAL": "1", "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
                # Block types are registered by `prefect server start`; our flow runs load no block.
-               "PREFECT_API_BLOCKS_REGISTER_ON_START": "false"}
+               "PREFECT_API_BLOCKS_REGISTER_ON_START": "false", **server_env(LOOPBACK_NAMES, port)}
         env.pop("PREFECT_API_URL", None)
         with open(self.log, "wb") as log:
             process = subprocess.Popen(
@@ -104,9 +115,15 @@ class LocalApi:
                 cwd=Path(__file__).resolve().parents[1], env=env, stdin=subprocess.DEVNULL, stdout=log,
                 stderr=subprocess.STDOUT, start_new_session=True)  # outlives this command, holds no terminal
         self.url, self.pid = f"http://127.0.0.1:{port}/api", process.pid
-        self.state.write_text(json.dumps({"url": self.url, "pid": self.pid}))
+        write_json(self.state, {"url": self.url, "pid": self.pid})  # atomic: a killed command leaves no half file
 
     def wait(self, timeout_s: float = 120.0) -> None:
+        try:
+            self._wait(timeout_s)
+        finally:
+            self._unlock()
+
+    def _wait(self, timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if _healthy(self.url, 1.0):
@@ -120,6 +137,7 @@ class LocalApi:
                              "Fix: run `prefect server start` and set PREFECT_API_URL to it.")
 
     def close(self) -> None:
+        self._unlock()
         self._stop.set()
         self._touch()  # idle time counts from the end of the last command
         if not self.idle_s and self.pid and _alive(self.pid):
@@ -131,6 +149,11 @@ class LocalApi:
         every = min(_BEAT_S, max(0.5, self.idle_s / 4))  # well inside the idle time, however short
         while not self._stop.wait(every):
             self._touch()
+
+    def _unlock(self) -> None:
+        if self._lock is not None:
+            self._lock.close()  # closing the file releases its flock
+            self._lock = None
 
     def _touch(self) -> None:
         self.beat.touch()
@@ -144,6 +167,20 @@ class LocalApi:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _usable(known: dict) -> bool:
+    """Whether the server named in the state file can be reused: it answers, or it is still booting
+    (its starter died before it answered; `wait` gives it the time a new one would need)."""
+    return _healthy(known["url"], 1.0) or _is_local_api(known["pid"])
+
+
+def _is_local_api(pid: int) -> bool:
+    """A live local API server, not a process that took a dead server's pid (Linux; elsewhere: no)."""
+    try:
+        return b"flows.local_api" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
 
 
 def _alive(pid: int) -> bool:
@@ -168,11 +205,10 @@ def _wait_gone(pid: int, timeout_s: float) -> None:
 
 
 def serve(port: int, beat: Path, idle_s: float) -> None:
-    """The server process: Prefect's API app under uvicorn, until `beat` is older than idle_s."""
+    """The server process: Prefect's API app, guarded (flows/api_app.py), until `beat` is older than idle_s."""
     import uvicorn
 
-    config = uvicorn.Config("prefect.server.api.server:create_app", factory=True, host="127.0.0.1", port=port,
-                            log_level="error", lifespan="on")
+    config = api_config("127.0.0.1", port, log_level="error")
     server = uvicorn.Server(config)
 
     def watch() -> None:
