@@ -1,7 +1,9 @@
-"""`songforge serve`: the one-box studio. A Prefect server and an MLflow server on 127.0.0.1, the work
-pools, the deployments, and a worker per pool, until Ctrl-C stops them all (last started, first stopped).
+"""`songforge serve`: the one-box studio. A Prefect server and an MLflow server (on 127.0.0.1 unless --host
+says otherwise, see flows/studio_access.py), the work pools, the deployments, and a worker per pool, until
+Ctrl-C stops them all (last started, first stopped).
 
 Each service writes its output to <logs>/<name>.log; what they print is not mixed into the terminal.
+"ready" means ready: nothing the servers start is still booting (MLflow runs as one process, below).
 """
 
 from __future__ import annotations
@@ -19,9 +21,14 @@ from typing import Callable
 from songforge.errors import SongforgeError
 
 from .hosts import GPU_POOL, STUDIO_POOL, setup, worker_argv
+from .studio_access import Access, access_for
 
-HOST = "127.0.0.1"  # the studio never listens beyond this machine
 STOP_WAIT_S = 15
+# `mlflow server` starts 4 uvicorn workers and a job runner with 7 Huey consumers (GenAI jobs, unused here)
+# by default; all but one worker boot after /health first answers, importing MLflow at once (~30 CPU-s),
+# so "ready" was followed by a load spike in which /health timed out on a busy 2-core box. One worker
+# (the one /health answered from) and no job runner: nothing is left to start once it answers.
+MLFLOW_ONE_PROCESS = (["--workers", "1"], {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"})
 
 
 @dataclass
@@ -60,22 +67,27 @@ class Studio:
     deploy: bool = True
     logs: Path | None = None
     echo: Callable[[str], None] = print
+    access: Access = field(default_factory=lambda: access_for("127.0.0.1"))
     services: list[Service] = field(default_factory=list)
 
     @property
+    def ui_url(self) -> str:
+        return f"http://{self.access.local_host}:{self.prefect_port}"
+
+    @property
     def api_url(self) -> str:
-        return f"http://{HOST}:{self.prefect_port}/api"
+        return f"{self.ui_url}/api"
 
     @property
     def mlflow_url(self) -> str:
-        return f"http://{HOST}:{self.mlflow_port}"
+        return f"http://{self.access.local_host}:{self.mlflow_port}"
 
     def run(self) -> None:
         """Start everything, print the UIs, wait for Ctrl-C (or a service dying), stop everything."""
         stop = signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops it as cleanly as Ctrl-C
         try:
             self.start()
-            self.echo(f"Prefect UI  http://{HOST}:{self.prefect_port}\nMLflow UI   {self.mlflow_url}\n"
+            self.echo(f"Prefect UI  {self.ui_url}\nMLflow UI   {self.mlflow_url}\n"
                       f"in another shell: export PREFECT_API_URL={self.api_url} MLFLOW_TRACKING_URI={self.mlflow_url}\n"
                       "ready; Ctrl-C stops the studio")
             self.watch()
@@ -86,17 +98,19 @@ class Studio:
             signal.signal(signal.SIGTERM, stop)
 
     def start(self) -> None:
-        env = self._env()
-        self._start("prefect-server", [sys.executable, "-m", "prefect", "server", "start", "--host", HOST,
-                                       "--port", str(self.prefect_port)], env)
-        self._start("mlflow-server", [sys.executable, "-m", "mlflow", "server", "--host", HOST,
-                                      "--port", str(self.mlflow_port),
+        env, host = self._env(), self.access.host
+        self._start("prefect-server", [sys.executable, "-m", "flows.api_app", host, str(self.prefect_port)],
+                    {**env, **self.access.prefect_env(self.prefect_port)})
+        workers, no_jobs = MLFLOW_ONE_PROCESS
+        self._start("mlflow-server", [sys.executable, "-m", "mlflow", "server", "--host", host,
+                                      "--port", str(self.mlflow_port), *workers,
                                       "--backend-store-uri", f"sqlite:///{self.root / 'mlflow.db'}",
                                       "--artifacts-destination", str(self.root / "mlartifacts"),
-                                      "--allowed-hosts", f"{HOST}:{self.mlflow_port},localhost:{self.mlflow_port}"], env)
+                                      *self.access.mlflow_args(self.mlflow_port)],
+                    {**env, **no_jobs, **self.access.mlflow_env(os.environ)})
         _wait_healthy(f"{self.api_url}/health", "the Prefect server", self.services[0])
         _wait_healthy(f"{self.mlflow_url}/health", "the MLflow server", self.services[1])
-        os.environ.update(PREFECT_API_URL=self.api_url)
+        os.environ.update(PREFECT_API_URL=self.api_url, **self.access.client_env(os.environ))
         for what, outcome in setup(self.store).items():
             self.echo(f"{what}: {outcome}")
         if self.deploy:
@@ -121,7 +135,8 @@ class Studio:
 
     def _env(self) -> dict[str, str]:
         return {**os.environ, "PREFECT_API_URL": self.api_url, "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-                "PREFECT_UI_API_URL": self.api_url, "MLFLOW_TRACKING_URI": self.mlflow_url, "PWD": str(self.root)}
+                "PREFECT_UI_API_URL": os.environ.get("PREFECT_UI_API_URL", self.api_url),
+                "MLFLOW_TRACKING_URI": self.mlflow_url, "PWD": str(self.root), **self.access.client_env(os.environ)}
 
     def _start(self, name: str, argv: list[str], env: dict[str, str]) -> None:
         logs = self.logs or self.root / ".songforge" / "logs"

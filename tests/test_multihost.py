@@ -243,14 +243,49 @@ def test_a_host_killed_mid_song_its_song_finishes_on_the_other_host_once(cluster
     assert sorted(r.id for r in cluster.song_runs("kill-album")) == sorted(r.id for r in runs)
 
 
+def process_tree(root: int) -> list[int]:
+    """`root` and every process descended from it (Linux /proc)."""
+    parents = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parents[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+    tree, grew = {root}, True
+    while grew:
+        grew = False
+        for pid, parent in parents.items():
+            if parent in tree and pid not in tree:
+                tree.add(pid)
+                grew = True
+    return sorted(tree)
+
+
+def mlflow_server_tree(port: int) -> list[int]:
+    """The processes of the `mlflow server` listening on `port`."""
+    wanted = f"--port\0{port}\0".encode()
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            text = cmdline.read_bytes()
+        except OSError:
+            continue
+        if b"mlflow\0server\0" in text and wanted in text:
+            return process_tree(int(cmdline.parent.name))
+    raise AssertionError(f"no mlflow server on port {port}")
+
+
 @pytest.mark.slow
 def test_serve_starts_a_studio_on_localhost_and_ctrl_c_stops_it(tmp_path):
+    """One studio for every check: it starts, is ready when it says so, keeps web pages out, and stops."""
+    from http_probe import assert_mlflow_guarded, assert_prefect_client_works, assert_prefect_guarded, request
     from prefect.client.orchestration import SyncPrefectClient
 
     port, mlflow_port = free_port(), free_port()
+    ui, api, mlflow = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{port}/api", f"http://127.0.0.1:{mlflow_port}"
     env = {**os.environ, "PREFECT_HOME": str(tmp_path / "home"), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
            "SONGFORGE_HOST": "studio-box", "SONGFORGE_GPU_SLOTS": "1"}
-    env.pop("PREFECT_API_URL", None)
+    for name in ("PREFECT_API_URL", "PREFECT_SERVER_API_AUTH_STRING", "MLFLOW_AUTH_ADMIN_PASSWORD"):
+        env.pop(name, None)
     serve = subprocess.Popen([sys.executable, "-m", "flows.cli", "serve", "--port", str(port), "--mlflow-port",
                               str(mlflow_port), "--no-deploy"], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
                              stderr=subprocess.STDOUT, text=True, start_new_session=True)
@@ -261,9 +296,13 @@ def test_serve_starts_a_studio_on_localhost_and_ctrl_c_stops_it(tmp_path):
             if line.startswith("ready"):
                 break
         assert lines and lines[-1].startswith("ready"), "".join(lines)
-        assert f"http://127.0.0.1:{port}" in "".join(lines) and f"http://127.0.0.1:{mlflow_port}" in "".join(lines)
-        assert healthy(f"http://127.0.0.1:{port}/api/health") and healthy(f"http://127.0.0.1:{mlflow_port}/health")
-        with SyncPrefectClient(f"http://127.0.0.1:{port}/api") as client:
+        # The flake: `mlflow server` went on booting 3 more workers and 8 job processes after "ready", and
+        # /health timed out in that load. Now what answered /health is all there is, and nothing starts later.
+        mlflow_at_ready = mlflow_server_tree(mlflow_port)
+        assert len(mlflow_at_ready) == 2, mlflow_at_ready  # `mlflow server` and its one uvicorn process
+        assert ui in "".join(lines) and mlflow in "".join(lines)
+        assert healthy(f"{api}/health") and healthy(f"{mlflow}/health")
+        with SyncPrefectClient(api) as client:
             assert {p.name for p in client.read_work_pools()} >= {"gpu", "studio"}
             assert client.read_global_concurrency_limit_by_name("gpu-studio-box").limit == 1
             workers = wait_until(lambda: client.read_workers_for_work_pool("gpu"), 120, "the gpu worker")
@@ -271,9 +310,18 @@ def test_serve_starts_a_studio_on_localhost_and_ctrl_c_stops_it(tmp_path):
         listening = subprocess.run(["ss", "-ltnH"], capture_output=True, text=True).stdout
         for wanted in (port, mlflow_port):
             assert f"127.0.0.1:{wanted} " in listening and f"0.0.0.0:{wanted} " not in listening
+
+        assert_prefect_guarded(api)
+        assert_prefect_client_works(api)
+        assert_mlflow_guarded(mlflow)
+        status, headers, page = request(ui, headers={"Accept": "text/html"})  # the UI still comes with the API
+        assert status == 200 and "text/html" in headers["content-type"] and "<html" in page.lower(), status
+        status, _, settings = request(f"{ui}/ui-settings")
+        assert status == 200 and '"csrf_enabled":true' in settings.replace(" ", ""), settings
+        assert mlflow_server_tree(mlflow_port) == mlflow_at_ready
     finally:
         serve.send_signal(signal.SIGINT)
         rest, _ = serve.communicate(timeout=120)
     assert serve.returncode == 0, "".join(lines) + rest
-    assert "stopped prefect-server" in rest and not healthy(f"http://127.0.0.1:{port}/api/health")
-    assert not healthy(f"http://127.0.0.1:{mlflow_port}/health")
+    assert "stopped prefect-server" in rest and not healthy(f"{api}/health")
+    assert not healthy(f"{mlflow}/health")
