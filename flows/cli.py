@@ -280,22 +280,28 @@ def _print_sweep_summary(result: dict) -> None:
         typer.echo(f"\nbest take per song ({rule}):")
         for song, pick in result["best"].items():
             typer.echo(f"  {song}: " + (f"{pick['take']}  ({metric} = {_fmt(pick['value'])})" if pick else "no measured value"))
-    typer.echo(f"\ncomparison: {result['comparison']}\nMLflow run: {result['mlflow_run_id']}")
+    typer.echo(f"\ncomparison: {result['comparison']}\nMLflow: {result['mlflow_page']}")
 
 
 @app.command()
 def serve(
-    port: int = typer.Option(4200, help="Prefect server port (UI and API) on 127.0.0.1"),
-    mlflow_port: int = typer.Option(5000, help="MLflow server port on 127.0.0.1"),
+    port: int = typer.Option(4200, help="Prefect server port (UI and API)"),
+    mlflow_port: int = typer.Option(5000, help="MLflow server port"),
     store: Optional[str] = typer.Option(None, help="shared result store (a folder or s3://...); default: Prefect's own"),
     deploy: bool = typer.Option(True, help="register deployments/prefect.yaml with the server"),
+    host: str = typer.Option("127.0.0.1", help="address to listen on; off loopback (a studio LAN) it needs "
+                             "PREFECT_SERVER_API_AUTH_STRING and MLFLOW_AUTH_ADMIN_PASSWORD"),
+    allowed_hosts: str = typer.Option("", help="more names the studio is reached by, comma-separated (default: "
+                                      "127.0.0.1, localhost, --host, and off loopback this machine's names)"),
 ) -> None:
-    """The one-box studio: Prefect and MLflow servers on 127.0.0.1, pools, deployments, workers; Ctrl-C stops all."""
+    """The one-box studio: Prefect and MLflow servers (127.0.0.1 unless --host), pools, deployments, workers."""
     from flows.studio import Studio
+    from flows.studio_access import access_for
 
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     try:
-        Studio(Path.cwd(), port, mlflow_port, store, deploy, echo=typer.echo).run()
+        access = access_for(host, allowed_hosts.split(","))
+        Studio(Path.cwd(), port, mlflow_port, store, deploy, echo=typer.echo, access=access).run()
     except SongforgeError as error:
         _fail(error)
 

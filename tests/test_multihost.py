@@ -70,7 +70,7 @@ class Cluster:
     def env(self, home: str, **extra: str) -> dict[str, str]:
         env = {**os.environ, "PREFECT_API_URL": self.api, "PREFECT_HOME": str(self.root / home),
                "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PREFECT_LOGGING_LEVEL": "INFO", "PWD": str(ROOT),
-               "MLFLOW_TRACKING_URI": self.uri, **extra}
+               "MLFLOW_TRACKING_URI": self.uri, "SONGFORGE_ALLOWED_ROOTS": str(self.root), **extra}
         env.pop("SONGFORGE_GPU_GUARD", None)
         return env
 
