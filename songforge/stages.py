@@ -282,7 +282,10 @@ def _song_report(song: SongSpec, results: dict, album_dir: Path, targets: dict):
                   ("instrumental", "generate", "instrumental"), ("engine mix", "generate", "engine_mix"))
     images = list(files(("waveform", "plots", "waveform"), ("pitch", "plots", "pitch")).values())
     folder = next(iter(files(("", "lyrics", "lyrics"), ("", "master", "master")).values()), None)
-    folder = Path(folder).parent.as_posix() if folder else str(results.get("folder") or song.slug)
+    if folder:
+        folder = Path(folder).parent.as_posix()
+    else:  # a song that failed before writing anything: the folder it was given (a song run elsewhere names it)
+        folder = rel(Path(results["folder"])) if results.get("folder") else song.slug
     take = files(("take", "generate", "take")).get("take")
     measured = results.get("measure")
     error = results.get("error")

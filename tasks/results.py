@@ -11,7 +11,7 @@ shared result store (NFS, S3) could run code on every host that looks up a cache
   else reads as absent: Prefect runs the step again and writes its fresh record over the bad one
   at the same key. A cached result whose files were deleted is recomputed however often that happens.
 - A song flow run's result (read by the album on another host) is read by `read_result`, which
-  parses it the same way and never hands it to Prefect.
+  parses it only as our schema and never hands it to Prefect.
 """
 
 from __future__ import annotations
@@ -107,22 +107,16 @@ class ResultJSON(Serializer):
         return from_json(doc.get("value"))
 
 
-def record_value(content: bytes | None) -> Any:
-    """The result a whole stored Prefect record (metadata and result together, as a flow run's) holds, if it is ours."""
-    try:
-        record = json.loads(content)
-        return _checked(record["metadata"], lambda: record["result"].encode())
-    except RefusedRecord:
-        raise
-    except Exception:
-        raise RefusedRecord("it is not a Prefect result record") from None
-
-
 def _checked(metadata: Any, result: Callable[[], bytes]) -> Any:
     """The value of a record with this metadata and result bytes, if the serializer is ours and its files are intact."""
     serializer = metadata.get("serializer") if isinstance(metadata, dict) else None
     if serializer != {"type": "songforge-json"}:
         raise RefusedRecord(f"its serializer is {str(serializer)[:60]}, not songforge-json")
+    return _value(result)
+
+
+def _value(result: Callable[[], bytes]) -> Any:
+    """The result these bytes hold, parsed only as our JSON schema, if every file it names is intact."""
     try:
         value = ResultJSON().loads(result())
         intact = is_intact(value)
@@ -196,12 +190,16 @@ def _keys() -> WritableFileSystem:
 
 
 def read_result(storage_key: str) -> Any:
-    """The value a whole record at `storage_key` holds (a song flow run's result), or RefusedRecord."""
+    """A song flow run's result at `storage_key`, or RefusedRecord.
+
+    Prefect stores a flow's result alone (its metadata lives in the API's state); whatever the
+    bytes claim to be, they are parsed only as our JSON schema, and the files they name checked.
+    """
     try:
         content = _store().read_path(storage_key, _sync=True)
     except (OSError, ValueError) as error:
         raise RefusedRecord(f"no record at {storage_key}: {error}") from None
-    return record_value(content)
+    return _value(lambda: content)
 
 
 STAGE_KEYS = StageKeys()

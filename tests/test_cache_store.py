@@ -22,7 +22,7 @@ from songforge.params import MasterSpec
 from songforge.paths import write_text
 from tasks.cache import StageCache, stage_task
 from tasks.locks import StageLocks
-from tasks.results import RefusedRecord, _keys, _store, read_result, record_value
+from tasks.results import RefusedRecord, _keys, _store, read_result
 
 CALLS: list[str] = []
 MARKER = Path(os.environ.get("TMPDIR", "/tmp")) / f"songforge-forged-record-ran-{os.getpid()}"
@@ -112,17 +112,17 @@ def test_forged_pickle_and_json_records_never_run_and_the_step_recomputes(prefec
     assert not MARKER.exists(), "a forged record was deserialized"
 
 
-def test_a_whole_forged_record_is_refused_by_the_song_result_reader(prefect_api, tmp_path):
+def test_forged_song_results_are_refused_by_the_song_result_reader(prefect_api, tmp_path):
     MARKER.unlink(missing_ok=True)
-    forged = {"metadata": {"serializer": {"type": "pickle", "picklelib": "cloudpickle"}, "storage_key": "x"},
-              "result": base64.encodebytes(cloudpickle.dumps(_Payload())).decode()}
-    _store().write_path(f"forged-flow-{tmp_path.name}", json.dumps(forged).encode(), _sync=True)
-    with pytest.raises(RefusedRecord, match="not songforge-json"):
-        read_result(f"forged-flow-{tmp_path.name}")
-    ours = {"metadata": {"serializer": {"type": "songforge-json"}},
-            "result": json.dumps({"schema": "songforge-result/1", "value": {"$record": "os.system", "command": "x"}})}
-    with pytest.raises(RefusedRecord, match="does not store"):
-        record_value(json.dumps(ours).encode())
+    pickled = base64.encodebytes(cloudpickle.dumps(_Payload()))
+    whole = {"metadata": {"serializer": {"type": "pickle", "picklelib": "cloudpickle"}, "storage_key": "x"},
+             "result": pickled.decode()}
+    ours_naming_code = {"schema": "songforge-result/1", "value": {"$record": "os.system", "command": "x"}}
+    for name, content, why in [("pickle", pickled, "does not parse"), ("record", json.dumps(whole).encode(), "schema"),
+                               ("code", json.dumps(ours_naming_code).encode(), "does not store")]:
+        _store().write_path(f"forged-flow-{name}-{tmp_path.name}", content, _sync=True)
+        with pytest.raises(RefusedRecord, match=why):
+            read_result(f"forged-flow-{name}-{tmp_path.name}")
     assert not MARKER.exists()
 
 

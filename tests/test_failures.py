@@ -169,3 +169,15 @@ def test_the_cli_prints_one_line_per_failed_song_and_no_prefect_task_states(tmp_
     assert not [line for line in lines if "NotReady" in line or "Finished in state" in line], run.stderr[-3000:]
     assert "Error logging to API" not in run.stderr
     assert f"failed: Broken Engine: generate: {BROKEN_ENGINE}" in run.stdout  # and once more in the summary
+
+
+def test_a_song_that_failed_on_another_host_gets_its_card_in_the_report(tmp_path):
+    """A deployment song run that failed hands back only its error and its (absolute) folder."""
+    from songforge.stages import album_report
+
+    album = load_album(album_file(tmp_path, [{"title": "Elsewhere", "lyrics": LYRICS}]))
+    album_dir = tmp_path / "out" / album.slug
+    failed = {"error": "flow run far-away crashed: its host is gone", "folder": str(album_dir / "01-elsewhere")}
+    report = album_report(album, [failed], album_dir)
+    html = report.path("html").read_text()
+    assert "Elsewhere" in html and "its host is gone" in html
