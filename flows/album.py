@@ -14,10 +14,12 @@ from prefect import flow
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from songforge import stages
 from songforge.params import AlbumSpec
-from songforge.report.safe_text import markdown_text
 from songforge.paths import album_dir, ascii_key
+from songforge.plan import plan_song
+from songforge.report.album import album_report as report_album
+from songforge.report.album import song_metrics
+from songforge.report.safe_text import markdown_text
 from tasks.cache import cached_task
 from tasks.gpu import host_name
 from tasks.track import (TrackedRun, close_album_run, close_song_run, default_tracking_uri, finish_album_run,
@@ -26,7 +28,7 @@ from tasks.track import (TrackedRun, close_album_run, close_song_run, default_tr
 from .progress import stage_done
 from .song import stages_of, song_folders, submit_songs, wait_for_songs
 
-album_report = cached_task("album-report")(stages.album_report)
+album_report = cached_task("album-report", version="3")(report_album)
 
 
 @flow(name="album", task_runner=ThreadPoolTaskRunner(max_workers=2))
@@ -58,9 +60,10 @@ def _make_album(album: AlbumSpec, out_dir: Path, parent: TrackedRun, deployment:
     songs = _run_songs(album, folders, parent, out_dir, deployment)
     results = [song["results"] for song in songs]
     failed = _record_failures(album, parent, results, local=deployment is None)
-    report = album_report(album, results, album_dir(out_dir, album.title))
+    views = [plan_song(song, album).view() for song in album.songs]
+    report = album_report(album, results, album_dir(out_dir, album.title), views)
     finish_album_run(parent, report, [r["track"] for r in results if "track" in r], failed=list(failed) or None)
-    rows = _summary_rows(album, songs)
+    rows = _summary_rows(album, songs, views)
     create_table_artifact(rows, key=ascii_key(f"{album.slug}-metrics"), description=f"{album.title}: metrics per song")
     create_markdown_artifact(_links_markdown(album, parent, report.path("html"), failed),
                              key=ascii_key(f"{album.slug}-links"))
@@ -80,7 +83,7 @@ def _run_songs(album: AlbumSpec, folders: list[Path], parent: TrackedRun, out_di
     songs = run_songs_on_deployment(album, folders, parent, deployment, out_dir)
     for song, outcome in zip(album.songs, songs):
         error = outcome["results"].get("error")
-        for stage in stages_of(song) if error is None else ("song",):
+        for stage in stages_of(song, album) if error is None else ("song",):
             stage_done(song.title, stage, error)
     return songs
 
@@ -101,12 +104,12 @@ def _record_failures(album: AlbumSpec, parent: TrackedRun, results: list[dict], 
     return failed
 
 
-def _summary_rows(album: AlbumSpec, songs: list[dict]) -> list[dict]:
+def _summary_rows(album: AlbumSpec, songs: list[dict], views: list) -> list[dict]:
     """A row per song in album-file order: its metrics, or its error."""
     rows = [{"song": spec.title, "number": number, "host": song["host"],
-             **(song["results"]["measure"].data if "measure" in song["results"] else {}),
+             **(song_metrics(song["results"], view) or {}),
              **({"error": song["results"]["error"]} if "error" in song["results"] else {})}
-            for spec, number, song in zip(album.songs, album.song_numbers, songs)]
+            for spec, number, song, view in zip(album.songs, album.song_numbers, songs, views)]
     rows += [{"song": r.title, "number": r.index + 1, "host": None, "error": r.reason} for r in album.rejected]
     return sorted(rows, key=lambda row: row["number"])
 
@@ -117,6 +120,14 @@ def _links_markdown(album: AlbumSpec, parent: TrackedRun, report: Path, failed: 
         lines += ["", f"**{len(failed)} of {len(album.songs) + len(album.rejected)} songs failed:**", ""]
         lines += [f"- **{markdown_text(title)}**: {markdown_text(reason)}" for title, reason in failed.items()]
     return "\n".join(lines)
+
+
+@flow(name="song", task_runner=ThreadPoolTaskRunner(max_workers=2))
+def song_flow(album: AlbumSpec, out_dir: str = "out", tracking_uri: str | None = None) -> dict:
+    """One song through every step, tracked as an album of one (same layout, same report)."""
+    if len(album.songs) != 1:
+        raise ValueError(f"the song flow takes one song, got {len(album.songs)}: use the album flow")
+    return run_album(album, Path(out_dir), tracking_uri)
 
 
 @flow(name="album-file")

@@ -156,13 +156,13 @@ def _run_flow(spec, out: Path, tracking_uri: str | None, concurrency: int | None
     from prefect.task_runners import ThreadPoolTaskRunner
     from tqdm import tqdm
 
-    from flows.album import album_flow
+    from flows.album import album_flow, song_flow
     from flows.progress import listener, task_states_off_the_console
-    from flows.song import song_flow, stages_of
+    from flows.song import stages_of
 
     flow = (song_flow if flow_name == "song" else album_flow).with_options(
         task_runner=ThreadPoolTaskRunner(max_workers=concurrency or spec.concurrency))
-    total = sum(len(stages_of(song)) for song in spec.songs)
+    total = sum(len(stages_of(song, spec)) for song in spec.songs)
     with tqdm(total=total, desc=spec.title, unit="stage", file=sys.stderr) as bar, task_states_off_the_console():
         token = listener.set(_bar_listener(bar))
         try:
@@ -254,7 +254,8 @@ def _run_sweep(plan, out: Path, tracking_uri: str | None, concurrency: int | Non
     from flows.sweep import sweep_flow
 
     flow = sweep_flow.with_options(task_runner=ThreadPoolTaskRunner(max_workers=concurrency or plan.album.concurrency))
-    total = sum(len(stages_of(song)) for take in plan.takes for song in plan.album_for(take).songs)
+    total = sum(len(stages_of(song, album)) for take in plan.takes for album in [plan.album_for(take)]
+                for song in album.songs)
     with tqdm(total=total, desc=f"sweep {plan.name}", unit="stage", file=sys.stderr) as bar:
         token = listener.set(_bar_listener(bar))
         try:

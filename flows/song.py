@@ -1,8 +1,13 @@
-"""The song DAG (lyrics → generate → mix → master → measure → plots → track) and a one-song flow."""
+"""A song's DAG (its plan, then tracking), what the songs' futures came to, and one song as its own flow run.
+
+The steps are the song's plan (songforge.plan): the song steps and its engine's, submitted by
+flows.plan; the album flow, the sweep flow and the `album-song` deployment all run it this way.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Sequence
 
 from prefect import flow
 from prefect.futures import PrefectFuture, as_completed, wait
@@ -11,39 +16,27 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from songforge.errors import SongforgeError
 from songforge.params import AlbumSpec, SongSpec
 from songforge.paths import song_dir
-from tasks import stages
+from songforge.plan import plan_song
 from tasks.gpu import host_name
 from tasks.results import RESULT_OPTIONS
 from tasks.track import TrackedRun, close_song_run, log_song, song_params
 
-from .engines import EngineSteps
+from .plan import submit_plans
 from .progress import stage_done
 
-STAGES = ("lyrics", "generate", "mix", "master", "measure", "plots", "track")
+
+def submit_songs(album: AlbumSpec, folders: Sequence[Path], parent: TrackedRun) -> list[dict[str, PrefectFuture]]:
+    """Every step of every song (batches first), then its MLflow run; futures by step name. Nothing blocks."""
+    plans = [plan_song(song, album) for song in album.songs]
+    submitted = submit_plans(list(zip(plans, folders)))
+    for song, plan, futures in zip(album.songs, plans, submitted):
+        futures["track"] = log_song.submit(parent, song, dict(futures), album.master, plan.view())
+    return submitted
 
 
-def submit_songs(album: AlbumSpec, folders: list[Path], parent: TrackedRun) -> list[dict[str, PrefectFuture]]:
-    """Submit every stage of every song (YuE stage-1 batches first); futures by stage name. Nothing blocks."""
-    engines = EngineSteps(list(zip(album.songs, folders)))
-    return [submit_song(song, folder, album, parent, engines.submit(i))
-            for i, (song, folder) in enumerate(zip(album.songs, folders))]
-
-
-def submit_song(song: SongSpec, folder: Path, album: AlbumSpec, parent: TrackedRun,
-                engine: dict[str, PrefectFuture] | None = None) -> dict[str, PrefectFuture]:
-    """Submit every stage of one song after its engine futures (submitted here if not given). Nothing blocks."""
-    out = {"lyrics": stages.write_lyrics.submit(song, folder), **(engine or EngineSteps([(song, folder)]).submit(0))}
-    out["mix"] = stages.mix.submit(out["generate"], song.mix, folder)
-    out["master"] = stages.master.submit(out["mix"], album.master, folder)
-    out["measure"] = stages.measure.submit(out["master"], out["generate"], song, album.measure, folder)
-    out["plots"] = stages.plots.submit(out["master"], out["measure"], out["generate"], song, folder)
-    out["track"] = log_song.submit(parent, song, {k: v for k, v in out.items()}, master=album.master)
-    return out
-
-
-def stages_of(song: SongSpec) -> tuple[str, ...]:
-    """The stage names a song's DAG reports, for progress bars."""
-    return STAGES[:1] + (("yue-stage1", "yue-stage2") if song.engine.name == "yue" else ()) + STAGES[1:]
+def stages_of(song: SongSpec, album: AlbumSpec) -> tuple[str, ...]:
+    """The step names a song's DAG reports, for progress bars."""
+    return plan_song(song, album).names + ("track",)
 
 
 def song_folders(album: AlbumSpec, out_dir: Path) -> list[Path]:
@@ -105,16 +98,6 @@ class SongFailed(SongforgeError):
     """A song stage failed; the message is the stage and the reason."""
 
 
-@flow(name="song", task_runner=ThreadPoolTaskRunner(max_workers=2))
-def song_flow(album: AlbumSpec, out_dir: str = "out", tracking_uri: str | None = None) -> dict:
-    """One song through every stage, tracked as an album of one (same layout, same report)."""
-    from .album import run_album
-
-    if len(album.songs) != 1:
-        raise ValueError(f"the song flow takes one song, got {len(album.songs)}: use the album flow")
-    return run_album(album, Path(out_dir), tracking_uri)
-
-
 @flow(name="album-song", **RESULT_OPTIONS, task_runner=ThreadPoolTaskRunner(max_workers=2),
       on_crashed=[lambda flow, run, state: _close_from_hook(run, state, "FAILED")],
       on_cancellation=[lambda flow, run, state: _close_from_hook(run, state, "KILLED")])
@@ -128,7 +111,8 @@ def album_song_flow(album: AlbumSpec, index: int, out_dir: str, tracking_uri: st
     host = host_name()
     _tag_this_run(f"host:{host}")
     song, parent = album.songs[index], TrackedRun(tracking_uri, parent_run_id)
-    futures = submit_song(song, song_folders(album, Path(out_dir))[index], album, parent)
+    one = album.model_copy(update={"songs": [song], "rejected": []})
+    futures = submit_songs(one, [song_folders(album, Path(out_dir))[index]], parent)[0]
     wait(list(futures.values()))
     results = song_results(futures)
     if "error" in results:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Callable
 
 from prefect import flow
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
@@ -13,15 +12,16 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from songforge.params import AlbumSpec, SongSpec
 from songforge.paths import ascii_key
+from songforge.plan import PlanView, plan_song
+from songforge.report.album import song_metrics
 from songforge.report.compare import TakeSong, write_comparison
 from songforge.report.safe_text import markdown_text
 from songforge.sweep import SweepPlan, Take
 from songforge.sweep_best import derived_metrics, parse_best
-from tasks import stages
 from tasks.cache import cached_task
 from tasks.track import TrackedRun, default_tracking_uri, finish_sweep_run, log_take, runs_page, start_sweep_run
 
-from .engines import EngineSteps, submit_once
+from .plan import submit_plans
 from .progress import stage_done
 
 comparison = cached_task("sweep-comparison")(write_comparison)
@@ -54,14 +54,18 @@ def run_sweep(plan: SweepPlan, out_dir: Path, tracking_uri: str, best: str | Non
     folder = plan.folder(out_dir)
     parent = start_sweep_run(plan, tracking_uri)
     albums = {take.id: plan.album_for(take) for take in plan.takes}
-    shared: dict = {}
     songs = [(take, song, plan.song_folder(out_dir, take, i, song))
              for take in plan.takes for i, song in enumerate(albums[take.id].songs, start=1)]
-    engines = EngineSteps([(song, folder) for _, song, folder in songs], shared)
-    jobs = [(take, song, submit_take_song(song, folder, albums[take.id], take, parent, shared, engines.submit(n)))
-            for n, (take, song, folder) in enumerate(songs)]
+    plans = [plan_song(song, albums[take.id]) for take, song, _ in songs]
+    # one DAG for every take; a step whose call equals another take's is submitted once (a reference sweep
+    # makes each song's take once), and the batchable steps of every take and song are batched together
+    submitted = submit_plans([(song_plan, folder) for song_plan, (_, _, folder) in zip(plans, songs)])
+    for (take, song, _), song_plan, futures in zip(songs, plans, submitted):
+        futures["track"] = log_take.submit(parent, take, song, dict(futures), albums[take.id].master, song_plan.view())
+    jobs = [(take, song, futures) for (take, song, _), futures in zip(songs, submitted)]
     results = wait_for_takes(jobs)
-    entries = [take_entry(take, song, albums[take.id], result, folder) for (take, song, _), result in zip(jobs, results)]
+    entries = [take_entry(take, song, albums[take.id], result, folder, song_plan.view())
+               for (take, song, _), result, song_plan in zip(jobs, results, plans)]
     report = comparison(plan.name, entries, plan.swept, folder, rule)
     finish_sweep_run(parent, report, [result["track"] for result in results])
     rows = [entry.row() for entry in entries]
@@ -74,27 +78,6 @@ def run_sweep(plan: SweepPlan, out_dir: Path, tracking_uri: str, best: str | Non
             "comparison": str(report.path("html")),
             "csv": str(report.path("csv")), "rows": rows, "swept": list(plan.swept),
             "best_rule": str(rule) if rule else None, "best": best_takes, "folder": str(folder)}
-
-
-def submit_take_song(song: SongSpec, folder: Path, album: AlbumSpec, take: Take, parent: TrackedRun,
-                     shared: dict, engine: dict[str, PrefectFuture]) -> dict[str, PrefectFuture]:
-    """flows.song.submit_song for one take after its engine futures, except that a stage whose inputs equal
-    another take's reuses that take's future and files: a reference-track sweep generates and mixes each song
-    once. (A seed sweep's YuE takes decode their stage 1 as batches: flows.engines.)"""
-    def once(stage: str, inputs: Any, submit: Callable[[], PrefectFuture]) -> PrefectFuture:
-        return submit_once(shared, (stage, inputs), submit)
-
-    mastered = [song, song.mix, album.master]
-    out = {"lyrics": once("lyrics", [song.title, song.sections.text, song.style],
-                          lambda: stages.write_lyrics.submit(song, folder)), **engine}
-    out["mix"] = once("mix", [song, song.mix], lambda: stages.mix.submit(out["generate"], song.mix, folder))
-    out["master"] = once("master", mastered, lambda: stages.master.submit(out["mix"], album.master, folder))
-    out["measure"] = once("measure", [*mastered, album.measure], lambda: stages.measure.submit(
-        out["master"], out["generate"], song, album.measure, folder))
-    out["plots"] = once("plots", mastered, lambda: stages.plots.submit(
-        out["master"], out["measure"], out["generate"], song, folder))
-    out["track"] = log_take.submit(parent, take, song, dict(out), album.master)
-    return out
 
 
 def wait_for_takes(jobs: list[tuple[Take, SongSpec, dict[str, PrefectFuture]]]) -> list[dict]:
@@ -111,12 +94,14 @@ def wait_for_takes(jobs: list[tuple[Take, SongSpec, dict[str, PrefectFuture]]]) 
     return [{stage: future.result() for stage, future in futures.items()} for _, _, futures in jobs]
 
 
-def take_entry(take: Take, song: SongSpec, album: AlbumSpec, result: dict, folder: Path) -> TakeSong:
-    """The comparison's view of one take of one song: its swept values, metrics, and files relative to `folder`."""
-    measured = result["measure"].data
+def take_entry(take: Take, song: SongSpec, album: AlbumSpec, result: dict, folder: Path, view: PlanView) -> TakeSong:
+    """The comparison's view of one take of one song: its swept values, metrics, its main player and first picture
+    (relative to `folder`)."""
+    measured = song_metrics(result, view) or {}
     params = {key: (Path(value).name if isinstance(value, Path) else value) for key, value in take.overrides.items()}
     params = {key: "none" if key == "reference" and value is None else value for key, value in params.items()}
+    (_, player, played), (pictured, picture) = view.players[0], view.pictures[0]
     return TakeSong(take=take.id, label=take.label, song=song.title, params=params,
                     metrics={**measured, **derived_metrics(measured, song, album.master)},
-                    audio=result["master"].path("preview").relative_to(folder).as_posix(),
-                    image=result["plots"].path("waveform").relative_to(folder).as_posix())
+                    audio=result[player].path(played).relative_to(folder).as_posix(),
+                    image=result[pictured].path(picture).relative_to(folder).as_posix())

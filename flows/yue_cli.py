@@ -62,7 +62,7 @@ def _yue_song(file: Path, title: Optional[str]):
     if song.engine.name != "yue":
         raise SongforgeError(f"{file}: song '{song.title}' uses engine '{song.engine.name}'. "
                              "Fix: set `engine: {name: yue}` for it.")
-    return song, song.engine.resolve()[1]
+    return song, song.engine.params
 
 
 @yue_app.command("stage1")

@@ -57,7 +57,7 @@ def _git(root: Path, *args: str) -> str | None:
 def build_manifest(song: SongSpec, outputs: dict[str, StageOutput], *, song_dir: Path, code: dict[str, Any],
                    runs: dict[str, Any], master: MasterSpec | None = None) -> dict[str, Any]:
     """The manifest of one song: inputs, engine, params, code, runs and outputs (paths relative to song_dir)."""
-    engine, engine_params = song.engine.resolve()
+    engine, engine_params = song.engine.engine, song.engine.params
     params = {"song": song.model_dump(mode="json", exclude={"lyrics", "engine"}),
               "engine": {"name": song.engine.name, "params": engine_params.model_dump(mode="json")},
               "master": master.model_dump(mode="json") if master else None}
@@ -68,7 +68,7 @@ def build_manifest(song: SongSpec, outputs: dict[str, StageOutput], *, song_dir:
         "inputs": {"lyrics_sha256": text_sha256(song.lyrics), "params_sha256": canonical_sha256(params),
                    "reference_sha256": _reference_sha256(master)},
         "engine": {"name": song.engine.name, "identity": engine.identity(engine_params),
-                   "model_revision": _model_revision(engine)},
+                   "model_revision": engine.model_revision(engine_params)},
         "params": params,
         "code": dict(code),
         "runs": runs,
@@ -79,11 +79,6 @@ def build_manifest(song: SongSpec, outputs: dict[str, StageOutput], *, song_dir:
 
 def _reference_sha256(master: MasterSpec | None) -> str | None:
     return file_sha256(master.reference) if master and master.reference else None
-
-
-def _model_revision(engine: Any) -> str | None:
-    revision = getattr(engine, "model_revision", None)
-    return revision() if callable(revision) else revision
 
 
 def _files(result: StageOutput, song_dir: Path) -> dict[str, dict[str, Any]]:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ParamsError
-from .params import AlbumSpec, EngineSpec, SongSpec
+from .params import AlbumSpec, SongSpec
 from .params_file import read_yaml_file
 
 SECTION = "engine"
@@ -42,16 +42,15 @@ def apply_overrides(album: AlbumSpec, engine_params: dict[str, Any], source: str
 
 
 def _song_with(song: SongSpec, index: int, engine_params: dict[str, Any], source: str) -> SongSpec:
-    engine, _ = song.engine.resolve()
+    engine = song.engine.engine
     known = list(engine.Params.model_fields)
     for key in engine_params:
         if key not in known:
             raise ParamsError(f"{SECTION}.{key}", f"is not a param of the '{song.engine.name}' engine, which "
                               f"songs[{index}] ('{song.title}') uses", f"use one of {', '.join(known)}, or set it "
                               "to null", source)
-    spec = EngineSpec(name=song.engine.name, params={**song.engine.params, **engine_params})
     try:
-        spec.resolve()
+        spec = song.engine.with_params(engine_params)
     except ParamsError as error:
         field = error.field.replace("engine.params", SECTION, 1)
         key = field.split(".")[1] if "." in field else ""

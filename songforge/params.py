@@ -12,11 +12,13 @@ import copy
 import math
 import warnings
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (BaseModel, ConfigDict, Field, SerializeAsAny, ValidationError, WithJsonSchema, field_validator,
+                      model_validator)
 
 from .confine import OutsideRoots, Roots, confine
+from .engine.base import EngineParams
 from .errors import ParamsError
 from .inputs import InputWarning, engine_file_fields, engine_input_problems, reference_problems
 from .lyrics import Lyrics, parse_lyrics
@@ -29,6 +31,7 @@ from .tags import normalize_tags
 MAX_DURATION_S = 600.0  # the longest song; lyrics that need more are refused at load
 MAX_BPM = 240.0
 MAX_TAG_CHARS = 60  # longer than any tag in YuE's vocabulary
+LANGUAGES = ("en", "zh", "ja", "ko", "it")
 
 # Field name -> how to fix a bad value; pydantic says what is wrong, this says what to do.
 FIXES = {
@@ -44,6 +47,8 @@ FIXES = {
     "reference": "point to an existing WAV/FLAC/MP3 file (relative to the params file)",
     "concurrency": "use a whole number of songs to run at once, 1 to 16",
     "songs": "list at least one song under 'songs:'",
+    "commercial": "use true if the songs are for commercial use, else false",
+    "licences_checked": "list licence ids, e.g. [xcodec_mini_infer]",
     "lyrics_file": "give the path of a UTF-8 text file, relative to the params file",
     "allow_poor_reference": "use true to master to a short, low-rate or band-limited reference anyway, else false",
     "defaults": "write the fields every song shares as a mapping, e.g. 'defaults: {bpm: 100}'",
@@ -57,32 +62,58 @@ class Frozen(BaseModel):
 
 
 class EngineSpec(Frozen):
-    """An engine by registry name, and its own params (validated by that engine's Params model)."""
+    """An engine by registry name, and its own params, validated by that engine's Params model and carried typed."""
 
     name: str = "sketch"
-    params: dict[str, Any] = Field(default_factory=dict)
+    # In a JSON schema (a deployment's parameters) the params are an object: which keys depends on the engine.
+    params: Annotated[SerializeAsAny[EngineParams], WithJsonSchema({"type": "object"})] = Field(
+        default_factory=EngineParams)
 
-    def resolve(self):
-        """(engine, validated params); ParamsError naming the bad field otherwise."""
-        from .engine.registry import get_engine
+    @model_validator(mode="before")
+    @classmethod
+    def _typed(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or isinstance(data.get("params"), EngineParams):
+            return data
+        name = data.get("name", "sketch")
+        return {**data, "params": carried(lambda: engine_params(name, data.get("params")))}
 
-        engine = get_engine(self.name)
-        try:
-            return engine, engine.Params.model_validate(self.params)
-        except ValidationError as error:
-            fixes = {name: f"give {name} a value the '{self.name}' engine accepts ({field.description})"
-                     for name, field in engine.Params.model_fields.items() if field.description}
-            raise ParamsError.all_of(validation_problems(error, fixes, prefix="engine.params")) from None
+    @property
+    def engine(self):
+        """The engine instance (songforge.registry)."""
+        from .registry import get_engine
 
-    def for_language(self, language: str) -> "EngineSpec":
-        """The params of this engine for a song in `language`: its Params.for_language where it has one (YuE
-        picks its stage-1 checkpoint by the language, and refuses one it has none for); unchanged otherwise."""
-        from .engine.registry import available_engines, get_engine
+        return get_engine(self.name)
 
-        if self.name not in available_engines():
-            return self  # resolve() names the unknown engine
-        adapt = getattr(get_engine(self.name).Params, "for_language", None)
-        return self if adapt is None else self.model_copy(update={"params": adapt(self.params, language)})
+    def with_params(self, changes: dict[str, Any]) -> "EngineSpec":
+        """The same engine with some params changed, validated again (ParamsError naming every bad one)."""
+        return EngineSpec(name=self.name, params=engine_params(self.name, {**self.params.model_dump(), **changes}))
+
+
+def engine_params(name: str, raw: Any) -> EngineParams:
+    """`raw` validated by the Params of engine `name`; ParamsError with every problem (under engine.params) otherwise."""
+    from .registry import get_engine
+
+    engine = get_engine(name)
+    try:
+        return engine.Params.model_validate({} if raw is None else raw)
+    except ValidationError as error:
+        fixes = {field: f"give {field} a value the '{name}' engine accepts ({info.description})"
+                 for field, info in engine.Params.model_fields.items() if info.description}
+        raise ParamsError.all_of(validation_problems(error, fixes, prefix="engine.params")) from None
+
+
+def _for_language(engine: Any, language: str) -> Any:
+    """A song's raw `engine:` told the song's language, where its engine's Params want it (YuE picks its stage-1
+    checkpoint by it, and refuses one it has none for)."""
+    from .registry import available_engines, get_engine
+
+    if not isinstance(engine, dict) or engine.get("name", "sketch") not in available_engines():
+        return engine  # invalid: EngineSpec's validation says why
+    adapt = getattr(get_engine(engine.get("name", "sketch")).Params, "for_language", None)
+    params = engine.get("params")
+    if adapt is None or isinstance(params, EngineParams) or not isinstance(params, (dict, type(None))):
+        return engine
+    return {**engine, "params": adapt(params or {}, language)}
 
 
 class MixSpec(Frozen):
@@ -124,17 +155,24 @@ class MeasureSpec(Frozen):
 class SongSpec(Frozen):
     title: str = Field(min_length=1, max_length=120)
     lyrics: str
+    language: Literal[LANGUAGES] = "en"
+    engine: EngineSpec = Field(default_factory=EngineSpec)
     genre: list[str] = Field(default_factory=lambda: ["pop"])
     mood: list[str] = Field(default_factory=list)
     instrument: list[str] = Field(default_factory=list)
     voice: list[str] = Field(default_factory=lambda: ["female"])
-    language: Literal["en", "zh", "ja", "ko", "it"] = "en"
     bpm: float = Field(110.0, ge=40, le=MAX_BPM)
     key: str = "C major"
     seed: int = Field(0, ge=0)
     duration_s: float = Field(45.0, ge=10, le=MAX_DURATION_S)
-    engine: EngineSpec = Field(default_factory=EngineSpec)
     mix: MixSpec = Field(default_factory=MixSpec)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _engine_for_language(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or "engine" not in data or data.get("language", "en") not in LANGUAGES:
+            return data  # no engine given (the default needs no language), or a bad language, reported as such
+        return {**data, "engine": carried(lambda: _for_language(data["engine"], data.get("language", "en")))}
 
     @field_validator("lyrics")
     @classmethod
@@ -158,16 +196,13 @@ class SongSpec(Frozen):
     @field_validator("genre", "mood", "instrument", "voice")
     @classmethod
     def _tags_known(cls, tags: list[str], info) -> list[str]:
+        """Tags of an engine that reads YuE's vocabulary (sketch, yue) come from it; another engine's are free text."""
         if long := next((tag for tag in tags if len(tag) > MAX_TAG_CHARS), None):
             raise ValueError(f"a tag of {len(long)} characters is longer than any tag")
+        engine = info.data.get("engine")
+        if engine is None or getattr(engine.engine, "tag_vocabulary", None) != "yue":
+            return tags  # an invalid engine is reported as such; an engine without a vocabulary takes any tag
         return carried(lambda: normalize_tags(info.field_name, tags))
-
-    @field_validator("engine")
-    @classmethod
-    def _engine_for_language(cls, engine: EngineSpec, info) -> EngineSpec:
-        if "language" not in info.data:  # the language is invalid, and reported as such
-            return engine
-        return carried(lambda: engine.for_language(info.data["language"]))
 
     @property
     def sections(self) -> Lyrics:
@@ -199,6 +234,10 @@ class AlbumSpec(Frozen):
     title: str = Field(min_length=1, max_length=120)
     artist: str = "songforge"
     concurrency: int = Field(2, ge=1, le=16)
+    commercial: bool = Field(False, description="the songs are for commercial use: steps whose model licence "
+                             "forbids it are refused before anything runs")
+    licences_checked: list[str] = Field(default_factory=list, description="licence ids of models whose terms you "
+                                        "have read and vouch for (those songforge lists as not checked)")
     master: MasterSpec = Field(default_factory=MasterSpec)
     measure: MeasureSpec = Field(default_factory=MeasureSpec)
     songs: list[SongSpec] = Field(min_length=1)
@@ -219,9 +258,8 @@ class AlbumSpec(Frozen):
         (Lyrics files were read when the album loaded: the songs hold their text.)"""
         files = {"master.reference": self.master.reference} if self.master.reference else {}
         for number, song in zip(self.song_numbers, self.songs):
-            _, params = song.engine.resolve()
             files |= {f"songs[{number - 1}].engine.params.{name}": path
-                      for name, path in engine_file_fields(params).items()}
+                      for name, path in engine_file_fields(song.engine.params).items()}
         return files
 
 
@@ -352,6 +390,8 @@ def _song(index: int, raw: Any, base_dir: Path, source: str, roots: Roots) -> So
                      and not (p.field == "lyrics" and unread)]
     if song is not None and engine is not None:
         problems += lyrics_fit_problems(song)
+    if engine is None:  # the song's tags were not checked against its engine's vocabulary: do it here
+        problems += _tag_problems(raw)
     if problems:
         lyrics_only = all(p.field.startswith("lyrics") and not isinstance(p, OutsideRoots) for p in problems)
         title = clip(str(raw.get("title") or prefix), 120)
@@ -359,25 +399,50 @@ def _song(index: int, raw: Any, base_dir: Path, source: str, roots: Roots) -> So
     return song
 
 
-def _engine(raw: Any, roots: Roots, problems: list[ParamsError]) -> tuple[Any, Any] | None:
-    """(engine, params) of a song's `engine:`, its input files checked; None (problems added) when invalid."""
+def _engine(raw: Any, roots: Roots, problems: list[ParamsError]) -> EngineSpec | None:
+    """A song's `engine:`, its input files checked; None (every problem added) when invalid."""
+    if not isinstance(raw, (dict, type(None))):
+        problems.append(ParamsError("engine", f"is a {type(raw).__name__}, not a mapping",
+                                    "write e.g. 'engine: {name: sketch, params: {}}'"))
+        return None
+    raw = raw or {}
     try:
-        engine, params = EngineSpec.model_validate({} if raw is None else raw).resolve()
+        spec = EngineSpec(name=raw.get("name", "sketch"), params=engine_params(raw.get("name", "sketch"),
+                                                                               raw.get("params")))
+        EngineSpec.model_validate(raw)  # any other field of `engine:` is reported too
     except ValidationError as error:
         problems += validation_problems(error, FIXES, prefix="engine")
         return None
     except ParamsError as error:
         problems.append(error)
         return None
-    problems += engine_input_problems(params, roots)
-    return engine, params
+    problems += engine_input_problems(spec.params, roots)
+    return spec
+
+
+def _tag_problems(raw: dict) -> list[ParamsError]:
+    """The tag problems of a song whose engine params are invalid, if its engine (by name) reads YuE's tags."""
+    from .registry import available_engines, get_engine
+
+    name = (raw.get("engine") or {}).get("name", "sketch") if isinstance(raw.get("engine"), (dict, type(None))) else None
+    if name not in available_engines() or getattr(get_engine(name), "tag_vocabulary", None) != "yue":
+        return []
+    problems = []
+    for field in ("genre", "mood", "instrument", "voice"):
+        tags = raw.get(field)
+        tags = [tags] if isinstance(tags, str) else tags
+        if isinstance(tags, list) and all(isinstance(tag, str) for tag in tags):
+            try:
+                normalize_tags(field, tags)
+            except ParamsError as error:
+                problems.append(error)
+    return problems
 
 
 def lyrics_fit_problems(song: SongSpec) -> list[ParamsError]:
     """Lyrics its engine could not fit into the longest song, by the engine's own count (its `min_duration_s`,
     which generate's duration check uses too); fields relative to the song."""
-    engine, params = song.engine.resolve()
-    shortest_s = getattr(engine, "min_duration_s", lambda song, params: 0.0)(song, params)
+    shortest_s = getattr(song.engine.engine, "min_duration_s", lambda song, params: 0.0)(song, song.engine.params)
     if shortest_s <= MAX_DURATION_S:
         return []
     bpm = math.ceil(song.bpm * shortest_s / MAX_DURATION_S)  # the vocal's length goes as 1 / bpm

@@ -40,7 +40,7 @@ def missing_models(songs: Iterable["SongSpec"]) -> list[MissingModel]:
     """Every model folder the songs' engines would load that is absent or incomplete, each listed once."""
     found: dict[Path, MissingModel] = {}
     for song in songs:
-        engine, params = song.engine.resolve()
+        engine, params = song.engine.engine, song.engine.params
         for need in needed_models(engine, params):
             if need.missing:
                 entry = found.setdefault(need.folder, MissingModel(need.name, need.folder, need.missing, need.pull))

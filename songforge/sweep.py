@@ -128,7 +128,7 @@ def _apply_song(song: SongSpec, overrides: dict[str, Any]) -> SongSpec:
     mix = {k.removeprefix("mix."): v for k, v in overrides.items() if k.startswith("mix.")}
     return SongSpec.model_validate({
         **song.model_dump(), **{k: overrides[k] for k in SONG_KEYS if k in overrides},
-        "engine": {"name": song.engine.name, "params": {**song.engine.params, **engine}},
+        "engine": {"name": song.engine.name, "params": {**song.engine.params.model_dump(), **engine}},
         "mix": {**song.mix.model_dump(), **mix}})
 
 
@@ -277,13 +277,13 @@ def _check_value(key: str, value: Any, album: AlbumSpec, where: str, source: str
 
 
 def _check_engine_value(song: SongSpec, key: str, value: Any, where: str, source: str) -> None:
-    engine, _ = song.engine.resolve()
+    engine = song.engine.engine
     fields = list(engine.Params.model_fields)
     if key not in fields:
         choices = fields + list(MASTER_KEYS + SONG_KEYS) + ["mix.<setting>"]
         raise ParamsError(re.sub(r"\[\d+\]$", "", where), f"'{key}' is not a param of the {engine.name} engine (song '{song.title}')",
                           f"use one of: {', '.join(choices)}{_nearest(key, choices)}", source)
-    engine.Params.model_validate({**song.engine.params, key: value})
+    engine.Params.model_validate({**song.engine.params.model_dump(), key: value})
 
 
 def _fix(key: str) -> str:

@@ -1,8 +1,8 @@
 """The cache policy every stage task uses, and the decorators that apply it.
 
 Prefect's default policy includes the run id, so it never hits across runs; its INPUTS
-policy hashes a path as a string, not the file. Ours keys a stage on what defines its
-result: the stage's name and version, its params, the content hashes of upstream outputs
+policy hashes a path as a string, not the file. Ours keys a step on what defines its
+result: the step's name and version, its params slice, the content hashes of upstream outputs
 (StageOutput.fingerprint) and of every input file (a reference track, prompt audio), never
 their paths. Results are stored as JSON through tasks.results, which reads a record whose
 files were deleted or changed since (or any record not of ours) as absent: the stage runs again. Stages run
@@ -22,8 +22,7 @@ from prefect.cache_policies import CachePolicy
 from pydantic import BaseModel
 
 from songforge.artifacts import StageOutput, content_sha256
-from songforge.params import SongSpec
-from songforge.stages import STAGE_VERSIONS
+from songforge.registry import get_step
 
 from .locks import STAGE_LOCKS
 from .results import RESULT_OPTIONS, STAGE_KEYS
@@ -33,14 +32,6 @@ def canonical(value: Any) -> Any:
     """A JSON-able form of a task input that changes exactly when the result would."""
     if isinstance(value, StageOutput):
         return {"stage": value.stage, "files": value.fingerprint()}
-    if isinstance(value, SongSpec):
-        # The mix settings reach the mix stage as their own input; leaving them out here
-        # keeps a mix change from regenerating the song. The engine's identity (code
-        # version, model revision) is in, since the same params on new weights differ;
-        # so are its params as typed, where files (prompt audio) count by content.
-        engine, params = value.engine.resolve()
-        return {**_fields(value), "mix": None, "engine": {"name": value.engine.name, "params": canonical(params)},
-                "engine_identity": engine.identity(params)}
     if isinstance(value, BaseModel):
         return _fields(value)
     if isinstance(value, Path):
@@ -65,27 +56,36 @@ def _digest(*parts: Any) -> str:
 
 @dataclass
 class StageCache(CachePolicy):
-    """Key = stage + version + canonical inputs."""
+    """Key = name + version + canonical inputs. A task of one stage names itself (`stage`, `version`); the one
+    task that runs every step of a plan leaves `stage` empty, and the key takes the step its `step` input names."""
 
     stage: str = ""
+    version: str = "1"
 
     def compute_key(self, task_ctx, inputs: dict[str, Any], flow_parameters: dict[str, Any], **kwargs: Any) -> str:
-        return _digest(self.stage, STAGE_VERSIONS.get(self.stage, "0"), canonical(inputs))
+        if self.stage:
+            return _digest(self.stage, self.version, canonical(inputs))
+        step = get_step(inputs["step"])
+        return _digest(step.key, step.version, canonical(inputs))
 
 
-def cached_task(name: str, **options: Any) -> Callable:
-    """@task cached on StageCache, computed once under concurrent runs, its result stored as JSON."""
-    policy = StageCache(stage=name, key_storage=STAGE_KEYS, isolation_level="SERIALIZABLE", lock_manager=STAGE_LOCKS)
+def cached_task(name: str, version: str = "1", stage: str | None = None, **options: Any) -> Callable:
+    """@task cached on StageCache, computed once under concurrent runs, its result stored as JSON.
+
+    stage: the name in the key (default `name`); "" for the step runner, keyed on the step it runs.
+    """
+    policy = StageCache(stage=name if stage is None else stage, version=version, key_storage=STAGE_KEYS,
+                        isolation_level="SERIALIZABLE", lock_manager=STAGE_LOCKS)
     return task(name=name, cache_policy=policy, **RESULT_OPTIONS, **options)
 
 
-def stage_task(stage: str, **options: Any) -> Callable:
-    """@task for a pipeline stage: cached_task, retried on I/O errors only, named after the song."""
+def stage_task(name: str, version: str = "1", stage: str | None = None, **options: Any) -> Callable:
+    """cached_task for a song's work: retried on I/O errors only, its runs named after the song's folder."""
     options.setdefault("retries", 2)
     options.setdefault("retry_delay_seconds", 2)
     options.setdefault("retry_condition_fn", _transient)
-    options.setdefault("task_run_name", f"{stage}-{{song_dir.name}}")
-    return cached_task(stage, **options)
+    options.setdefault("task_run_name", f"{name}-{{song_dir.name}}")
+    return cached_task(name, version, stage, **options)
 
 
 def _transient(task, task_run, state) -> bool:

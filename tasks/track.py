@@ -10,6 +10,7 @@ from pathlib import Path
 
 from songforge.artifacts import FileRef, StageOutput
 from songforge.params import AlbumSpec, MasterSpec, SongSpec
+from songforge.plan import PlanView
 from songforge.sweep import SweepPlan, Take
 
 from .cache import cached_task
@@ -99,22 +100,23 @@ def start_album_run(album: AlbumSpec, tracking_uri: str) -> TrackedRun:
     return TrackedRun(tracking_uri, run.info.run_id)
 
 
-@cached_task("track-song", task_run_name="track-{song.title}")
-def log_song(parent: TrackedRun, song: SongSpec, outputs: dict[str, StageOutput],
-             master: MasterSpec | None = None) -> TrackedRun:
-    """A child run with the song's params, metrics, listenable/viewable artifacts and manifest.json."""
+@cached_task("track-song", version="2", task_run_name="track-{song.title}")
+def log_song(parent: TrackedRun, song: SongSpec, outputs: dict[str, StageOutput], master: MasterSpec | None,
+             view: PlanView) -> TrackedRun:
+    """A child run with the song's params, metrics, the artifacts its plan names, and manifest.json."""
     client = _client(parent.tracking_uri)
     experiment_id = client.get_run(parent.run_id).info.experiment_id
     run_id = client.create_run(experiment_id, run_name=song.title,
                                tags={"mlflow.parentRunId": parent.run_id, "songforge.kind": "song"}).info.run_id
     for key, value in _song_params(song, outputs).items():
         client.log_param(run_id, key, value)
-    for key, value in outputs["measure"].data.items():
-        if isinstance(value, (int, float)) and value is not None and not isinstance(value, bool):
-            client.log_metric(run_id, key, float(value))
-    for stage, role in [("master", "preview"), ("lyrics", "lyrics"), ("plots", "waveform"),
-                        ("plots", "pitch"), ("measure", "metrics"), ("generate", "take")]:
-        client.log_artifact(run_id, str(outputs[stage].path(role)))
+    for step in view.metrics:
+        for key, value in outputs[step].data.items():
+            if isinstance(value, (int, float)) and value is not None and not isinstance(value, bool):
+                client.log_metric(run_id, key, float(value))
+    for step, role in view.artifacts:
+        if role in outputs[step].files:
+            client.log_artifact(run_id, str(outputs[step].path(role)))
     manifest = _log_manifest(client, run_id, parent.run_id, song, outputs, master)
     client.set_terminated(run_id, "FINISHED")
     return TrackedRun(parent.tracking_uri, run_id, manifest)
@@ -188,10 +190,10 @@ def close_album_run(parent: TrackedRun, status: str, reason: str) -> None:
 
 
 def song_params(song: SongSpec) -> dict[str, object]:
-    """What a song run records of the song before any stage has run."""
+    """What a song run records of the song before any step has run."""
     return {"title": song.title, "engine": song.engine.name, "seed": song.seed, "bpm": song.bpm, "key": song.key,
             "style": song.style, "language": song.language, "duration_s.target": song.duration_s,
-            **{f"engine.{k}": v for k, v in song.engine.params.items()}}
+            **{f"engine.{k}": v for k, v in song.engine.params.model_dump(mode="json").items()}}
 
 
 @cached_task("track-sweep")
@@ -211,11 +213,11 @@ def start_sweep_run(plan: SweepPlan, tracking_uri: str) -> TrackedRun:
     return TrackedRun(tracking_uri, run_id)
 
 
-@cached_task("track-take", task_run_name="track-{take.id}-{song.title}")
+@cached_task("track-take", version="2", task_run_name="track-{take.id}-{song.title}")
 def log_take(parent: TrackedRun, take: Take, song: SongSpec, outputs: dict[str, StageOutput],
-             master: MasterSpec) -> TrackedRun:
+             master: MasterSpec, view: PlanView) -> TrackedRun:
     """log_song's child run for one take of one song, named and tagged with the take."""
-    child = log_song.fn(parent, song, outputs, master)
+    child = log_song.fn(parent, song, outputs, master, view)
     client = _client(parent.tracking_uri)
     client.update_run(child.run_id, name=f"{take.id} · {song.title}")
     for key, value in {"songforge.kind": "take", "songforge.take": take.id, "songforge.take_label": take.label,
@@ -281,9 +283,5 @@ def links_markdown(run: TrackedRun, report: Path) -> str:
 
 
 def _song_params(song: SongSpec, outputs: dict[str, StageOutput]) -> dict[str, object]:
-    return {"title": song.title, "engine": outputs["generate"].data.get("engine", song.engine.name),
-            "seed": song.seed, "bpm": song.bpm, "key": song.key, "style": song.style,
-            "language": song.language, "duration_s.target": song.duration_s,
-            **{f"engine.{k}": v for k, v in song.engine.params.items()},
-            **{f"mix.{k}": v for k, v in song.mix.model_dump().items()},
+    return {**song_params(song), **{f"mix.{k}": v for k, v in song.mix.model_dump().items()},
             **{f"master.{k}": v for k, v in outputs["master"].data.items() if not isinstance(v, (list, dict))}}

@@ -11,7 +11,8 @@ import pytest
 import yaml
 
 from songforge.engine.base import EngineParams, Stems
-from songforge.engine.registry import register_engine
+from songforge.engine.take import generate_step
+from songforge.registry import register_engine
 from songforge.errors import EngineError, ParamsError
 from songforge.params import load_album
 
@@ -28,11 +29,13 @@ class RaisingEngine:
 
     name: ClassVar[str] = "raising"
     Params: ClassVar[type[EngineParams]] = RaisingParams
+    steps = (generate_step("raising", version="1"),)
+    tag_vocabulary = None
 
     def identity(self, params: EngineParams) -> str:
         return "raising-v1"
 
-    def model_revision(self) -> str:
+    def model_revision(self, params: EngineParams) -> str:
         return "none"
 
     def generate(self, song, params, seed, progress=None) -> Stems:
@@ -173,11 +176,12 @@ def test_the_cli_prints_one_line_per_failed_song_and_no_prefect_task_states(tmp_
 
 def test_a_song_that_failed_on_another_host_gets_its_card_in_the_report(tmp_path):
     """A deployment song run that failed hands back only its error and its (absolute) folder."""
-    from songforge.stages import album_report
+    from songforge.plan import plan_song
+    from songforge.report.album import album_report
 
     album = load_album(album_file(tmp_path, [{"title": "Elsewhere", "lyrics": LYRICS}]))
     album_dir = tmp_path / "out" / album.slug
     failed = {"error": "flow run far-away crashed: its host is gone", "folder": str(album_dir / "01-elsewhere")}
-    report = album_report(album, [failed], album_dir)
+    report = album_report(album, [failed], album_dir, [plan_song(album.songs[0], album).view()])
     html = report.path("html").read_text()
     assert "Elsewhere" in html and "its host is gone" in html

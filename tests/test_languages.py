@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import yaml
 
-from songforge.engine.registry import get_engine
+from songforge.registry import get_engine
 from songforge.engine.sketch import SketchParams, compose
 from songforge.errors import ParamsError
 from songforge.params import SongSpec, load_album
@@ -77,18 +77,20 @@ def test_a_song_of_symbols_only_renders_a_silent_guide_vocal():
     ("ja", True, "yue-jp-kr-icl"),
 ])
 def test_yue_loads_the_stage1_checkpoint_of_the_song_language(tmp_path, language, prompted, model):
-    from songforge.engine.yue.engine import step_inputs
+    from songforge.params import AlbumSpec
+    from songforge.plan import plan_song
 
     params = {"prompt_audio": str(tmp_path / "prompt.wav")} if prompted else {}
     song = SongSpec(title="T", lyrics="[verse]\nla\n", language=language, engine={"name": "yue", "params": params})
-    assert step_inputs(song)["stage1"]["params"].model == model  # what stage 1 loads
-    assert song.engine.resolve()[1].stage1_model == model
+    stage1 = plan_song(song, AlbumSpec(title="A", songs=[song])).steps[1]
+    assert stage1.name == "yue-stage1" and stage1.params.settings.model == model  # what stage 1 loads
+    assert song.engine.params.stage1_model == model
 
 
 def test_yue_keeps_a_stage1_model_the_song_names(tmp_path):
     song = SongSpec(title="T", lyrics="[verse]\nla\n", language="zh",
                     engine={"name": "yue", "params": {"stage1_model": "yue-en-cot"}})
-    assert song.engine.resolve()[1].stage1_model == "yue-en-cot"
+    assert song.engine.params.stage1_model == "yue-en-cot"
 
 
 def _album(tmp_path: Path, **song) -> Path:
@@ -105,7 +107,7 @@ def test_yue_refuses_an_italian_song_when_the_album_loads(tmp_path):
     assert "songs[0].language" in message and "'it'" in message and "sketch" in message, message
     assert load_album(_album(tmp_path, language="it")).songs[0].language == "it"  # the sketch engine sings it
     own = load_album(_album(tmp_path, language="it", engine={"name": "yue", "params": {"stage1_model": "my-it"}}))
-    assert own.songs[0].engine.resolve()[1].stage1_model == "my-it"  # a model of one's own is the user's call
+    assert own.songs[0].engine.params.stage1_model == "my-it"  # a model of one's own is the user's call
 
 
 @pytest.mark.slow

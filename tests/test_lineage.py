@@ -66,7 +66,7 @@ def test_manifest_hashes_match_inputs_and_files(tmp_path):
     engine_params = manifest["params"]["engine"]["params"]
     assert engine_params["humanize"] == 0.3 and engine_params["drums"] is True  # defaults made explicit
     assert manifest["params"]["song"]["seed"] == 4 and manifest["params"]["master"]["reference"] == str(reference)
-    assert manifest["engine"]["identity"] == song.engine.resolve()[0].identity(song.engine.resolve()[1])
+    assert manifest["engine"]["identity"] == song.engine.engine.identity(song.engine.params)
     assert manifest["engine"]["model_revision"].startswith("soundfont-sha256:")
     assert manifest["code"] == code and manifest["runs"] == runs
     assert manifest["song"]["folder"] == "01-first-light"
@@ -106,6 +106,7 @@ def test_code_version_reads_commit_and_dirty_flag(tmp_path):
 def test_log_song_writes_manifest_and_tags_the_mlflow_run(tmp_path):
     from mlflow import MlflowClient
 
+    from songforge.plan import plan_song
     from tasks.track import log_song, start_album_run
 
     album = a_song()
@@ -113,7 +114,8 @@ def test_log_song_writes_manifest_and_tags_the_mlflow_run(tmp_path):
     song_dir = tmp_path / "out" / "lineage" / "01-first-light"
     outputs = stage_outputs(song_dir)
     parent = start_album_run.fn(album, uri)
-    tracked = log_song.fn(parent, album.songs[0], outputs, master=album.master)
+    view = plan_song(album.songs[0], album).view()
+    tracked = log_song.fn(parent, album.songs[0], outputs, album.master, view)
 
     manifest_path = song_dir / "manifest.json"
     manifest = json.loads(manifest_path.read_text())

@@ -23,7 +23,8 @@ from typer.testing import CliRunner
 
 from songforge import artifacts, models
 from songforge.engine.yue import weights
-from songforge.engine.yue.engine import YuEEngine, folder_identity, model_identities
+from songforge.engine.yue.engine import folder_identity, model_identities
+from songforge.engine.yue.steps import YuEEngine
 from songforge.errors import EngineError
 from songforge.models import INDEX, MANIFEST, read_manifest
 from songforge.params import SongSpec

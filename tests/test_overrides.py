@@ -38,10 +38,10 @@ def test_override_wins_over_song_and_album_defaults(tmp_path):
     assert overrides == {"humanize": 0.9}  # null = no override; other sections are not read
     base = album(humanize=0.4, swing=0.3)
     result = apply_overrides(base, overrides)
-    assert [s.engine.params["humanize"] for s in base.songs] == [0.4, 0.2]
-    assert [s.engine.params["humanize"] for s in result.songs] == [0.9, 0.9]
-    assert result.songs[0].engine.params["swing"] == 0.3  # untouched keys keep the album's value
-    assert result.songs[0].engine.resolve()[1].humanize == 0.9
+    assert [s.engine.params.humanize for s in base.songs] == [0.4, 0.2]
+    assert [s.engine.params.humanize for s in result.songs] == [0.9, 0.9]
+    assert result.songs[0].engine.params.swing == 0.3  # untouched keys keep the album's value
+    assert result.songs[0].engine.params.humanize == 0.9
 
 
 def test_unknown_engine_param_names_the_field_and_choices(tmp_path):

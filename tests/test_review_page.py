@@ -1,6 +1,6 @@
 """The album review page as a person meets it: headless Chromium opens a real two-song album over http and file://.
 
-The album is made by the real stage functions (sketch engine, mix, master, measure, plots; no
+The album is made by the real steps of each song's plan (sketch engine, mix, master, measure, plots; no
 Prefect), its second song mastered 6 LU quieter than the album's target so that it really misses
 one. Chromium is Debian's /usr/bin/chromium driven by playwright (scripts/install.sh installs both).
 """
@@ -17,10 +17,11 @@ import matplotlib.image
 import numpy as np
 import pytest
 
-from songforge import stages
 from songforge.params import MasterSpec, album_from_dict
 from songforge.paths import album_dir, song_dir
+from songforge.plan import plan_song, run_plan
 from songforge.report import SongReport, album_report_html
+from songforge.report.album import _song_report, album_report
 from songforge.report.timeline import read_time_axis
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -38,17 +39,14 @@ def album(tmp_path_factory) -> dict:
     out = tmp_path_factory.mktemp("review-album")
     spec = album_from_dict({"title": "Review Album", "master": {"target_lufs": -14, "true_peak_dbtp": -1},
                             "songs": [{**song, "lyrics": LYRICS, "duration_s": 10} for song in SONGS]})
-    results = []
+    results, views = [], []
     for index, song in enumerate(spec.songs, start=1):
         folder = song_dir(out, spec.title, index, song.title)
         mastering = spec.master if index == 1 else MasterSpec(target_lufs=QUIET_LUFS, true_peak_dbtp=-1)
-        result = {"lyrics": stages.write_lyrics(song, folder), "generate": stages.generate(song, folder)}
-        result["mix"] = stages.mix(result["generate"], song.mix, folder)
-        result["master"] = stages.master(result["mix"], mastering, folder)
-        result["measure"] = stages.measure(result["master"], result["generate"], song, spec.measure, folder)
-        result["plots"] = stages.plots(result["master"], result["measure"], result["generate"], song, folder)
-        results.append(result)
-    report = stages.album_report(spec, results, album_dir(out, spec.title)).path("html")
+        plan = plan_song(song, spec.model_copy(update={"master": mastering}))
+        results.append(run_plan(plan, folder))
+        views.append(plan.view())
+    report = album_report(spec, results, album_dir(out, spec.title), views).path("html")
     return {"spec": spec, "results": results, "report": report, "folder": report.parent}
 
 
@@ -220,7 +218,8 @@ def test_read_time_axis_ignores_other_pictures(tmp_path):
 def test_a_failed_song_shows_its_reason_in_the_overview_and_its_card(tmp_path):
     spec = album_from_dict({"title": "A", "songs": [{"title": "Fine", "lyrics": LYRICS}, {"title": "Broken", "lyrics": LYRICS}]})
     targets = {"lufs": ("≈±0.5", -14)}
-    failed = stages._song_report(spec.songs[1], {"error": "lyrics: no <verse> & no fix"}, tmp_path, targets)
+    view = plan_song(spec.songs[1], spec).view()
+    failed = _song_report(spec.songs[1], {"error": "lyrics: no <verse> & no fix"}, tmp_path, targets, view)
     assert failed.error == "lyrics: no <verse> & no fix" and failed.status == "failed" and failed.audio == {}
     fine = SongReport("Fine", "01-fine", metrics={"lufs": -14.1, "duration_s": 31.0}, targets=targets)
     text = album_report_html("A", [fine, failed], tmp_path / "report.html").read_text()

@@ -11,7 +11,7 @@ import pytest
 from songforge.engine.sketch.engine import VERSION
 
 from songforge.engine.base import Stems
-from songforge.engine.registry import get_engine
+from songforge.registry import get_engine
 from songforge.syllables import line_syllables
 from songforge.measure.key import estimate_key, key_score
 from songforge.measure.rhythm import estimate_tempo, tempo_accuracy1
@@ -141,9 +141,9 @@ def test_generate_stage_writes_the_arrangement_as_midi_with_the_sung_notes(tmp_p
 
     import pretty_midi
 
-    from songforge import stages
+    from songforge.engine.take import SongTake, generate
 
-    generated = stages.generate(song(), tmp_path)
+    generated = generate(SongTake.of(song()), {}, tmp_path)
     midi = pretty_midi.PrettyMIDI(io.BytesIO(generated.path("arrangement").read_bytes()))
     take = json.loads(generated.path("take").read_text())
     sung = sorted((start, pitch) for start, _, pitch in (n[:3] for n in take["vocal_notes"]))

@@ -14,11 +14,10 @@ import numpy as np
 import pytest
 import yaml
 
-from songforge import stages
 from songforge.engine.yue import engine as E
+from songforge.engine.yue.steps import Stage1Take, finished_stage1, run_stage1, stage1_batch
 from songforge.engine.yue.tokens import load_codes
 from songforge.params import load_album
-from songforge.stages import YuETake
 
 from test_yue_engine import LYRICS, models, song  # noqa: F401  (models: the tiny models fixture)
 
@@ -26,7 +25,11 @@ OTHER_LYRICS = "[verse]\nMorning comes in slowly\nPaint the sky in gold\n\n[outr
 
 
 def stage1_params(**params):
-    return E.resolve_memory(song(**params).engine.resolve()[1]).stage1()
+    return E.resolve_memory(song(**params).engine.params).stage1()
+
+
+def take(style: str, lyrics: str, seed: int, p, model: str = "tiny-s1") -> Stage1Take:
+    return Stage1Take(style=style, lyrics=lyrics, seed=seed, settings=p, model_identity=model)
 
 
 def codes(output) -> tuple[np.ndarray, np.ndarray]:
@@ -49,29 +52,29 @@ def decoded(monkeypatch) -> list[int]:
 
 def test_a_batch_gives_each_take_its_own_codes_and_redoes_only_what_changed(models, tmp_path, decoded):
     p = stage1_params()
-    takes = [YuETake(style="pop", lyrics=LYRICS, seed=3, song_dir=tmp_path / "01-a"),
-             YuETake(style="rock male", lyrics=OTHER_LYRICS, seed=3, song_dir=tmp_path / "02-b"),
-             YuETake(style="pop", lyrics=LYRICS, seed=4, song_dir=tmp_path / "03-c")]
-    batch = stages.yue_stage1_batch(takes, p, "tiny-s1")
+    takes = [(take("pop", LYRICS, 3, p), tmp_path / "01-a"), (take("rock male", OTHER_LYRICS, 3, p), tmp_path / "02-b"),
+             (take("pop", LYRICS, 4, p), tmp_path / "03-c")]
+    batch = stage1_batch(takes)
     assert decoded == [3]
-    for take, out in zip(takes, batch):
-        assert out.path("vtrack") == take.song_dir / "yue" / "stage1" / f"{take.song_dir.name}_vtrack.npy"
-        alone = stages.yue_stage1(take.style, take.lyrics, p, take.seed, "tiny-s1", tmp_path / "alone" / take.song_dir.name)
+    for (one, folder), out in zip(takes, batch):
+        assert out.path("vtrack") == folder / "yue" / "stage1" / f"{folder.name}_vtrack.npy"
+        alone = run_stage1(one, {}, tmp_path / "alone" / folder.name)
         assert all(np.array_equal(a, b) for a, b in zip(codes(out), codes(alone)))
     assert not np.array_equal(codes(batch[0])[0], codes(batch[2])[0])  # another seed, another take
     assert decoded == [3, 1, 1, 1]
 
     files = [out.path(track) for out in batch for track in ("vtrack", "itrack")]
     before = {path: path.stat().st_mtime_ns for path in files}
-    again = stages.yue_stage1_batch(takes[:2] + [takes[2].model_copy(update={"seed": 5})], p, "tiny-s1")
+    again = stage1_batch(takes[:2] + [(takes[2][0].model_copy(update={"seed": 5}), takes[2][1])])
     assert decoded[4:] == [1]  # only the take whose seed changed
     assert [before[path] == path.stat().st_mtime_ns for path in files] == [True, True, True, True, False, False]
     assert again[0].fingerprint() == batch[0].fingerprint()
 
     np.save(batch[1].path("vtrack"), np.zeros((1, 3), dtype=np.uint32))  # a take's codes changed by hand
-    redone = stages.yue_stage1_batch(takes[:2], p, "tiny-s1")
+    redone = stage1_batch(takes[:2])
     assert decoded[5:] == [1] and redone[1].fingerprint() == batch[1].fingerprint()
-    assert stages.finished_stage1(takes[1], p, "another-model") is None  # another model: not this take's codes
+    other_model = takes[1][0].model_copy(update={"model_identity": "another-model"})
+    assert finished_stage1(other_model, takes[1][1]) is None  # another model: not this take's codes
 
 
 def test_batch_size_splits_the_takes_without_changing_their_codes(models):
@@ -98,11 +101,11 @@ def test_takes_of_finished_batches_survive_a_later_batch_failing(models, tmp_pat
 
     monkeypatch.setattr(stage1, "run_stage1_takes", fail_second)
     p = stage1_params(stage1_batch_size=1)
-    takes = [YuETake(style="pop", lyrics=LYRICS, seed=seed, song_dir=tmp_path / f"0{seed}-take") for seed in (1, 2, 3)]
+    takes = [(take("pop", LYRICS, seed, p), tmp_path / f"0{seed}-take") for seed in (1, 2, 3)]
     with pytest.raises(torch.OutOfMemoryError):
-        stages.yue_stage1_batch(takes, p, "tiny-s1")
-    assert [stages.finished_stage1(take, p, "tiny-s1") is not None for take in takes] == [True, False, False]
-    stages.yue_stage1_batch(takes, p, "tiny-s1")
+        stage1_batch(takes)
+    assert [finished_stage1(one, folder) is not None for one, folder in takes] == [True, False, False]
+    stage1_batch(takes)
     assert decoded == [3, 2]
 
 
@@ -128,9 +131,11 @@ def engine_task_runs(flow_state) -> dict[str, list[str]]:
         runs = client.read_task_runs(task_run_filter=TaskRunFilter(flow_run_id=TaskRunFilterFlowRunId(
             any_=[flow_state.state_details.flow_run_id])))
     names: dict[str, list[str]] = {}
-    for run in runs:
-        task = run.task_key.rsplit("-", 1)[0]
-        if task.startswith("yue"):
+    for run in runs:  # named '<step>-<song folder>', a batch '<step>-batch-<n>-takes-from-<folder>'
+        task = "yue_stage1_batch" if "-batch-" in run.name else next(
+            (step.replace("-", "_") for step in ("yue-stage1", "yue-stage2", "yue-decode") if run.name.startswith(step)),
+            None)
+        if task:
             names.setdefault(task, []).append(run.name)
     return {task: sorted(found) for task, found in names.items()}
 

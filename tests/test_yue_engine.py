@@ -18,7 +18,10 @@ import torch
 import yaml
 from typer.testing import CliRunner
 
-from songforge.engine.yue.engine import YuEEngine, folder_identity, step_inputs
+from songforge.engine.yue.engine import folder_identity
+from songforge.engine.yue.steps import YuEEngine
+from songforge.params import AlbumSpec
+from songforge.plan import plan_song
 from songforge.engine.yue.tokens import load_codes
 from songforge.params import SongSpec
 
@@ -80,18 +83,24 @@ def song_yaml(folder) -> Path:
     return path
 
 
+def step_params(one: SongSpec) -> dict:
+    """Each step of the song's plan -> its params slice (what the step's cache key holds)."""
+    return {planned.name: planned.params for planned in plan_song(one, AlbumSpec(title="A", songs=[one])).steps}
+
+
 def test_each_step_is_keyed_on_its_own_params():
     from tasks.cache import canonical
 
-    base, changed = step_inputs(song()), step_inputs(song(stage2_model="/elsewhere/yue-s2"))
-    assert base["stage1"] == changed["stage1"] and base["stage2"] != changed["stage2"]
-    assert base["decode"]["params"] == changed["decode"]["params"]
-    rebatched = step_inputs(song(stage1_batch_size=2, stage2_batch_size=1, memory="resident"))
+    base, changed = step_params(song()), step_params(song(stage2_model="/elsewhere/yue-s2"))
+    assert list(base) == ["lyrics", "yue-stage1", "yue-stage2", "yue-decode", "mix", "master", "measure", "plots"]
+    assert base["yue-stage1"] == changed["yue-stage1"] and base["yue-stage2"] != changed["yue-stage2"]
+    assert base["yue-decode"].settings == changed["yue-decode"].settings
+    rebatched = step_params(song(stage1_batch_size=2, stage2_batch_size=1, memory="resident"))
     assert canonical(rebatched) == canonical(base)  # batching and residency change no output
-    later = step_inputs(song(low_band_hz=4000))
-    assert later["stage1"] == base["stage1"] and later["stage2"] == base["stage2"]
-    assert later["decode"] != base["decode"]
-    assert step_inputs(song(temperature=0.8))["stage1"] != base["stage1"]
+    later = step_params(song(low_band_hz=4000))
+    assert later["yue-stage1"] == base["yue-stage1"] and later["yue-stage2"] == base["yue-stage2"]
+    assert later["yue-decode"] != base["yue-decode"]
+    assert step_params(song(temperature=0.8))["yue-stage1"] != base["yue-stage1"]
 
 
 def test_identity_follows_the_model_files(tmp_path, monkeypatch):
@@ -166,14 +175,14 @@ def test_audio_prompts_become_50_or_100_ids_per_second(models, tmp_path):
     for name in ("mix", "vocals", "instrumental"):
         sf.write(tmp_path / f"{name}.wav", rng.normal(0, 0.1, (3 * 22_050, 2)), 22_050)
     window = {"prompt_start_s": 0.5, "prompt_end_s": 2.5}
-    single = reference_ids(song(prompt_audio=str(tmp_path / "mix.wav"), **window).engine.resolve()[1].stage1())
+    single = reference_ids(song(prompt_audio=str(tmp_path / "mix.wav"), **window).engine.params.stage1())
     dual = reference_ids(song(prompt_vocals=str(tmp_path / "vocals.wav"),
                               prompt_instrumental=str(tmp_path / "instrumental.wav"), **window)
-                         .engine.resolve()[1].stage1())
+                         .engine.params.stage1())
     lo, hi = codebook_range(0)
     assert len(single) == 100 and len(dual) == 200
     assert all(lo <= i < hi for i in single + dual)
-    assert reference_ids(song().engine.resolve()[1].stage1()) is None
+    assert reference_ids(song().engine.params.stage1()) is None
 
 
 def test_models_stay_loaded_only_when_asked(models):
@@ -187,7 +196,7 @@ def test_models_stay_loaded_only_when_asked(models):
     E.release_models()
     assert E._model("yue-s2", "auto", keep=False) is not kept
     E.release_models()
-    assert step_inputs(song(memory="int8"))["stage1"]["params"].int8  # int8 changes the logits: in the key
+    assert step_params(song(memory="int8"))["yue-stage1"].settings.int8  # int8 changes the logits: in the key
 
 
 def test_batched_seed_takes_equal_each_seed_alone(models, tmp_path):

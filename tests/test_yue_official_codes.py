@@ -126,8 +126,8 @@ def test_decode_refuses_the_unfixed_track_naming_file_rows_and_fix(run, monkeypa
 
 
 def test_engine_and_album_decode_refuse_before_the_codec(run, monkeypatch, tmp_path):
-    from songforge import stages
     from songforge.engine.yue.engine import decode
+    from songforge.engine.yue.steps import DecodeCall, run_decode
 
     monkeypatch.setenv("SONGFORGE_MODELS", str(tmp_path / "no-models"))  # the codec is never reached
     vtrack, itrack = run["written"]
@@ -138,17 +138,21 @@ def test_engine_and_album_decode_refuse_before_the_codec(run, monkeypatch, tmp_p
     assert "vocal track:" not in str(error.value) and "compat: fixed" in str(error.value)
     song_dir = tmp_path / "01-x"
     with pytest.raises(EngineError, match=f"{itrack}: codebook 1 at"):
-        stages.yue_decode(output("yue-stage2", vtrack=vtrack, itrack=itrack), params, "codec", {}, song_dir)
+        stage2 = output("yue-stage2", vtrack=vtrack, itrack=itrack)
+        run_decode(DecodeCall(settings=params, codec_identity="codec", take={}), {"vtrack": stage2, "itrack": stage2},
+                   song_dir)
     assert not song_dir.exists()
 
 
 def test_album_stage2_writes_the_official_codes_too(run, tmp_path):
-    from songforge import stages
+    from songforge.engine.yue.steps import Stage2Call, run_stage2
 
     vtrack, itrack = run["stage1"]
     params = Stage2Params(model=str(run["root"] / "s2"), compat="official", dtype="auto")
+    stage1 = output("yue-stage1", vtrack=vtrack, itrack=itrack)
     with pytest.warns(InvalidCodesWarning, match="instrumental track.*: codebook 1 at"):
-        done = stages.yue_stage2(output("yue-stage1", vtrack=vtrack, itrack=itrack), params, "s2", tmp_path / "01-x")
+        done = run_stage2(Stage2Call(settings=params, model_identity="s2"), {"vtrack": stage1, "itrack": stage1},
+                          tmp_path / "01-x")
     for role, written in zip(("vtrack", "itrack"), run["written"]):
         np.testing.assert_array_equal(np.load(done.path(role)), np.load(written))
 

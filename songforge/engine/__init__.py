@@ -1,6 +1,1 @@
-"""Engines turn a song spec into stems: `generate(song, params, seed) -> Stems`."""
-
-from .base import Engine, Stems
-from .registry import available_engines, get_engine
-
-__all__ = ["Engine", "Stems", "available_engines", "get_engine"]
+"""Engines turn a song into stems through their own steps of its plan (songforge.step); the registry finds them."""

@@ -4,16 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-if TYPE_CHECKING:
-    from ..params import SongSpec
-
-Progress = Callable[[float, str], None]
-"""Called with the fraction done (0..1) and a short description of the current step."""
+from ..step import Progress, Step
 
 
 @dataclass
@@ -62,21 +58,32 @@ class ModelNeed:
 
 
 class Engine(Protocol):
-    """What the registry hands out. `identity` goes into cache keys and lineage.
+    """What the registry hands out: an engine's params, its steps in a song's plan, and its identity.
 
-    An engine that loads models also has `models_needed(params) -> list[ModelNeed]`: every model
-    `generate` would load with these params, checked on disk without reading weights, so that an album
-    can be refused before any run starts (songforge.preflight). Engines without models leave it out.
+    steps: the engine's part of a song's plan (the generate phase), e.g. one `generate`, or YuE's stage 1,
+    stage 2 and decode; each step declares whether it loads models (and so holds a GPU slot) and its licence.
+    tag_vocabulary: "yue" if songs' genre/mood/instrument/voice tags must come from YuE's vocabulary, None
+    for free text. identity: engine, code version and model revision (in cache keys and lineage).
+    An engine that loads models also has `models_needed(params) -> list[ModelNeed]`: every model its steps
+    would load with these params, checked on disk without reading weights, so that an album can be refused
+    before any run starts (songforge.preflight). Engines without models leave it out.
     """
 
     name: ClassVar[str]
     Params: ClassVar[type[EngineParams]]
+    steps: ClassVar[tuple[Step, ...]]
+    tag_vocabulary: ClassVar[str | None]
 
     def identity(self, params: EngineParams) -> str:
         """Engine name, code version and model revision: changes whenever outputs would."""
         ...
 
+    def model_revision(self, params: EngineParams) -> str:
+        """The weights (or what stands in for them) these params use, for lineage."""
+        ...
+
     def generate(self, song: "SongSpec", params: EngineParams, seed: int, progress: Progress | None = None) -> Stems:
+        """The whole take in one call (library and CLI use; the song flow runs `steps`)."""
         ...
 
 

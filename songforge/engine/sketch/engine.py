@@ -5,8 +5,11 @@ from __future__ import annotations
 import hashlib
 from typing import ClassVar
 
+from ...licences import GPL_2
 from ...params import SongSpec
+from ...step import Step
 from ..base import EngineParams, Progress, Stems
+from ..take import generate_step
 from .compose import TAIL_S, compose
 from .form import min_duration_s
 from .params import SketchParams
@@ -20,13 +23,16 @@ class SketchEngine:
 
     name: ClassVar[str] = "sketch"
     Params: ClassVar[type[EngineParams]] = SketchParams
+    # The GM SoundFont pretty_midi ships (TimGM6mb, GPL-2.0): it covers the font, not what is rendered with it.
+    steps: ClassVar[tuple[Step, ...]] = (generate_step("sketch", version="4", licence=GPL_2),)
+    tag_vocabulary: ClassVar[str | None] = "yue"  # its band and feel read YuE's genre and voice tags
 
     def identity(self, params: EngineParams) -> str:
         """'sketch-v1:<params hash>:<SoundFont sha256 prefix>'."""
         digest = hashlib.sha256(params.model_dump_json().encode()).hexdigest()[:12]
         return f"{VERSION}:{digest}:{soundfont_sha256()[:12]}"
 
-    def model_revision(self) -> str:
+    def model_revision(self, params: EngineParams | None = None) -> str:
         """What stands in for weights here: the SoundFont it renders with (for lineage)."""
         return f"soundfont-sha256:{soundfont_sha256()}"
 

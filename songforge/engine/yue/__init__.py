@@ -1,5 +1,6 @@
 """Our own YuE v1 inference engine: tokenizer, token layouts, prompts, LLaMA, weights, sampling, stages 1
-and 2, the X-Codec codec, the Vocos upsamplers, and YuEEngine (engine.py) tying them together.
+and 2, the X-Codec codec, the Vocos upsamplers (their work over arrays in engine.py), and YuEEngine with its
+three steps of a song's plan (steps.py).
 
 `compat="official"` reproduces infer.py token for token; the default `compat="fixed"` differs only here:
 

@@ -1,7 +1,7 @@
-"""YuEEngine: lyrics -> stage 1 -> stage 2 -> X-Codec decode -> Vocos 44.1 kHz, as three steps.
+"""YuE's work over arrays: lyrics -> stage 1 -> stage 2 -> X-Codec decode -> Vocos 44.1 kHz.
 
-`generate` chains the steps for library and CLI use; the song flow runs them as separately
-cached tasks (songforge.stages.yue_*), so each step is keyed only on what changes its output.
+Pure of files and orchestration: songforge.engine.yue.steps makes these the engine's three steps
+(each cached on its own params slice), and the `songforge yue` commands call them on .npy codes.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ CODEC_RATE = 16_000
 _ALL_SEGMENTS = 10_000
 # Where models live and how stage 2 is batched change no output: they stay out of identities and keys.
 # (memory: int8 does change outputs; it reaches stage 1's key as Stage1Params.int8.)
-_PLACEMENT = {"memory", "stage1_batch_size", "stage2_batch_size"}
+PLACEMENT = {"memory", "stage1_batch_size", "stage2_batch_size"}
 _DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16, "float32": torch.float32}
 
 
@@ -75,7 +75,7 @@ def release_models() -> None:
     free_memory()
 
 
-def _sub(progress: Progress | None, start: float, end: float) -> Callable[[float, str], None] | None:
+def part_of(progress: Progress | None, start: float, end: float) -> Callable[[float, str], None] | None:
     if progress is None:
         return None
     return lambda fraction, step: progress(start + (end - start) * fraction, step)
@@ -144,7 +144,7 @@ def stage1_takes(takes: Sequence[Take], p: Stage1Params, progress: Progress | No
         for start in range(0, len(takes), per_batch):
             end = min(start + per_batch, len(takes))
             done = run_stage1_takes(model, plans[start:end], [take.seed for take in takes[start:end]],
-                                    progress=_sub(progress, start / len(takes), end / len(takes)), **knobs)
+                                    progress=part_of(progress, start / len(takes), end / len(takes)), **knobs)
             for i, segments in enumerate(done, start=start):
                 codes.append(stage1_codes(plans[i], segments))
                 if on_take:
@@ -223,52 +223,7 @@ def _saved(audio: np.ndarray, rescale: bool) -> np.ndarray:
     return np.clip(audio, -0.99, 0.99)
 
 
-class YuEEngine:
-    """YuE v1 on our own inference code; weights from `songforge models pull` or local folders."""
-
-    name: ClassVar[str] = "yue"
-    Params: ClassVar[type[EngineParams]] = YuEParams
-
-    def identity(self, params: EngineParams, models: dict[str, str] | None = None) -> str:
-        """Code version, params hash, and each model folder's identity (`models`, if already known)."""
-        assert isinstance(params, YuEParams), type(params)
-        digest = hashlib.sha256(params.model_dump_json(exclude=_PLACEMENT).encode()).hexdigest()[:12]
-        return ":".join([VERSION, digest, *(models or model_identities(params)).values()])
-
-    def models_needed(self, params: EngineParams) -> list[ModelNeed]:
-        """The stage-1, stage-2 and codec models these params load, each checked on disk (stat only)."""
-        assert isinstance(params, YuEParams), type(params)
-        return [model_need("stage 1", params.stage1_model), model_need("stage 2", params.stage2_model),
-                model_need("codec", params.codec_model)]
-
-    def generate(self, song, params: EngineParams, seed: int, progress: Progress | None = None) -> Stems:
-        assert isinstance(params, YuEParams), type(params)
-        params = resolve_memory(params)
-        vocal, instrumental = stage1(song.style, song.sections.text, params.stage1(), seed, _sub(progress, 0, 0.6))
-        vocal8, instrumental8 = stage2(vocal, instrumental, params.stage2(), _sub(progress, 0.6, 0.9))
-        if progress:
-            progress(0.9, "decoding")
-        stems = decode(vocal8, instrumental8, params.decode())
-        stems.metadata.update(take_metadata(params, seed))
-        return stems
-
-
 def take_metadata(params: YuEParams, seed: int, models: dict[str, str] | None = None) -> dict:
     """JSON-able facts about a YuE take, for take.json."""
     return {"engine": "yue", "seed": seed, "compat": params.compat, "models": models or model_identities(params),
-            "params": params.model_dump(mode="json", exclude=_PLACEMENT)}
-
-
-def step_inputs(song) -> dict[str, dict]:
-    """Keyword inputs of the three cached steps (songforge.stages.yue_*) for a song on engine: yue."""
-    params = resolve_memory(song.engine.resolve()[1])
-    assert isinstance(params, YuEParams), type(params)
-    models = model_identities(params)
-    return {
-        "stage1": {"style": song.style, "lyrics": song.sections.text, "params": params.stage1(), "seed": song.seed,
-                   "model_identity": models["stage1"]},
-        "stage2": {"params": params.stage2(), "model_identity": models["stage2"]},
-        "decode": {"params": params.decode(), "codec_identity": models["codec"],
-                   "take": {**take_metadata(params, song.seed, models),
-                            "identity": YuEEngine().identity(params, models)}},
-    }
+            "params": params.model_dump(mode="json", exclude=PLACEMENT)}

@@ -1,0 +1,58 @@
+"""Licences of the models and data the steps use, as data: shown beside their output, checked for commercial work.
+
+A licence says whether commercial use is allowed: "yes", "no", or "unknown" (nobody has checked the
+terms of those weights for songforge). An album that says `commercial: true` is refused, before
+anything runs, when a step it plans uses a "no" licence, or an "unknown" one the album does not
+list under `licences_checked` (the user read the terms and vouches for them).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Commercial = Literal["yes", "no", "unknown"]
+
+
+@dataclass(frozen=True)
+class Licence:
+    """What a model or data file may be used for. `id` is short (an SPDX id where one exists)."""
+
+    id: str
+    name: str
+    commercial: Commercial
+    url: str = ""
+    terms: str = ""  # what a user must do or know beyond the name (attribution, thresholds, ...)
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.id})"
+
+
+APACHE_2 = Licence("Apache-2.0", "Apache License 2.0", "yes", "https://www.apache.org/licenses/LICENSE-2.0")
+MIT = Licence("MIT", "MIT License", "yes", "https://opensource.org/license/mit")
+GPL_2 = Licence("GPL-2.0-only", "GNU General Public License v2", "yes", "https://www.gnu.org/licenses/gpl-2.0.html",
+                "a sound font's licence covers the font, not the audio rendered with it")
+GPL_3 = Licence("GPL-3.0-only", "GNU General Public License v3", "yes", "https://www.gnu.org/licenses/gpl-3.0.html")
+CC_BY_4 = Licence("CC-BY-4.0", "Creative Commons Attribution 4.0", "yes",
+                  "https://creativecommons.org/licenses/by/4.0/", "credit the authors")
+CC_BY_NC_4 = Licence("CC-BY-NC-4.0", "Creative Commons Attribution-NonCommercial 4.0", "no",
+                     "https://creativecommons.org/licenses/by-nc/4.0/", "no commercial use")
+CC_BY_NC_SA_4 = Licence("CC-BY-NC-SA-4.0", "Creative Commons Attribution-NonCommercial-ShareAlike 4.0", "no",
+                        "https://creativecommons.org/licenses/by-nc-sa/4.0/", "no commercial use")
+
+
+def unknown(name: str, url: str = "") -> Licence:
+    """A model whose terms nobody has checked for songforge: refused for commercial work until the user has."""
+    return Licence(name, f"{name} (terms not checked)", "unknown", url,
+                   "read the model card; list it under licences_checked to vouch for it")
+
+
+def commercial_problems(uses: list[tuple[str, Licence]], checked: set[str]) -> list[str]:
+    """For a commercial album: why each (step, licence) it plans may not be used; empty when all may."""
+    problems = []
+    for step, licence in uses:
+        if licence.commercial == "no":
+            problems.append(f"step '{step}' uses {licence}, which forbids commercial use")
+        elif licence.commercial == "unknown" and licence.id not in checked:
+            problems.append(f"step '{step}' uses {licence.name}, whose terms nobody has checked")
+    return problems

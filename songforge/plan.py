@@ -1,0 +1,121 @@
+"""A song's plan: the ordered steps that make it, each wired to the steps whose files it reads.
+
+The plan is the one description of a song's work that everything else asks: the flows submit it,
+the progress bar counts it, the review page, MLflow and the lineage manifest read its players,
+pictures, artifacts and metrics from it. Steps are the song steps (songforge.registry) and the
+song's engine's own steps, ordered by phase; a step whose params are None for a song is left out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from .artifacts import StageOutput
+from .errors import ParamsError
+from .licences import Licence, commercial_problems
+from .registry import song_steps
+from .step import PHASES, Progress, Step
+
+
+class PlanError(ParamsError):
+    """A step reads a role no earlier step makes: a step registered wrong, found before anything runs."""
+
+
+@dataclass(frozen=True)
+class PlannedStep:
+    """A step in one song's plan: its params slice, and where each role it reads comes from (role -> step name)."""
+
+    step: Step
+    params: BaseModel
+    sources: tuple[tuple[str, str], ...]
+
+    @property
+    def name(self) -> str:
+        return self.step.name
+
+
+class PlanView(BaseModel):
+    """What the plan tells the report, MLflow and the progress bar, as plain data (a task input, cache-keyed).
+
+    players: (label, step, role) a person listens to, the last step's first (the song's main player); pictures
+    and artifacts: (step, role); metrics: the
+    steps whose data are the song's metrics; take: (step, role) of the take.json the song ends up with.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    steps: tuple[str, ...]
+    players: tuple[tuple[str, str, str], ...]
+    pictures: tuple[tuple[str, str], ...]
+    artifacts: tuple[tuple[str, str], ...]
+    metrics: tuple[str, ...]
+    take: tuple[str, str] | None
+
+
+@dataclass(frozen=True)
+class SongPlan:
+    song: str  # the song's title: unique within an album
+    steps: tuple[PlannedStep, ...]
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(planned.name for planned in self.steps)
+
+    def licences(self) -> list[tuple[str, Licence]]:
+        return [(planned.step.key, planned.step.licence) for planned in self.steps if planned.step.licence]
+
+    def view(self) -> PlanView:
+        steps = [planned.step for planned in self.steps]
+        makers = {role: step.name for step in steps for role in step.makes}  # the last maker of each role
+        return PlanView(
+            steps=self.names,
+            players=tuple((label, step.name, role) for step in reversed(steps) for role, label in step.players),
+            pictures=tuple((step.name, role) for step in steps for role in step.pictures),
+            artifacts=tuple((step.name, role) for step in steps for role in step.artifacts),
+            metrics=tuple(step.name for step in steps if step.metrics),
+            take=(makers["take"], "take") if "take" in makers else None)
+
+
+def plan_song(song: Any, album: Any) -> SongPlan:
+    """The song's steps in phase order (song steps and its engine's), each read wired to its last maker."""
+    candidates = song_steps() + list(song.engine.engine.steps)
+    ordered = sorted(candidates, key=lambda step: PHASES.index(step.phase))  # stable: registration order kept
+    planned, made = [], {}
+    for step in ordered:
+        params = step.params(song, album)
+        if params is None:
+            continue
+        missing = [role for role in step.reads if role not in made]
+        if missing:
+            raise PlanError(f"steps.{step.key}", f"reads {', '.join(missing)}, which no earlier step of "
+                            f"'{song.title}' makes", "register the step in a later phase, or the step that makes it")
+        if step.name in {p.name for p in planned}:
+            raise PlanError(f"steps.{step.key}", "has the name of an earlier step of the plan",
+                            "give each step a name of its own")
+        planned.append(PlannedStep(step, params, tuple((role, made[role]) for role in step.reads)))
+        made.update({role: step.name for role in step.makes})
+    return SongPlan(song.title, tuple(planned))
+
+
+def run_plan(plan: SongPlan, folder: Path, progress: Progress | None = None) -> dict[str, StageOutput]:
+    """Every step of the plan in order, in this process: no cache, no GPU slot (tests and tools; flows submit it)."""
+    results: dict[str, StageOutput] = {}
+    for planned in plan.steps:
+        inputs = {role: results[source] for role, source in planned.sources}
+        results[planned.name] = planned.step.run(planned.params, inputs, folder, progress)
+    return results
+
+
+def check_commercial(album: Any, plans: list[SongPlan], source: str | None = None) -> None:
+    """For an album with `commercial: true`: ParamsError naming every planned step whose licence forbids it."""
+    if not getattr(album, "commercial", False):
+        return
+    uses = list(dict.fromkeys(use for plan in plans for use in plan.licences()))
+    problems = commercial_problems(uses, set(album.licences_checked))
+    if problems:
+        raise ParamsError.all_of([ParamsError("commercial", problem, "drop the step (or the engine) from the album, "
+                                              "or set commercial: false", source) for problem in problems])
