@@ -1,4 +1,5 @@
-"""Before any run starts: every model every song needs, checked at once, and the one command that fetches them.
+"""Before any run starts: every model every song needs, checked at once, and the one command that fetches them;
+and for a commercial album, the licence of every step it plans.
 
 Each engine says which models a song's params load (`models_needed`, songforge.engine.base); this module
 only gathers what is missing across an album (or every take of a sweep) so that the user learns of all of
@@ -15,7 +16,7 @@ from .engine.base import needed_models
 from .errors import EngineError
 
 if TYPE_CHECKING:
-    from .params import SongSpec
+    from .params import AlbumSpec, SongSpec
 
 
 @dataclass
@@ -72,3 +73,13 @@ def check_models(songs: Iterable["SongSpec"], source: str | None = None) -> None
         fixes.append("for a folder of your own, correct its path in the song's engine params or put the model there")
     lines.append(f"Fix: {'; '.join(fixes)}.")
     raise EngineError("\n".join(lines))
+
+
+def check_album(album: "AlbumSpec", source: str | None = None, models: bool = True) -> None:
+    """Before anything runs: a commercial album plans no step whose licence forbids it (songforge.plan), and
+    (models: the songs run on this host) every model every song needs is here."""
+    from .plan import check_commercial, plan_song
+
+    check_commercial(album, [plan_song(song, album) for song in album.songs], source)
+    if models:
+        check_models(album.songs, source)
