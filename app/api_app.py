@@ -67,11 +67,11 @@ def config(host: str, port: int, log_level: str = "warning"):
     import uvicorn
     from prefect.settings import PREFECT_SERVER_API_KEEPALIVE_TIMEOUT
 
-    return uvicorn.Config("flows.api_app:build_app", factory=True, host=host, port=port, log_level=log_level,
+    return uvicorn.Config("app.api_app:build_app", factory=True, host=host, port=port, log_level=log_level,
                           lifespan="on", timeout_keep_alive=PREFECT_SERVER_API_KEEPALIVE_TIMEOUT.value())
 
 
-if __name__ == "__main__":  # songforge serve's Prefect server: python -m flows.api_app HOST PORT
+if __name__ == "__main__":  # songforge serve's Prefect server: python -m app.api_app HOST PORT
     import uvicorn
 
     uvicorn.Server(config(sys.argv[1], int(sys.argv[2]), log_level="info")).run()

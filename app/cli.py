@@ -16,7 +16,9 @@ import typer
 
 from songforge.errors import SongforgeError
 
-from .yue_cli import models_app, yue_app
+from .console import fail, warnings_echoed
+from .models_cli import models_app
+from .yue_cli import yue_app
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 app.add_typer(yue_app, name="yue")
@@ -27,30 +29,11 @@ SUMMARY_COLUMNS = [("duration_s", "len s", "{:.0f}"), ("lufs", "LUFS", "{:.1f}")
                    ("key_score", "key ok", "{:.1f}"), ("vocal_range_semitones", "range st", "{:.0f}")]
 
 
-def _fail(error: Exception) -> None:
-    """Print the error (every problem of a params file, a line each) and exit 2."""
-    from songforge.errors import ParamsError
-
-    for line in [str(one) for one in error.problems] if isinstance(error, ParamsError) else [str(error)]:
-        typer.secho(f"error: {line}", fg=typer.colors.RED, err=True)
-    raise typer.Exit(2)
-
-
-@contextmanager
 def _input_warnings():
     """Print the warnings the params' input files give (e.g. a mono reference) as 'warning: ...' lines."""
-    import warnings
-
     from songforge.inputs import InputWarning
 
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", InputWarning)
-        yield
-    for warning in caught:
-        if issubclass(warning.category, InputWarning):
-            typer.secho(f"warning: {warning.message}", fg=typer.colors.YELLOW, err=True)
-        else:  # not ours: shown as Python would have
-            warnings.showwarning(warning.message, warning.category, warning.filename, warning.lineno)
+    return warnings_echoed(InputWarning)
 
 
 @app.command()
@@ -94,7 +77,7 @@ def measure(
     try:
         metrics = measure_file(file, vocals_path=vocals, bpm=bpm, key=Key.parse(key) if key else None).to_dict()
     except (SongforgeError, ValueError) as error:
-        _fail(error)
+        fail(error)
     if as_json:
         typer.echo(json.dumps(metrics, indent=2))
     else:
@@ -121,7 +104,7 @@ def _run(file: Path, out: Path, tracking_uri: str | None, concurrency: int | Non
         if deployment is None:  # songs run here: every model of every song must be here (workers hold their own)
             check_models(spec.songs, source=str(file))
     except SongforgeError as error:
-        _fail(error)
+        fail(error)
     with _prefect_api() as api_ready:
         _run_flow(spec, out, tracking_uri, concurrency, flow_name, api_ready, deployment)
 
@@ -134,7 +117,7 @@ def _prefect_api():
     if os.environ.get("PREFECT_API_URL"):
         yield lambda: None
         return
-    from flows.local_api import LocalApi
+    from .local_api import LocalApi
 
     with LocalApi() as api:
         os.environ["PREFECT_API_URL"] = api.start()
@@ -170,7 +153,7 @@ def _run_flow(spec, out: Path, tracking_uri: str | None, concurrency: int | None
             args = (spec, str(out), tracking_uri) + ((deployment,) if flow_name == "album" else ())
             result = flow(*args)
         except SongforgeError as error:
-            _fail(error)
+            fail(error)
         finally:
             listener.reset(token)
     _print_summary(result)
@@ -240,7 +223,7 @@ def sweep(
             parse_best(best)
         check_models([song for take in plan.takes for song in plan.album_for(take).songs], source=str(file))
     except SongforgeError as error:
-        _fail(error)
+        fail(error)
     with _prefect_api() as api_ready:
         _run_sweep(plan, out, tracking_uri, concurrency, best, api_ready)
 
@@ -262,7 +245,7 @@ def _run_sweep(plan, out: Path, tracking_uri: str | None, concurrency: int | Non
             api_ready()
             result = flow(plan, str(out), tracking_uri, best)
         except SongforgeError as error:
-            _fail(error)
+            fail(error)
         finally:
             listener.reset(token)
     _print_sweep_summary(result)
@@ -296,15 +279,15 @@ def serve(
                                       "127.0.0.1, localhost, --host, and off loopback this machine's names)"),
 ) -> None:
     """The one-box studio: Prefect and MLflow servers (127.0.0.1 unless --host), pools, deployments, workers."""
-    from flows.studio import Studio
-    from flows.studio_access import access_for
+    from .studio import Studio
+    from .studio_access import access_for
 
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     try:
         access = access_for(host, allowed_hosts.split(","))
         Studio(Path.cwd(), port, mlflow_port, store, deploy, echo=typer.echo, access=access).run()
     except SongforgeError as error:
-        _fail(error)
+        fail(error)
 
 
 @app.command()
@@ -313,14 +296,14 @@ def setup(
         None, help="result store every host reaches: a folder mounted at the same path on all, or s3://bucket/prefix"),
 ) -> None:
     """Once per Prefect server (PREFECT_API_URL): the gpu and studio pools, crash detection, the shared result store."""
-    from flows.hosts import setup as setup_server
+    from .hosts import setup as setup_server
 
     _need_server("setup")
     try:
         for what, outcome in setup_server(store).items():
             typer.echo(f"{what}: {outcome}")
     except SongforgeError as error:
-        _fail(error)
+        fail(error)
 
 
 @app.command()
@@ -331,20 +314,20 @@ def worker(
     runs: Optional[int] = typer.Option(None, help="flow runs at once (default: slots)"),
 ) -> None:
     """A GPU host's worker: sizes its limit gpu-<host> to its GPUs, then runs `prefect worker start`."""
-    from flows.hosts import worker_argv
+    from .hosts import worker_argv
 
     _need_server("worker")
     try:
         argv, env = worker_argv(pool, host, slots, runs)
     except SongforgeError as error:
-        _fail(error)
+        fail(error)
     typer.echo(f"host {env['SONGFORGE_HOST']}: {' '.join(argv[2:])}")
     os.execvpe(argv[0], argv, env)
 
 
 def _need_server(command: str) -> None:
     if not os.environ.get("PREFECT_API_URL"):
-        _fail(SongforgeError(f"songforge {command} talks to a Prefect server. Fix: export PREFECT_API_URL="
+        fail(SongforgeError(f"songforge {command} talks to a Prefect server. Fix: export PREFECT_API_URL="
                              "http://<server>:4200/api (songforge serve prints it)."))
 
 

@@ -10,7 +10,7 @@ command keeps it alive while it runs, however long that is.
 
 Commands started together share one server: the one that starts it holds the lock file until it
 answers, so the others wait for it and reuse it. The server is guarded against web pages as
-`songforge serve`'s is (flows/api_app.py).
+`songforge serve`'s is (app/api_app.py).
 """
 
 from __future__ import annotations
@@ -111,7 +111,7 @@ class LocalApi:
         env.pop("PREFECT_API_URL", None)
         with open(self.log, "wb") as log:
             process = subprocess.Popen(
-                [sys.executable, "-m", "flows.local_api", str(port), str(self.beat), str(self.idle_s or 86_400)],
+                [sys.executable, "-m", "app.local_api", str(port), str(self.beat), str(self.idle_s or 86_400)],
                 cwd=Path(__file__).resolve().parents[1], env=env, stdin=subprocess.DEVNULL, stdout=log,
                 stderr=subprocess.STDOUT, start_new_session=True)  # outlives this command, holds no terminal
         self.url, self.pid = f"http://127.0.0.1:{port}/api", process.pid
@@ -178,7 +178,7 @@ def _usable(known: dict) -> bool:
 def _is_local_api(pid: int) -> bool:
     """A live local API server, not a process that took a dead server's pid (Linux; elsewhere: no)."""
     try:
-        return b"flows.local_api" in Path(f"/proc/{pid}/cmdline").read_bytes()
+        return b"app.local_api" in Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return False
 
@@ -205,7 +205,7 @@ def _wait_gone(pid: int, timeout_s: float) -> None:
 
 
 def serve(port: int, beat: Path, idle_s: float) -> None:
-    """The server process: Prefect's API app, guarded (flows/api_app.py), until `beat` is older than idle_s."""
+    """The server process: Prefect's API app, guarded (app/api_app.py), until `beat` is older than idle_s."""
     import uvicorn
 
     config = api_config("127.0.0.1", port, log_level="error")

@@ -1,5 +1,5 @@
 """`songforge serve`: the one-box studio. A Prefect server and an MLflow server (on 127.0.0.1 unless --host
-says otherwise, see flows/studio_access.py), the work pools, the deployments, and a worker per pool, until
+says otherwise, see app/studio_access.py), the work pools, the deployments, and a worker per pool, until
 Ctrl-C stops them all (last started, first stopped).
 
 Each service writes its output to <logs>/<name>.log; what they print is not mixed into the terminal.
@@ -99,7 +99,7 @@ class Studio:
 
     def start(self) -> None:
         env, host = self._env(), self.access.host
-        self._start("prefect-server", [sys.executable, "-m", "flows.api_app", host, str(self.prefect_port)],
+        self._start("prefect-server", [sys.executable, "-m", "app.api_app", host, str(self.prefect_port)],
                     {**env, **self.access.prefect_env(self.prefect_port)})
         workers, no_jobs = MLFLOW_ONE_PROCESS
         self._start("mlflow-server", [sys.executable, "-m", "mlflow", "server", "--host", host,

@@ -1,7 +1,7 @@
 """Who may reach `songforge serve`: the names its servers answer to, the origins of its UIs, the auth a LAN needs.
 
 On 127.0.0.1 (the default) only this machine reaches the studio, and the guards of
-flows/api_app.py and MLflow's own keep web pages out. Any other address opens it to a
+app/api_app.py and MLflow's own keep web pages out. Any other address opens it to a
 network, where the workers would run whatever flow anyone asks for: there the studio
 starts only with Prefect's auth string and MLflow's basic-auth app. Auth settings found in
 the environment are used on loopback too, and handed to the studio's own clients.

@@ -1,4 +1,4 @@
-"""`songforge yue stage1|stage2|decode|encode` and `songforge models list|pull`: YuE step by step, no Prefect.
+"""`songforge yue stage1|stage2|decode|encode`: YuE step by step, no Prefect.
 
 Codes are read and written in the official .npy layout (uint32; (1, T) per track after stage 1,
 (8, T) after stage 2), so a run can resume from any step or trade files with other YuE tools.
@@ -7,8 +7,6 @@ Codes are read and written in the official .npy layout (uint32; (1, T) per track
 from __future__ import annotations
 
 import sys
-import warnings
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Optional
 
@@ -16,13 +14,9 @@ import typer
 
 from songforge.errors import SongforgeError
 
+from .console import fail, warnings_echoed
+
 yue_app = typer.Typer(add_completion=False, no_args_is_help=True, help="YuE step by step, on .npy codes.")
-models_app = typer.Typer(add_completion=False, no_args_is_help=True, help="YuE and X-Codec weights.")
-
-
-def _fail(error: Exception) -> None:
-    typer.secho(f"error: {error}", fg=typer.colors.RED, err=True)
-    raise typer.Exit(2)
 
 
 def _bar(desc: str):
@@ -35,19 +29,6 @@ def _bar(desc: str):
         bar.update(max(0, int(fraction * 1000) - bar.n))
 
     return bar, progress
-
-
-@contextmanager
-def _warnings_echoed(category: type[Warning]):
-    """Warnings of `category` raised inside, printed as `warning: ...` lines on stderr (others shown as usual)."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", category)
-        yield
-    for warning in caught:
-        if issubclass(warning.category, category):
-            typer.secho(f"warning: {warning.message}", fg=typer.colors.YELLOW, err=True)
-        else:
-            warnings.showwarning(warning.message, warning.category, warning.filename, warning.lineno)
 
 
 def _yue_song(file: Path, title: Optional[str]):
@@ -80,7 +61,7 @@ def stage1_command(
     try:
         chosen = [int(s) for s in seeds.split(",")] if seeds else []
     except ValueError:
-        _fail(SongforgeError(f"--seeds '{seeds}' is not a list of integers. Fix: write e.g. --seeds 1,2,3."))
+        fail(SongforgeError(f"--seeds '{seeds}' is not a list of integers. Fix: write e.g. --seeds 1,2,3."))
     try:
         song, params = _yue_song(file, title)
         takes = chosen or [song.seed]
@@ -93,7 +74,7 @@ def stage1_command(
             for track, track_codes in (("vtrack", vocal), ("itrack", instrumental)):
                 typer.echo(save_codes(out / f"{name}_{track}.npy", track_codes))
     except SongforgeError as error:
-        _fail(error)
+        fail(error)
 
 
 @yue_app.command("stage2")
@@ -116,12 +97,12 @@ def stage2_command(
     try:
         params = Stage2Params(model=model, compat=compat, batch_size=batch_size, dtype=dtype)
         bar, progress = _bar("stage 2")
-        with bar, _warnings_echoed(InvalidCodesWarning):
+        with bar, warnings_echoed(InvalidCodesWarning):
             codes = stage2(load_codes(vtrack), load_codes(itrack), params, progress)
         for source, result in zip((vtrack, itrack), codes):
             typer.echo(save_codes(out / source.name, result, allow_invalid=params.compat == "official"))
     except (SongforgeError, ValueError) as error:
-        _fail(error)
+        fail(error)
 
 
 @yue_app.command("decode")
@@ -146,7 +127,7 @@ def decode_command(
         for name, audio in (("vocals", stems.vocals), ("instrumental", stems.instrumental), ("mix", stems.mix)):
             typer.echo(write_wav(out / f"{name}.wav", audio, stems.sample_rate, "FLOAT"))
     except SongforgeError as error:
-        _fail(error)
+        fail(error)
 
 
 @yue_app.command("encode")
@@ -167,50 +148,4 @@ def encode_command(
         codes = encode(load_codec(model_folder(codec)), samples.mean(axis=1), rate, n_codebooks=codebooks)
         typer.echo(f"{save_codes(out, codes)}: {codes.shape[0]} x {codes.shape[1]} codes")
     except SongforgeError as error:
-        _fail(error)
-
-
-@models_app.command("list")
-def list_command() -> None:
-    """Known model names, their hub repos and pinned commits, and what is on disk (reads manifests, no hashing)."""
-    from songforge.engine.yue.weights import MODELS, model_folder, models_dir
-
-    typer.echo(f"models folder: {models_dir()}  (set SONGFORGE_MODELS to move it)")
-    for name, entry in MODELS.items():
-        revision = entry.revision[:12] if entry.pinned else f"{entry.revision} (unpinned)"
-        typer.echo(f"{name:<14} {entry.repo:<34} {revision:<18} {_disk_state(model_folder(name))}")
-
-
-def _disk_state(folder: Path) -> str:
-    """'-' (absent), 'pulled <commit>' (+ ', modified' if a file left what was pulled), or 'present (no manifest)'."""
-    from songforge.models import read_manifest
-
-    if not folder.is_dir():
-        return "-"
-    manifest = read_manifest(folder)
-    if manifest is None:
-        return "present (no manifest: not pulled by this version)"
-    modified = any("pulled_sha256" in entry for entry in manifest["files"].values())
-    return f"pulled {manifest['revision'][:12]}" + (", modified since" if modified else "")
-
-
-@models_app.command("pull")
-def pull_command(
-    names: list[str] = typer.Argument(..., help="model names, e.g. yue-en-cot yue-s2 xcodec"),
-    dest: Optional[Path] = typer.Option(None, help="download folder (default: the models folder / NAME)"),
-) -> None:
-    """Download models at their pinned commits from the Hugging Face hub (needs network; converts xcodec for
-    transformers) and record every file's sha256 in the folder's songforge-model.json."""
-    from songforge.engine.yue.weights import catalogue_entry, pull
-    from songforge.models import read_manifest
-
-    try:
-        for name in names:  # every name checked before the first download
-            catalogue_entry(name)
-        for name in names:
-            folder = pull(name, dest / name if dest else None)
-            manifest = read_manifest(folder)
-            typer.echo(f"{name}: {folder}  ({manifest['repo']}@{manifest['revision'][:12]}, "
-                       f"{len(manifest['files'])} files recorded)")
-    except SongforgeError as error:
-        _fail(error)
+        fail(error)

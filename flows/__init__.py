@@ -1,1 +1,1 @@
-"""Prefect flows over songs: one song, an album, (later) sweeps."""
+"""Prefect flows over songs: an album, a sweep, a deployment's song; each submits its songs' plans."""

@@ -20,7 +20,7 @@ from .params import MasterSpec, SongSpec
 
 SCHEMA = "songforge.manifest/1"
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-CODE_PATHS = ("songforge", "tasks", "flows", "pyproject.toml")
+CODE_PATHS = ("songforge", "tasks", "flows", "app", "pyproject.toml")
 
 
 def text_sha256(text: str) -> str:

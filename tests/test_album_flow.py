@@ -34,7 +34,7 @@ def short_album(tmp_path: Path, songs: int = 2, seconds: float = 14, name: str =
 
 def run_cli(album: Path, out: Path, uri: str, api: str, **popen) -> subprocess.Popen:
     env = {**os.environ, "PREFECT_API_URL": api, "MLFLOW_TRACKING_URI": uri}
-    return subprocess.Popen([sys.executable, "-m", "flows.cli", "album", str(album), "--out", str(out)],
+    return subprocess.Popen([sys.executable, "-m", "app.cli", "album", str(album), "--out", str(out)],
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **popen)
 
 

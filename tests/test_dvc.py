@@ -68,7 +68,7 @@ def make_repo(tmp_path: Path) -> Path:
     """A git repo holding the project's DVC files, code and lyrics, with a two-song album of 10 s songs."""
     repo = tmp_path / "repo"  # the default remote, ../songforge-dvc-store, lands in tmp_path
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "cache", "tmp", "config.local")
-    for folder in ("songforge", "tasks", "flows", "params/lyrics", ".dvc"):
+    for folder in ("songforge", "tasks", "flows", "app", "params/lyrics", ".dvc"):
         shutil.copytree(ROOT / folder, repo / folder, ignore=ignore)
     for name in ("params.yaml", ".dvcignore", ".gitignore"):
         shutil.copy(ROOT / name, repo / name)

@@ -78,7 +78,7 @@ def test_failing_and_rejected_songs_fail_alone(prefect_api, tmp_path, capsys):
     from mlflow import MlflowClient
 
     from flows.album import album_flow
-    from flows.cli import _print_summary
+    from app.cli import _print_summary
 
     path = album_file(tmp_path, [
         {"title": "Survivor", "lyrics": LYRICS, "duration_s": 10, "bpm": 120},
@@ -147,7 +147,7 @@ def test_engine_guard_holds_a_strict_host_slot_and_frees_it_on_failure(prefect_a
 CLI_WITH_RAISING_ENGINE = """
 import sys
 import tests.test_failures  # registers the raising engine in this process
-from flows.cli import app
+from app.cli import app
 app()
 """
 

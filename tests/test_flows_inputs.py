@@ -69,7 +69,7 @@ def test_the_deployment_flows_confine_the_album_file_the_out_folder_and_every_pa
 def test_the_cli_prints_every_problem_and_every_input_warning(tmp_path, capsys):
     from typer.testing import CliRunner
 
-    from flows.cli import _input_warnings, app
+    from app.cli import _input_warnings, app
 
     path = tmp_path / "album.yaml"
     path.write_text(yaml.safe_dump({"title": "T", "songs": [{"title": "A", "lyrics": LYRICS, "bpm": 999},

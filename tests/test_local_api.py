@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from http_probe import assert_prefect_client_works, assert_prefect_guarded
 
-from flows.local_api import LocalApi, _alive, _wait_gone
+from app.local_api import LocalApi, _alive, _wait_gone
 from songforge.errors import SongforgeError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -65,7 +65,7 @@ def test_the_local_api_refuses_other_web_pages_and_serves_our_client(tmp_path, m
 STARTER = """
 import sys, time
 from pathlib import Path
-from flows.local_api import LocalApi
+from app.local_api import LocalApi
 
 Path(sys.argv[1]).touch()
 while not Path(sys.argv[2]).exists():
@@ -86,7 +86,7 @@ def servers_of(home: Path) -> list[int]:
             text = cmdline.read_bytes()
         except OSError:
             continue
-        if b"flows.local_api" in text and beat in text:
+        if b"app.local_api" in text and beat in text:
             pids.append(int(cmdline.parent.name))
     return sorted(pids)
 

@@ -103,7 +103,7 @@ def yue_song(title: str = "Tiny", **params) -> SongSpec:
 # --- every missing model at once, before anything starts ---------------------------------------------------
 
 def test_an_album_without_weights_lists_every_missing_model_and_starts_nothing(models_dir, tmp_path):
-    from flows.cli import app
+    from app.cli import app
 
     out, store = tmp_path / "out", tmp_path / "mlflow.db"
     result = CliRunner().invoke(app, ["album", str(album_yaml(tmp_path)), "--out", str(out),

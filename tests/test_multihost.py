@@ -89,17 +89,17 @@ class Cluster:
         self.spawn("server", [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
                               "--port", str(self.port)], server_env)
         wait_until(lambda: healthy(f"{self.api}/health"), 180, "the Prefect server")
-        setup = self.run([sys.executable, "-m", "flows.cli", "setup", "--store", str(self.root / "shared" / "results")])
+        setup = self.run([sys.executable, "-m", "app.cli", "setup", "--store", str(self.root / "shared" / "results")])
         assert setup.returncode == 0, setup.stdout + setup.stderr
         deploy = self.run([sys.executable, "-m", "prefect", "deploy", "--no-prompt", "--all",
                            "--prefect-file", "deployments/prefect.yaml"], home="deploy-home")
         assert deploy.returncode == 0, deploy.stdout + deploy.stderr
         for host in ("host-a", "host-b"):
-            self.spawn(host, [sys.executable, "-m", "flows.cli", "worker", "--host", host, "--slots", "1"],
+            self.spawn(host, [sys.executable, "-m", "app.cli", "worker", "--host", host, "--slots", "1"],
                        self.env(f"{host}-home", PREFECT_WORKER_QUERY_SECONDS="2"))
 
     def submit(self, album: Path) -> subprocess.Popen:
-        return subprocess.Popen([sys.executable, "-m", "flows.cli", "album", str(album), "--out", str(self.out),
+        return subprocess.Popen([sys.executable, "-m", "app.cli", "album", str(album), "--out", str(self.out),
                                  "--deployment", DEPLOYMENT], cwd=ROOT, env=self.env("cli-home"),
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
 
@@ -286,7 +286,7 @@ def test_serve_starts_a_studio_on_localhost_and_ctrl_c_stops_it(tmp_path):
            "SONGFORGE_HOST": "studio-box", "SONGFORGE_GPU_SLOTS": "1"}
     for name in ("PREFECT_API_URL", "PREFECT_SERVER_API_AUTH_STRING", "MLFLOW_AUTH_ADMIN_PASSWORD"):
         env.pop(name, None)
-    serve = subprocess.Popen([sys.executable, "-m", "flows.cli", "serve", "--port", str(port), "--mlflow-port",
+    serve = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(port), "--mlflow-port",
                               str(mlflow_port), "--no-deploy"], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
                              stderr=subprocess.STDOUT, text=True, start_new_session=True)
     lines = []

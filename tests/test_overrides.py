@@ -67,7 +67,7 @@ def test_malformed_overrides_file(tmp_path, content, field):
 
 
 def test_cli_rejects_a_bad_override_before_running_anything(tmp_path):
-    from flows.cli import app
+    from app.cli import app
 
     album_file = tmp_path / "album.yaml"
     album_file.write_text(yaml.safe_dump({"title": "A", "songs": [{"title": "One", "lyrics": LYRICS}]}))

@@ -142,7 +142,7 @@ def test_the_example_song_file_runs_through_songforge_song(tmp_path):
     import subprocess
     import sys
 
-    result = subprocess.run([sys.executable, "-m", "flows.cli", "song", "params/songs/night-drive.yaml", "--out",
+    result = subprocess.run([sys.executable, "-m", "app.cli", "song", "params/songs/night-drive.yaml", "--out",
                              str(tmp_path / "out"), "--tracking-uri", f"sqlite:///{tmp_path / 'mlflow.db'}"],
                             cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout + result.stderr

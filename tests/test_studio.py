@@ -16,7 +16,7 @@ import pytest
 from http_probe import request
 from test_multihost import free_port, wait_until
 
-from flows.studio_access import access_for
+from app.studio_access import access_for
 
 ROOT = Path(__file__).resolve().parents[1]
 AUTH = {"PREFECT_SERVER_API_AUTH_STRING": "studio:prefect-secret-1", "MLFLOW_AUTH_ADMIN_PASSWORD": "mlflow-Secret-pass-1"}
@@ -34,7 +34,7 @@ def serve_env(tmp_path: Path, **extra: str) -> dict[str, str]:
 @pytest.mark.parametrize("given", [{}, {"PREFECT_SERVER_API_AUTH_STRING": "a:b"}])
 def test_serve_on_the_network_without_auth_refuses_and_names_the_settings(tmp_path, given):
     port, mlflow_port = free_port(), free_port()
-    done = subprocess.run([sys.executable, "-m", "flows.cli", "serve", "--host", "0.0.0.0", "--port", str(port),
+    done = subprocess.run([sys.executable, "-m", "app.cli", "serve", "--host", "0.0.0.0", "--port", str(port),
                            "--mlflow-port", str(mlflow_port), "--no-deploy"], cwd=tmp_path,
                           env=serve_env(tmp_path, **given), capture_output=True, text=True, timeout=120)
     assert done.returncode != 0
@@ -68,7 +68,7 @@ def test_a_studio_with_the_auth_settings_lets_in_its_own_clients_only(tmp_path, 
 
     port, mlflow_port = free_port(), free_port()
     api, mlflow = f"http://127.0.0.1:{port}/api", f"http://127.0.0.1:{mlflow_port}"
-    serve = subprocess.Popen([sys.executable, "-m", "flows.cli", "serve", "--port", str(port), "--mlflow-port",
+    serve = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(port), "--mlflow-port",
                               str(mlflow_port), "--no-deploy"], cwd=tmp_path, env=serve_env(tmp_path, **AUTH),
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
     lines = []

@@ -38,7 +38,7 @@ def test_yue_album_runs_every_step_and_reuses_stage1_when_stage2_changes(models,
     from flows.album import album_flow
 
     out, uri = tmp_path / "out", f"sqlite:///{tmp_path / 'mlflow.db'}"
-    cli = subprocess.run([sys.executable, "-m", "flows.cli", "album", str(yue_album(tmp_path)), "--out", str(out)],
+    cli = subprocess.run([sys.executable, "-m", "app.cli", "album", str(yue_album(tmp_path)), "--out", str(out)],
                          cwd=ROOT, env={**os.environ, "PREFECT_API_URL": prefect_api, "MLFLOW_TRACKING_URI": uri,
                                         "SONGFORGE_MODELS": str(models)},
                          capture_output=True, text=True, timeout=900)

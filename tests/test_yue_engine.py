@@ -136,7 +136,7 @@ def test_lyrics_to_44k_stems_same_seed_same_audio(models):
 
 
 def test_cli_steps_write_the_official_npy_layout_and_decode(models, tmp_path):
-    from flows.cli import app
+    from app.cli import app
 
     song_file = song_yaml(tmp_path)
     runner = CliRunner()
@@ -200,7 +200,7 @@ def test_models_stay_loaded_only_when_asked(models):
 
 
 def test_batched_seed_takes_equal_each_seed_alone(models, tmp_path):
-    from flows.cli import app
+    from app.cli import app
 
     song_file = song_yaml(tmp_path)
     runner = CliRunner()

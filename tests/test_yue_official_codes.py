@@ -70,7 +70,7 @@ def official_ids2npy_and_fix(ids: np.ndarray) -> np.ndarray:
 def run(tmp_path_factory):
     """Stage-1 codes of a clean vocal track and a mostly-high instrumental one, and `songforge yue stage2
     --compat official` run on them with the steered model."""
-    from flows.cli import app
+    from app.cli import app
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
@@ -112,7 +112,7 @@ def test_official_stage2_writes_what_infer_py_writes(run):
 
 
 def test_decode_refuses_the_unfixed_track_naming_file_rows_and_fix(run, monkeypatch):
-    from flows.cli import app
+    from app.cli import app
 
     monkeypatch.setenv("SONGFORGE_MODELS", str(run["root"] / "no-models"))  # the codec is never reached
     vtrack, itrack = run["written"]

@@ -1,0 +1,60 @@
+"""`songforge models list|pull`: the pinned model catalogue, what is on disk, and pulls from the hub."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from songforge.errors import SongforgeError
+
+from .console import fail
+
+models_app = typer.Typer(add_completion=False, no_args_is_help=True, help="YuE and X-Codec weights.")
+
+
+@models_app.command("list")
+def list_command() -> None:
+    """Known model names, their hub repos and pinned commits, and what is on disk (reads manifests, no hashing)."""
+    from songforge.engine.yue.weights import MODELS, model_folder, models_dir
+
+    typer.echo(f"models folder: {models_dir()}  (set SONGFORGE_MODELS to move it)")
+    for name, entry in MODELS.items():
+        revision = entry.revision[:12] if entry.pinned else f"{entry.revision} (unpinned)"
+        typer.echo(f"{name:<14} {entry.repo:<34} {revision:<18} {_disk_state(model_folder(name))}")
+
+
+def _disk_state(folder: Path) -> str:
+    """'-' (absent), 'pulled <commit>' (+ ', modified' if a file left what was pulled), or 'present (no manifest)'."""
+    from songforge.models import read_manifest
+
+    if not folder.is_dir():
+        return "-"
+    manifest = read_manifest(folder)
+    if manifest is None:
+        return "present (no manifest: not pulled by this version)"
+    modified = any("pulled_sha256" in entry for entry in manifest["files"].values())
+    return f"pulled {manifest['revision'][:12]}" + (", modified since" if modified else "")
+
+
+@models_app.command("pull")
+def pull_command(
+    names: list[str] = typer.Argument(..., help="model names, e.g. yue-en-cot yue-s2 xcodec"),
+    dest: Optional[Path] = typer.Option(None, help="download folder (default: the models folder / NAME)"),
+) -> None:
+    """Download models at their pinned commits from the Hugging Face hub (needs network; converts xcodec for
+    transformers) and record every file's sha256 in the folder's songforge-model.json."""
+    from songforge.engine.yue.weights import catalogue_entry, pull
+    from songforge.models import read_manifest
+
+    try:
+        for name in names:  # every name checked before the first download
+            catalogue_entry(name)
+        for name in names:
+            folder = pull(name, dest / name if dest else None)
+            manifest = read_manifest(folder)
+            typer.echo(f"{name}: {folder}  ({manifest['repo']}@{manifest['revision'][:12]}, "
+                       f"{len(manifest['files'])} files recorded)")
+    except SongforgeError as error:
+        fail(error)
