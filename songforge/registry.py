@@ -45,6 +45,7 @@ def register_engine(name: str, target: str) -> None:
 def register_step(step: Step) -> Step:
     """Add a song step (a module's one registration line); a step of the same name is replaced."""
     assert step.owner == "song", f"{step.key} belongs to an engine: list it in the engine's `steps`"
+    _load()  # the built-ins first, whoever registers first: within a phase, steps run in registration order
     _steps[step.name] = step
     return step
 
