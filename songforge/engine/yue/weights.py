@@ -14,6 +14,7 @@ import torch
 from torch import Tensor
 
 from ...errors import EngineError, ParamsError
+from ...licences import APACHE_2, Licence, unknown
 from ...models import MANIFEST, folder_state, missing_recorded, read_manifest, record_pull
 from ..base import ModelNeed
 from .model import ModelArgs, Transformer
@@ -27,6 +28,7 @@ class HubModel:
     repo: str
     revision: str  # a 40-hex commit; "main" only where no commit could be found (see _UNPINNED)
     patterns: tuple[str, ...] = ("*.json", "*.safetensors", "tokenizer.model")
+    licence: Licence = APACHE_2  # YuE's checkpoints, since 2025-01-30
 
     @property
     def pinned(self) -> bool:
@@ -52,7 +54,8 @@ MODELS = {
     # codec + Vocos upsamplers + HuBERT config; the repo also holds code and sample audio: only the
     # checkpoints and their configs are taken, then converted for transformers (codec.CONVERTED)
     "xcodec": HubModel("m-a-p/xcodec_mini_infer", "fe781a67815ab47b4a3a5fce1e8d0a692da7e4e5",
-                       ("final_ckpt/*", "decoders/*", "semantic_ckpts/hf_1_325000/*")),
+                       ("final_ckpt/*", "decoders/*", "semantic_ckpts/hf_1_325000/*"),
+                       unknown("xcodec_mini_infer", "https://huggingface.co/m-a-p/xcodec_mini_infer")),
 }
 _IGNORED = ("rotary_emb.inv_freq",)  # recomputed by the engine; some older checkpoints carry it
 
