@@ -17,7 +17,8 @@ models_app = typer.Typer(add_completion=False, no_args_is_help=True, help="YuE a
 @models_app.command("list")
 def list_command() -> None:
     """Known model names, their hub repos and pinned commits, and what is on disk (reads manifests, no hashing)."""
-    from songforge.engine.yue.weights import MODELS, model_folder, models_dir
+    from songforge.engine.yue.weights import MODELS, model_folder
+    from songforge.models import models_dir
 
     typer.echo(f"models folder: {models_dir()}  (set SONGFORGE_MODELS to move it)")
     for name, entry in MODELS.items():

@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import threading
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -41,6 +42,11 @@ _locks_guard = threading.Lock()
 # record cannot be written (read-only) is then still hashed once per process, and warned about once.
 _seen: dict[str, FileRef] = {}
 _warned: set[tuple[str, str]] = set()
+
+
+def models_dir() -> Path:
+    """Root of downloaded models: $SONGFORGE_MODELS, else ~/.cache/songforge/models."""
+    return Path(os.environ.get("SONGFORGE_MODELS", Path.home() / ".cache" / "songforge" / "models"))
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from ...errors import AudioError, EngineError
+from ...models import models_dir
 from .tokens import CODEBOOK_SIZE, offset_codes
 
 SAMPLE_RATE = 16000
@@ -196,8 +197,6 @@ def load_codec(folder: Path | None = None, device: str | torch.device | None = N
     official layout, converted into folder/hf on first use.
     """
     from transformers import XcodecModel
-
-    from .weights import models_dir
 
     folder = Path(folder) if folder is not None else models_dir() / "xcodec"
     converted = next((f for f in (folder, folder / CONVERTED) if (f / "model.safetensors").is_file()), None)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +14,7 @@ from torch import Tensor
 
 from ...errors import EngineError, ParamsError
 from ...licences import APACHE_2, Licence, unknown
-from ...models import MANIFEST, folder_state, missing_recorded, read_manifest, record_pull
+from ...models import MANIFEST, folder_state, missing_recorded, models_dir, read_manifest, record_pull
 from ..base import ModelNeed
 from .model import ModelArgs, Transformer
 
@@ -58,11 +57,6 @@ MODELS = {
                        unknown("xcodec_mini_infer", "https://huggingface.co/m-a-p/xcodec_mini_infer")),
 }
 _IGNORED = ("rotary_emb.inv_freq",)  # recomputed by the engine; some older checkpoints carry it
-
-
-def models_dir() -> Path:
-    """Root of downloaded models: $SONGFORGE_MODELS, else ~/.cache/songforge/models."""
-    return Path(os.environ.get("SONGFORGE_MODELS", Path.home() / ".cache" / "songforge" / "models"))
 
 
 def model_folder(name_or_path: str) -> Path:
