@@ -84,6 +84,13 @@ class Cluster:
         return subprocess.run(argv, cwd=ROOT, env=self.env(home), capture_output=True, text=True, timeout=timeout_s)
 
     def start(self) -> None:
+        self.start_server()
+        for host in ("host-a", "host-b"):
+            self.spawn(host, [sys.executable, "-m", "app.cli", "worker", "--host", host, "--slots", "1"],
+                       self.env(f"{host}-home", PREFECT_WORKER_QUERY_SECONDS="2"))
+
+    def start_server(self) -> None:
+        """The Prefect server, set up by `songforge setup`, with the project's deployments."""
         server_env = {**self.env("server-home"), "PREFECT_UI_ENABLED": "false"}
         server_env.pop("PREFECT_API_URL")
         self.spawn("server", [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
