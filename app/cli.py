@@ -87,8 +87,8 @@ def measure(
 
 def _run(file: Path, out: Path, tracking_uri: str | None, concurrency: int | None, flow_name: str,
          overrides: Path | None = None, deployment: str | None = None) -> None:
+    from songforge.album_file import load_album
     from songforge.overrides import apply_overrides, load_overrides
-    from songforge.params import load_album
     from songforge.preflight import check_models
 
     try:

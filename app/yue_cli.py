@@ -32,7 +32,7 @@ def _bar(desc: str):
 
 
 def _yue_song(file: Path, title: Optional[str]):
-    from songforge.params import load_album
+    from songforge.album_file import load_album
 
     album = load_album(file)
     songs = [s for s in album.songs if title is None or s.title == title]

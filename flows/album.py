@@ -134,8 +134,8 @@ def song_flow(album: AlbumSpec, out_dir: str = "out", tracking_uri: str | None =
 def album_file_flow(album_file: str, out_dir: str = "out", tracking_uri: str | None = None,
                     deployment: str | None = None) -> dict:
     """The album flow for deployments and schedules: takes the params file's path (songs with bad lyrics fail alone)."""
+    from songforge.album_file import load_album
     from songforge.confine import confine_all
-    from songforge.params import load_album
     from songforge.preflight import check_models
 
     from .song import deployment_roots

@@ -12,15 +12,15 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import soundfile as sf
 
+from .audio.loudness import integrated_lufs
+from .audio.spectrum import WELCH_SEGMENT
 from .confine import Roots, confine
 from .errors import AudioError, ParamsError
-from .measure.loudness import integrated_lufs
-from .measure.spectrum import WELCH_SEGMENT
+from .params import EngineParams
 
 # A reference under any of these is refused unless master.allow_poor_reference is true: Matchering
 # copies the reference's spectrum, so a band-limited or low-rate reference cuts the master's top end.
@@ -152,16 +152,11 @@ def prompt_problems(path: Path, field: str, start_s: float, end_s: float,
     return []
 
 
-def engine_file_fields(params: Any) -> dict[str, Path]:
-    """The engine params that name files (every Path-typed value set), e.g. YuE's prompt_audio."""
-    return {name: value for name, value in params if isinstance(value, Path)}
-
-
-def engine_input_problems(params: Any, roots: Roots = None) -> list[ParamsError]:
+def engine_input_problems(params: EngineParams, roots: Roots = None) -> list[ParamsError]:
     """Every file an engine's params name, confined to `roots` and checked as an audio prompt; fields relative to
     the song ('engine.params.prompt_audio'). The prompt window comes from the params where the engine has one (YuE)."""
     problems = []
-    for name, path in engine_file_fields(params).items():
+    for name, path in params.file_fields().items():
         field = f"engine.params.{name}"
         try:
             confine(path, roots, field)

@@ -21,7 +21,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from .confine import Roots, confine
 from .errors import ParamsError
 from .inputs import InputWarning, reference_problems
-from .params import FIXES, AlbumSpec, MasterSpec, MixSpec, SongSpec, load_album, lyrics_fit_problems
+from .album_file import load_album, lyrics_fit_problems
+from .params import FIXES, AlbumSpec, MasterSpec, MixSpec, SongSpec
 from .params_file import excerpt, read_yaml_file
 from .paths import inside, readable_slug, slugify
 from .problems import validation_problems

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from songforge.album_file import load_album
 from songforge.audio.io import read_audio
-from songforge.measure.loudness import integrated_lufs, true_peak_dbtp
-from songforge.params import load_album
+from songforge.audio.loudness import integrated_lufs, true_peak_dbtp
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]

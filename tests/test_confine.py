@@ -12,9 +12,9 @@ import pytest
 import soundfile as sf
 import yaml
 
+from songforge.album_file import load_album
 from songforge.confine import ROOTS_SETTING, allowed_roots, is_inside
 from songforge.errors import ParamsError
-from songforge.params import load_album
 
 LYRICS = "[verse]\nHello there my friend\n[chorus]\nSing it loud\n"
 

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from songforge.album_file import load_album
 from songforge.artifacts import file_sha256
-from songforge.params import load_album
 
 ROOT = Path(__file__).resolve().parents[1]
 DVC = ROOT / ".venv" / "bin" / "dvc"

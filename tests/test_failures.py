@@ -10,11 +10,11 @@ from typing import ClassVar
 import pytest
 import yaml
 
+from songforge.album_file import load_album
 from songforge.engine.base import EngineParams, Stems
 from songforge.engine.take import generate_step
-from songforge.registry import register_engine
 from songforge.errors import EngineError, ParamsError
-from songforge.params import load_album
+from songforge.registry import register_engine
 
 LYRICS = "[verse]\nLittle light upon the hill\nShining on and shining still\n[chorus]\nHold on, hold on\n"
 BROKEN_ENGINE = "the test engine fell over on purpose"

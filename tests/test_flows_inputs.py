@@ -10,9 +10,9 @@ import soundfile as sf
 import yaml
 from test_inputs import album, noise
 
+from songforge.album_file import load_album
 from songforge.confine import ROOTS_SETTING
 from songforge.errors import ParamsError
-from songforge.params import load_album
 
 LYRICS = "[verse]\nHello there my friend\n[chorus]\nSing it loud\n"
 DEPLOYMENT_ID = "PREFECT__RUNTIME__DEPLOYMENT__ID"  # prefect.runtime.deployment.id reads this override

@@ -11,9 +11,9 @@ import pytest
 import soundfile as sf
 import yaml
 
+from songforge.album_file import load_album
 from songforge.errors import ParamsError
 from songforge.inputs import InputWarning, content_bandwidth_hz, reference_problems
-from songforge.params import load_album
 
 LYRICS = "[verse]\nHello there my friend\n[chorus]\nSing it loud\n"
 EXAMPLE = Path(__file__).resolve().parents[2] / "shared" / "yue" / "data" / "prompt_egs" / "pop.00001.mp3"

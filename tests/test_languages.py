@@ -14,10 +14,11 @@ import numpy as np
 import pytest
 import yaml
 
-from songforge.registry import get_engine
+from songforge.album_file import load_album
 from songforge.engine.sketch import SketchParams, compose
 from songforge.errors import ParamsError
-from songforge.params import SongSpec, load_album
+from songforge.params import SongSpec
+from songforge.registry import get_engine
 
 ZH = "[verse]\n夏天的风吹过海边\n我们一起唱\n[chorus]\n啦啦啦 夏天\n"  # 8 + 5 + 5 characters
 ZH_CHARACTERS = list("夏天的风吹过海边我们一起唱啦啦啦夏天")

@@ -11,10 +11,11 @@ import numpy as np
 import pytest
 
 from songforge import __version__
+from songforge.album_file import album_from_dict
 from songforge.artifacts import file_sha256, output
 from songforge.audio.io import write_mp3, write_wav
 from songforge.lineage import build_manifest, canonical_sha256, code_version, text_sha256
-from songforge.params import MasterSpec, album_from_dict
+from songforge.params import MasterSpec
 
 LYRICS = "[verse]\nLittle light upon the hill\n[chorus]\nHold on\n"
 RATE = 44100

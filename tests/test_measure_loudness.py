@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from songforge.audio import loudness
+from songforge.audio.loudness import integrated_lufs, loudness_range_lu, short_term_loudness, true_peak_dbtp
 from songforge.errors import AudioError
-from songforge.measure import loudness
-from songforge.measure.loudness import integrated_lufs, loudness_range_lu, short_term_loudness, true_peak_dbtp
 
 RATE = 48_000
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy.signal import butter, sosfiltfilt
 
-from songforge.measure.spectrum import CLIP_THRESHOLD, bandwidth_hz, clipped_samples, duration_s, stereo_width
+from songforge.audio.spectrum import CLIP_THRESHOLD, bandwidth_hz, clipped_samples, duration_s, stereo_width
 
 RATE = 44_100
 

@@ -9,12 +9,12 @@ import pytest
 import soundfile as sf
 
 from songforge.audio.dsp import NEAR_MONO_WIDTH, limit_true_peak, sample_peak_dbfs
-from songforge.measure.spectrum import stereo_width
 from songforge.audio.io import read_audio, to_stereo
+from songforge.audio.loudness import integrated_lufs, true_peak_dbtp
 from songforge.audio.master import master
 from songforge.audio.mix import instrumental_chain, mix_stems
+from songforge.audio.spectrum import stereo_width
 from songforge.errors import AudioError
-from songforge.measure.loudness import integrated_lufs, true_peak_dbtp
 from songforge.params import MasterSpec, MixSpec
 
 SR = 44100

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from songforge.params import album_from_dict
+from songforge.album_file import album_from_dict
 
 ROOT = Path(__file__).resolve().parents[1]
 LYRICS = "[verse]\nLittle light upon the hill\nShining on and shining still\n[chorus]\nHold on, hold on\n"
@@ -101,9 +101,6 @@ class Cluster:
         deploy = self.run([sys.executable, "-m", "prefect", "deploy", "--no-prompt", "--all",
                            "--prefect-file", "deployments/prefect.yaml"], home="deploy-home")
         assert deploy.returncode == 0, deploy.stdout + deploy.stderr
-        for host in ("host-a", "host-b"):
-            self.spawn(host, [sys.executable, "-m", "app.cli", "worker", "--host", host, "--slots", "1"],
-                       self.env(f"{host}-home", PREFECT_WORKER_QUERY_SECONDS="2"))
 
     def submit(self, album: Path) -> subprocess.Popen:
         return subprocess.Popen([sys.executable, "-m", "app.cli", "album", str(album), "--out", str(self.out),

@@ -8,9 +8,9 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from songforge.album_file import album_from_dict
 from songforge.errors import ParamsError
 from songforge.overrides import apply_overrides, load_overrides
-from songforge.params import album_from_dict
 
 ROOT = Path(__file__).resolve().parents[1]
 LYRICS = "[verse]\nLittle light upon the hill\n[chorus]\nHold on\n"

@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from songforge.album_file import album_from_dict, load_album
 from songforge.errors import ParamsError
-from songforge.params import album_from_dict, load_album
 
 ROOT = Path(__file__).resolve().parents[1]
 LYRICS = "[verse]\nHello there my friend\n[chorus]\nSing it loud\n"

@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 import yaml
 
+from songforge.album_file import load_album
 from songforge.audio.io import write_wav
 from songforge.errors import ParamsError
 from songforge.lyrics import parse_lyrics
-from songforge.params import load_album
 from songforge.paths import album_dir, ascii_key, atomic_path, inside, slugify, song_dir
 from songforge.report import SongReport, album_report_html
 from songforge.syllables import line_syllables

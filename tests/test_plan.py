@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from songforge.album_file import album_from_dict
 from songforge.errors import ParamsError
-from songforge.params import AlbumSpec, SongSpec, album_from_dict
+from songforge.params import AlbumSpec, SongSpec
 from songforge.plan import PlanError, check_commercial, plan_song
 from songforge.registry import register_step, song_steps
 from songforge.step import Step

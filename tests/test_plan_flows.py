@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from songforge.album_file import load_album
 from songforge.audio.io import read_audio
-from songforge.measure.loudness import integrated_lufs
-from songforge.params import load_album
+from songforge.audio.loudness import integrated_lufs
 from songforge.registry import register_step
 
 pytestmark = pytest.mark.slow

@@ -17,7 +17,8 @@ import matplotlib.image
 import numpy as np
 import pytest
 
-from songforge.params import MasterSpec, album_from_dict
+from songforge.album_file import album_from_dict
+from songforge.params import MasterSpec
 from songforge.paths import album_dir, song_dir
 from songforge.plan import plan_song, run_plan
 from songforge.report import SongReport, album_report_html

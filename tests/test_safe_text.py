@@ -28,7 +28,7 @@ def test_markdown_text_escapes_links_images_and_html():
 
 def test_the_album_links_artifact_escapes_failed_titles_and_reasons(tmp_path):
     from flows.album import _links_markdown
-    from songforge.params import album_from_dict
+    from songforge.album_file import album_from_dict
     from tasks.track import TrackedRun
 
     lyrics = "[verse]\nOne small line\n"

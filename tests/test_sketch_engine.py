@@ -11,12 +11,12 @@ import pytest
 from songforge.engine.sketch.engine import VERSION
 
 from songforge.engine.base import Stems
-from songforge.registry import get_engine
-from songforge.syllables import line_syllables
 from songforge.measure.key import estimate_key, key_score
 from songforge.measure.rhythm import estimate_tempo, tempo_accuracy1
 from songforge.music import Key
 from songforge.params import SongSpec
+from songforge.registry import get_engine
+from songforge.syllables import line_syllables
 
 LYRICS = """[verse]
 City lights are fading into morning
@@ -129,7 +129,7 @@ def test_vocal_notes_start_and_stop_without_clicks():
 
 
 def test_vocal_and_instrumental_are_balanced():
-    from songforge.measure.loudness import integrated_lufs
+    from songforge.audio.loudness import integrated_lufs
 
     stems = render()
     difference = integrated_lufs(stems.vocals, SAMPLE_RATE) - integrated_lufs(stems.instrumental, SAMPLE_RATE)

@@ -11,8 +11,8 @@ import pytest
 import soundfile as sf
 import yaml
 
+from songforge.album_file import load_album
 from songforge.errors import ParamsError
-from songforge.params import load_album
 from songforge.sweep import Take, expand_takes, load_sweep, take_id
 from songforge.sweep_best import EITHER_WAY, MAXIMISE, METRICS, MINIMISE, BestRule, parse_best, pick_best
 

@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 import yaml
 
+from songforge.album_file import load_album
 from songforge.audio.io import read_audio
-from songforge.params import load_album
 
 from test_yue_engine import LYRICS, models, tiny_llama  # noqa: F401  (models: the tiny models fixture)
 

@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 import yaml
 
+from songforge.album_file import load_album
 from songforge.engine.yue import engine as E
 from songforge.engine.yue.steps import Stage1Take, finished_stage1, run_stage1, stage1_batch
 from songforge.engine.yue.tokens import load_codes
-from songforge.params import load_album
 
 from test_yue_engine import LYRICS, models, song  # noqa: F401  (models: the tiny models fixture)
 

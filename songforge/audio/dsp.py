@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import AudioError
-from ..measure.loudness import true_peak_dbtp
-from ..measure.spectrum import stereo_width
+from .loudness import true_peak_dbtp
+from .spectrum import stereo_width
 
 NEAR_MONO_WIDTH = 0.0025  # side/mid energy under -26 dB (side RMS < 5 % of mid RMS) counts as mono
 DERIVED_SIDE_GAIN = 0.35  # a derived side at about -9 dB under the mid: audible width, no hollow centre
@@ -73,7 +73,7 @@ def bus_compress(audio: np.ndarray, sample_rate: int, threshold_db: float, ratio
 def true_peak_envelope(audio: np.ndarray, oversample: int = 4) -> np.ndarray:
     """Per-sample true peak of (samples, channels) audio, linear, shape (samples,).
 
-    Uses the same polyphase upsampling as `songforge.measure.loudness.true_peak_dbtp`, so a gain that
+    Uses the same polyphase upsampling as `songforge.audio.loudness.true_peak_dbtp`, so a gain that
     holds this envelope under a ceiling holds the measured true peak under it too. An inter-sample
     peak between n and n+1 is charged to both samples: the gain at either one shapes it.
     """

@@ -10,7 +10,7 @@ from typing import Literal
 import numpy as np
 
 from ..errors import AudioError
-from ..measure.loudness import integrated_lufs, true_peak_dbtp
+from .loudness import integrated_lufs, true_peak_dbtp
 from ..params import MasterSpec
 from .dsp import bus_compress, check_audio, db_to_gain, limit_true_peak
 from .io import read_audio, resample, to_stereo

@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict
 
+from ..params import EngineParams
 from ..step import Progress, Step
 
 
@@ -35,12 +35,6 @@ class Stems:
     @property
     def duration_s(self) -> float:
         return self.vocals.shape[0] / self.sample_rate
-
-
-class EngineParams(BaseModel):
-    """Base for an engine's own params (frozen, unknown keys rejected)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
 
 @dataclass(frozen=True)

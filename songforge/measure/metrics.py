@@ -9,13 +9,13 @@ from pathlib import Path
 import numpy as np
 
 from ..audio.io import read_audio
+from ..audio.loudness import integrated_lufs, loudness_range_lu, true_peak_dbtp
+from ..audio.spectrum import bandwidth_hz, clipped_samples, duration_s, stereo_width
 from ..errors import AudioError, ParamsError
 from ..music import Key
 from .key import estimate_key, key_score
-from .loudness import integrated_lufs, loudness_range_lu, true_peak_dbtp
 from .pitch import MODELS as PITCH_MODELS, VocalPitch, vocal_pitch
 from .rhythm import estimate_tempo, tempo_accuracy1, tempo_accuracy2
-from .spectrum import bandwidth_hz, clipped_samples, duration_s, stereo_width
 
 
 @dataclass(frozen=True)

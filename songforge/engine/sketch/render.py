@@ -9,7 +9,7 @@ from functools import lru_cache
 import numpy as np
 
 from ...errors import EngineError
-from ...measure.loudness import integrated_lufs
+from ...audio.loudness import integrated_lufs
 from .arrangement import Arrangement, Track
 
 SOUNDFONT_NAME = "TimGM6mb.sf2"
