@@ -27,6 +27,7 @@ import torch
 from transformers import LlamaConfig, LlamaForCausalLM, LogitsProcessor, LogitsProcessorList
 
 from songforge.engine.yue.generate import generate, generate_takes, stage1_sampling
+from songforge.engine.yue.params import SamplingKnobs
 from songforge.engine.yue.memory import kv_cache_bytes, release
 from songforge.engine.yue.model import CONFIGS, ModelArgs, Transformer
 from songforge.engine.yue.quantize import quantize_int8, weight_bytes
@@ -167,7 +168,7 @@ def stage1(hf, ours, device, opts) -> tuple[list, dict]:
     prompt = torch.cat([torch.randint(3, 32000, (opts.s1_prompt - 2,), generator=rng), torch.tensor([SOA, XCODEC])])
     prompt = prompt.to(device)
     new, takes = opts.s1_tokens, opts.takes
-    s = stage1_sampling("official", max_new_tokens=new, min_new_tokens=new)
+    s = stage1_sampling("official", SamplingKnobs(max_new_tokens=new, min_new_tokens=new))
     seeds = range(7, 7 + takes)
 
     def run(n: int, seed: int = 7) -> list[int]:
@@ -294,7 +295,7 @@ def memory_modes(ours: Transformer, device, opts) -> dict:
         facts["bf16 vs fp32"] = agreement(ours, copy.deepcopy(ours).to(torch.bfloat16), ids)
     int8 = quantize_int8(copy.deepcopy(ours))
     facts["int8 (stage 1) vs unquantised"] = agreement(ours, int8, ids)
-    s = stage1_sampling("official", max_new_tokens=opts.s1_tokens, min_new_tokens=opts.s1_tokens)
+    s = stage1_sampling("official", SamplingKnobs(max_new_tokens=opts.s1_tokens, min_new_tokens=opts.s1_tokens))
     int8.setup_caches(2, 256 + opts.s1_tokens)
     generate(int8, ids[0], replace(s, max_new_tokens=4, min_new_tokens=4))
     seconds = timed(device, lambda: generate(int8, ids[0], s, torch.Generator(device=device).manual_seed(1)))[1]

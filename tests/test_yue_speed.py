@@ -14,6 +14,7 @@ from songforge.engine.yue.generate import (Sampling, generate, generate_takes, n
                                            allowed_mask)
 from songforge.engine.yue.memory import choose_mode, kv_cache_bytes, release, rows_that_fit
 from songforge.engine.yue.model import CONFIGS
+from songforge.engine.yue.params import SamplingKnobs
 from songforge.engine.yue.quantize import Int8Linear, quantize_int8, weight_bytes
 from songforge.engine.yue.stage1 import run_stage1, run_stage1_takes
 from songforge.engine.yue.stage2 import (codebook_heads, ids_to_codes, next_code, plan_chunks, run_stage2_tracks,
@@ -79,13 +80,13 @@ def test_batched_songs_and_seeds_equal_each_run_alone(models, do_sample):
     """Three takes (two songs, one of them twice with other seeds; 3 and 2 segments) in one batch."""
     ours = models[1]
     plans, seeds = [toy_plan("fixed", 2), toy_plan("fixed", 3), toy_plan("fixed", 2)], [5, 6, 7]
-    knobs = dict(max_new_tokens=20, context=180, min_new_tokens=0, do_sample=do_sample, top_k=3)
+    knobs, loop = SamplingKnobs(max_new_tokens=20, min_new_tokens=0, top_k=3), dict(context=180, do_sample=do_sample)
     # A stop id the takes draw at different steps, so some finish early while others decode on.
-    probe = run_stage1(ours, plans[0], seed=5, **knobs)[0][len(plans[0].prompts[0]):]
-    knobs["eos_id"] = probe[4]
-    together = run_stage1_takes(ours, plans, seeds, **knobs)
+    probe = run_stage1(ours, plans[0], knobs, seed=5, **loop)[0][len(plans[0].prompts[0]):]
+    loop["eos_id"] = probe[4]
+    together = run_stage1_takes(ours, plans, seeds, knobs, **loop)
     for plan, seed, got in zip(plans, seeds, together):
-        assert got == run_stage1(ours, plan, seed=seed, **knobs)
+        assert got == run_stage1(ours, plan, knobs, seed=seed, **loop)
     lengths = {len(d) - len(p) for take, plan in zip(together, plans) for d, p in zip(take, plan.prompts)}
     assert min(lengths) <= 5 + 1 and max(lengths) == 20 + 1  # one take stopped while others decoded on
 
@@ -102,9 +103,9 @@ def test_eos_checked_once_per_block_still_stops_where_every_token_would(models, 
     ours = models[1]
     ours.setup_caches(max_batch=6, max_seq_len=256)
     prompts = [prompt_ids(seed, n) for seed, n in ((1, 30), (2, 41), (3, 25))]
-    probe = generate(ours, prompts[0], Sampling(max_new_tokens=30, min_new_tokens=0, top_k=3),
-                     torch.Generator().manual_seed(0))
-    s = Sampling(max_new_tokens=30, min_new_tokens=0, top_k=3, eos_id=int(probe[5]))
+    knobs = SamplingKnobs(max_new_tokens=30, min_new_tokens=0, top_k=3)
+    probe = generate(ours, prompts[0], Sampling.from_knobs(knobs), torch.Generator().manual_seed(0))
+    s = Sampling.from_knobs(knobs, eos_id=int(probe[5]))
     alone, states = [], []
     for seed, prompt in enumerate(prompts):
         generator = torch.Generator().manual_seed(seed)
@@ -136,7 +137,7 @@ def test_int8_weights_keep_logits_close(models):
     error = (logits[1] - logits[0]).norm() / logits[0].norm()
     agreement = (logits[1].argmax(-1) == logits[0].argmax(-1)).float().mean()
     assert error < 0.02 and agreement > 0.9, (error, agreement)  # measured: 0.6 %, 98.5 %
-    s = Sampling(max_new_tokens=12, min_new_tokens=12, do_sample=False)
+    s = Sampling.from_knobs(SamplingKnobs(max_new_tokens=12, min_new_tokens=12), do_sample=False)
     int8.setup_caches(max_batch=2, max_seq_len=64)
     assert len(generate(int8, prompt_ids(5, 20), s)) == 12
     codes = teacher_force_rows(int8, [np.arange(5)])[0]  # the int8 head is widened for stage 2's rows
@@ -157,7 +158,7 @@ def test_step_functions_trace_as_whole_graphs(mha):
     """What torch.compile(mode="reduce-overhead", fullgraph=True) needs on a GPU: no graph break, same output."""
     ours = mha[1]
     ours.setup_caches(max_batch=4, max_seq_len=64)
-    s = stage1_sampling("official", max_new_tokens=8)
+    s = stage1_sampling("official", SamplingKnobs(max_new_tokens=8))
     seen = torch.zeros(2, ours.args.vocab_size, dtype=torch.bool)
     seen[:, :50] = True
     allowed = allowed_mask(s, ours.args.vocab_size, torch.device("cpu"))

@@ -7,6 +7,7 @@ import pytest
 import torch
 from transformers import LogitsProcessorList
 
+from songforge.engine.yue.params import SamplingKnobs
 from songforge.engine.yue.prompt import Stage1Plan, build_plan, full_output, max_context
 from songforge.engine.yue.stage1 import common_prefix, run_stage1, stage1_codes
 from songforge.engine.yue.stage2 import run_stage2
@@ -58,7 +59,7 @@ def official_loop(hf, plan: Stage1Plan, max_new: int, min_new: int, context: int
 def test_official_mode_equals_infer_py_loop_with_window_slicing(models):
     hf, ours = models
     plan, max_new, context = toy_plan("official"), 25, 180  # the window (154 tokens) overflows at segment 3
-    done = run_stage1(ours, plan, max_new_tokens=max_new, seed=42, context=context, min_new_tokens=10)
+    done = run_stage1(ours, plan, SamplingKnobs(max_new_tokens=max_new, min_new_tokens=10), seed=42, context=context)
     assert [len(d) - len(p) for d, p in zip(done, plan.prompts)] == [max_new + 1] * 3  # no <EOA> drawn: appended
     assert full_output(plan, done) == official_loop(hf, plan, max_new, 10, context, seed=42)
 
@@ -66,13 +67,13 @@ def test_official_mode_equals_infer_py_loop_with_window_slicing(models):
 def test_fixed_mode_keeps_header_and_yields_tracks(models):
     ours = models[1]
     plan = toy_plan("fixed")
-    done = run_stage1(ours, plan, max_new_tokens=24, seed=1, context=180, min_new_tokens=24)
+    done = run_stage1(ours, plan, SamplingKnobs(max_new_tokens=24, min_new_tokens=24), seed=1, context=180)
     lo, hi = codebook_range(0)
     generated = [t for d, p in zip(done, plan.prompts) for t in d[len(p):-1]]
     assert len(generated) == 3 * 24 and all(lo <= t < hi for t in generated)
     vocal, inst = stage1_codes(plan, done)
     assert vocal.shape == inst.shape == (1, 3 * 12) and vocal.max() < 1024
-    again = run_stage1(ours, plan, max_new_tokens=24, seed=1, context=180, min_new_tokens=24)
+    again = run_stage1(ours, plan, SamplingKnobs(max_new_tokens=24, min_new_tokens=24), seed=1, context=180)
     assert again == done
 
 
@@ -88,7 +89,7 @@ def test_lyrics_to_stage2_codes_through_the_npy_files(models, tmp_path):
     egs = DATA / "prompt_egs"
     plan = build_plan(MMTokenizer(DATA / "tokenizer.model"), (egs / "genre.txt").read_text(),
                       (egs / "lyrics.txt").read_text(), n_segments=2)
-    done = run_stage1(models[1], plan, max_new_tokens=20, context=1024, min_new_tokens=20)
+    done = run_stage1(models[1], plan, SamplingKnobs(max_new_tokens=20, min_new_tokens=20), context=1024)
     assert len(full_output(plan, done)) == 460 + 20 + 1 + 83 + 20 + 1
     paths = [save_codes(tmp_path / f"song_{name}.npy", codes) for name, codes in
              zip(("vtrack", "itrack"), stage1_codes(plan, done))]

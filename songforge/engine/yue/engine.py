@@ -134,17 +134,14 @@ def stage1_takes(takes: Sequence[Take], p: Stage1Params, progress: Progress | No
     plans = [build_plan(tokenizer, take.style, take.lyrics, p.run_n_segments or _ALL_SEGMENTS, p.compat, reference)
              for take in takes]
     model = _model(p.model, p.dtype, p.keep_loaded, p.int8)
-    knobs = {"max_new_tokens": p.max_new_tokens, "guidance_scales": (p.guidance_scale_first, p.guidance_scale_later),
-             "min_new_tokens": p.min_new_tokens, "temperature": p.temperature, "top_p": p.top_p, "top_k": p.top_k,
-             "repetition_penalty": p.repetition_penalty}
     rows = _rows_free(model, MODEL_CONTEXT)  # two rows a take: both guidance branches
     per_batch = p.batch_size or max(1, min(len(takes), rows // 2 if rows else len(takes)))
     codes: list[tuple[np.ndarray, np.ndarray]] = []
     try:
         for start in range(0, len(takes), per_batch):
             end = min(start + per_batch, len(takes))
-            done = run_stage1_takes(model, plans[start:end], [take.seed for take in takes[start:end]],
-                                    progress=part_of(progress, start / len(takes), end / len(takes)), **knobs)
+            done = run_stage1_takes(model, plans[start:end], [take.seed for take in takes[start:end]], p.knobs(),
+                                    progress=part_of(progress, start / len(takes), end / len(takes)))
             for i, segments in enumerate(done, start=start):
                 codes.append(stage1_codes(plans[i], segments))
                 if on_take:

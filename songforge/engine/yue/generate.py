@@ -5,15 +5,16 @@ from __future__ import annotations
 import functools
 import os
 import warnings
-from dataclasses import dataclass, replace
-from typing import Callable, Literal, Sequence
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ...errors import EngineError, ParamsError
+from ...errors import EngineError
 from .model import Transformer
+from .params import Compat, SamplingKnobs
 from .tokenizer import EOA, XCODEC
 from .tokens import codebook_range
 
@@ -22,15 +23,20 @@ Range = tuple[int, int | None]  # [start, end) of blocked ids; end None = to the
 
 @dataclass(frozen=True)
 class Sampling:
-    """Every knob of one `generate` call. Defaults are the official stage-1 values (infer.py#L157-217)."""
+    """What one `generate` call samples with: the knob values of one segment, and the loop's own settings.
 
-    max_new_tokens: int = 3000
-    min_new_tokens: int = 100
-    guidance_scale: float = 1.5  # 1.5 for the first segment, 1.2 after; 1 disables the unconditional branch
-    repetition_penalty: float = 1.1
-    temperature: float = 1.0
-    top_k: int = 50  # transformers' default, left active by YuE's generation_config.json
-    top_p: float = 0.93
+    The knob values come from params.SamplingKnobs (`from_knobs`), which owns their ranges and defaults and
+    checks them where params load; the loop's settings (which ids may be drawn, the stop id, dtype quirks,
+    greedy decoding for tests) are this file's, defaults the official infer.py ones (infer.py#L157-217).
+    """
+
+    max_new_tokens: int
+    min_new_tokens: int
+    guidance_scale: float  # this segment's CFG scale; 1 disables the unconditional branch
+    repetition_penalty: float
+    temperature: float
+    top_k: int  # 0: off (YuE's generation_config.json leaves transformers' 50 active)
+    top_p: float
     do_sample: bool = True
     eos_id: int = EOA
     # Official blocks ids 0..32001 and the *empty* range (32016, 32016): <xcodec> stays sampleable.
@@ -38,26 +44,25 @@ class Sampling:
     # Official takes the unconditional log-softmax in the model dtype (bf16 on GPU), the conditional in fp32.
     uncond_in_model_dtype: bool = True
 
-    def __post_init__(self) -> None:
-        checks = [("max_new_tokens", self.max_new_tokens >= 1, "at least 1"),
-                  ("min_new_tokens", 0 <= self.min_new_tokens, "0 or more"),
-                  ("guidance_scale", self.guidance_scale >= 1.0, "1.0 (off) or more"),
-                  ("repetition_penalty", self.repetition_penalty > 0, "above 0 (1.0 = off)"),
-                  ("temperature", self.temperature > 0, "above 0"), ("top_k", self.top_k >= 0, "0 (off) or more"),
-                  ("top_p", 0 < self.top_p <= 1, "in (0, 1], 1.0 = off")]
-        for name, ok, wanted in checks:
-            if not ok:
-                raise ParamsError(name, f"{getattr(self, name)} is out of range", f"use a value {wanted}")
+    @classmethod
+    def from_knobs(cls, knobs: SamplingKnobs, guidance_scale: float | None = None, **loop: Any) -> Sampling:
+        """The knobs' values, with `guidance_scale` (this segment's; default the first segment's) and the loop's
+        own settings (`loop`: do_sample, eos_id, blocked, uncond_in_model_dtype; a knob there is a TypeError)."""
+        return cls(max_new_tokens=knobs.max_new_tokens, min_new_tokens=knobs.min_new_tokens,
+                   guidance_scale=knobs.guidance_scale_first if guidance_scale is None else guidance_scale,
+                   repetition_penalty=knobs.repetition_penalty, temperature=knobs.temperature, top_k=knobs.top_k,
+                   top_p=knobs.top_p, **loop)
 
 
-def stage1_sampling(compat: Literal["fixed", "official"] = "fixed", **overrides) -> Sampling:
+def stage1_sampling(compat: Compat = "fixed", knobs: SamplingKnobs = SamplingKnobs(),
+                    guidance_scale: float | None = None, **loop: Any) -> Sampling:
     """Official: exactly infer.py. Fixed: only <EOA> and codebook-0 ids can be drawn (anything else breaks the
-    track split), and both CFG branches are normalised in float32."""
+    track split), and both CFG branches are normalised in float32. `loop` overrides the loop's own settings."""
     if compat == "official":
-        return Sampling(**overrides)
+        return Sampling.from_knobs(knobs, guidance_scale, **loop)
     lo, hi = codebook_range(0)
-    fixed = Sampling(blocked=((0, EOA), (EOA + 1, lo), (hi, None)), uncond_in_model_dtype=False)
-    return replace(fixed, **overrides)
+    fixed = {"blocked": ((0, EOA), (EOA + 1, lo), (hi, None)), "uncond_in_model_dtype": False}
+    return Sampling.from_knobs(knobs, guidance_scale, **{**fixed, **loop})
 
 
 def allowed_mask(sampling: Sampling, vocab_size: int, device: torch.device) -> Tensor:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
@@ -10,6 +10,7 @@ import torch
 from ...errors import ParamsError
 from .generate import generate_takes, stage1_sampling
 from .model import Transformer
+from .params import SamplingKnobs
 from .prompt import MODEL_CONTEXT, Stage1Plan, full_output, model_input
 from .tokenizer import EOA
 from .tokens import split_stage1
@@ -22,24 +23,24 @@ def common_prefix(a: list[int], b: list[int]) -> int:
     return int(diff[0]) if len(diff) else n
 
 
-def run_stage1(model: Transformer, plan: Stage1Plan, max_new_tokens: int = 3000, seed: int = 42,
-               guidance_scales: tuple[float, float] = (1.5, 1.2), context: int = MODEL_CONTEXT,
-               progress: Callable[[float, str], None] | None = None, **sampling) -> list[tuple[int, ...]]:
+def run_stage1(model: Transformer, plan: Stage1Plan, knobs: SamplingKnobs = SamplingKnobs(), seed: int = 42,
+               context: int = MODEL_CONTEXT, progress: Callable[[float, str], None] | None = None,
+               **loop: Any) -> list[tuple[int, ...]]:
     """Generate every segment of the plan -> done[i] = plan.prompts[i] + new tokens of segment i (ending <EOA>).
 
     One generator seeded once serves all segments, as the official global seed does. Row 0 of the KV cache
     is kept between segments: only the part of each input that differs from what was fed before is
-    prefilled (the official re-prefills everything; same maths, less work). `sampling` overrides
-    `stage1_sampling` fields (repetition_penalty, top_p, ...); guidance_scales are (first segment, later ones).
+    prefilled (the official re-prefills everything; same maths, less work). `knobs`: the sampling knobs
+    (guidance_scale_first for the first segment, _later after); `loop`: the sampler's own settings
+    (do_sample, eos_id: tests' handles), as `stage1_sampling` takes them.
     """
-    return run_stage1_takes(model, [plan], [seed], max_new_tokens, guidance_scales, context, progress,
-                            **sampling)[0]
+    return run_stage1_takes(model, [plan], [seed], knobs, context, progress, **loop)[0]
 
 
 def run_stage1_takes(model: Transformer, plans: Sequence[Stage1Plan], seeds: Sequence[int],
-                     max_new_tokens: int = 3000, guidance_scales: tuple[float, float] = (1.5, 1.2),
-                     context: int = MODEL_CONTEXT, progress: Callable[[float, str], None] | None = None,
-                     **sampling) -> list[list[tuple[int, ...]]]:
+                     knobs: SamplingKnobs = SamplingKnobs(), context: int = MODEL_CONTEXT,
+                     progress: Callable[[float, str], None] | None = None,
+                     **loop: Any) -> list[list[tuple[int, ...]]]:
     """Several songs or takes in one batch: result[r] is what run_stage1(model, plans[r], seed=seeds[r]) returns.
 
     Every step decodes all takes at once (one pass over the weights for all of them); each take keeps its
@@ -62,9 +63,9 @@ def run_stage1_takes(model: Transformer, plans: Sequence[Stage1Plan], seeds: Seq
         if progress:
             progress(i / segments, f"stage 1: segment {i + 1} of {segments}")
         takes = [r for r, plan in enumerate(plans) if i < len(plan.prompts)]
-        ids = [model_input(plans[r], done[r], max_new_tokens, context) for r in takes]
-        s = stage1_sampling(plans[0].compat, max_new_tokens=max_new_tokens,
-                            guidance_scale=plans[0].guidance_scale(i, *guidance_scales), **sampling)
+        ids = [model_input(plans[r], done[r], knobs.max_new_tokens, context) for r in takes]
+        scale = plans[0].guidance_scale(i, knobs.guidance_scale_first, knobs.guidance_scale_later)
+        s = stage1_sampling(plans[0].compat, knobs, scale, **loop)
         cached = [min(common_prefix(fed[r], x), len(x) - 1) for r, x in zip(takes, ids)]
         news = generate_takes(model, [torch.tensor(x) for x in ids], s, generators[: len(takes)], cached)
         for r, x, new in zip(takes, ids, (n.tolist() for n in news)):
