@@ -2,7 +2,7 @@
 
 Each song's flow run is created with an idempotency key, so submitting the same album again
 finds the run it made the first time instead of making a second one. A run whose host died
-(marked Crashed by the heartbeat automation, see flows/hosts.py), or one left failed or
+(marked Crashed by the heartbeat automation, see app/hosts.py), or one left failed or
 with deleted files by an earlier submission, is scheduled again: the same flow run, on
 whichever worker is free, where the stage cache on the shared store skips what is done.
 """
