@@ -89,7 +89,7 @@ def _run(file: Path, out: Path, tracking_uri: str | None, concurrency: int | Non
          overrides: Path | None = None, deployment: str | None = None) -> None:
     from songforge.album_file import load_album
     from songforge.overrides import apply_overrides, load_overrides
-    from songforge.preflight import check_models
+    from songforge.preflight import check_album
 
     try:
         # Every params error surfaces here, before any run exists; only an album's song with
@@ -101,8 +101,8 @@ def _run(file: Path, out: Path, tracking_uri: str | None, concurrency: int | Non
         if deployment and not os.environ.get("PREFECT_API_URL"):
             raise SongforgeError(f"--deployment {deployment} needs a Prefect server the workers also use. Fix: set "
                                  "PREFECT_API_URL (songforge serve prints it), or leave --deployment out.")
-        if deployment is None:  # songs run here: every model of every song must be here (workers hold their own)
-            check_models(spec.songs, source=str(file))
+        # licences always; models only when the songs run here (the workers hold their own)
+        check_album(spec, source=str(file), models=deployment is None)
     except SongforgeError as error:
         fail(error)
     with _prefect_api() as api_ready:
@@ -212,7 +212,7 @@ def sweep(
     concurrency: Optional[int] = typer.Option(None, help="stages run at once (default: the album's concurrency)"),
 ) -> None:
     """Remake songs over engine params, seeds and master references; compare the takes and pick the best."""
-    from songforge.preflight import check_models
+    from songforge.preflight import check_sweep
     from songforge.sweep import load_sweep
     from songforge.sweep_best import parse_best
 
@@ -221,7 +221,7 @@ def sweep(
             plan = load_sweep(file)  # every key and value checked here, before any run exists
         if best:
             parse_best(best)
-        check_models([song for take in plan.takes for song in plan.album_for(take).songs], source=str(file))
+        check_sweep(plan, source=str(file))
     except SongforgeError as error:
         fail(error)
     with _prefect_api() as api_ready:

@@ -16,14 +16,22 @@ models_app = typer.Typer(add_completion=False, no_args_is_help=True, help="YuE a
 
 @models_app.command("list")
 def list_command() -> None:
-    """Known model names, their hub repos and pinned commits, and what is on disk (reads manifests, no hashing)."""
+    """Known model names, their hub repos, pinned commits and licences, and what is on disk (reads manifests, no
+    hashing); then every engine's steps with their licences."""
     from songforge.engine.yue.weights import MODELS, model_folder
     from songforge.models import models_dir
+    from songforge.registry import available_engines, get_engine, song_steps
 
     typer.echo(f"models folder: {models_dir()}  (set SONGFORGE_MODELS to move it)")
     for name, entry in MODELS.items():
         revision = entry.revision[:12] if entry.pinned else f"{entry.revision} (unpinned)"
-        typer.echo(f"{name:<14} {entry.repo:<34} {revision:<18} {_disk_state(model_folder(name))}")
+        typer.echo(f"{name:<14} {entry.repo:<34} {revision:<18} {entry.licence.id:<20} "
+                   f"{_disk_state(model_folder(name))}")
+    typer.echo("\nsteps and the licences of the models they use (commercial use: yes / no / unknown):")
+    steps = [*song_steps(), *(step for name in available_engines() for step in get_engine(name).steps)]
+    for step in steps:
+        licence = f"{step.licence}  commercial: {step.licence.commercial}" if step.licence else "no model"
+        typer.echo(f"  {step.key:<18} {licence}")
 
 
 def _disk_state(folder: Path) -> str:

@@ -136,13 +136,13 @@ def album_file_flow(album_file: str, out_dir: str = "out", tracking_uri: str | N
     """The album flow for deployments and schedules: takes the params file's path (songs with bad lyrics fail alone)."""
     from songforge.album_file import load_album
     from songforge.confine import confine_all
-    from songforge.preflight import check_models
+    from songforge.preflight import check_album
 
     from .song import deployment_roots
 
     roots = deployment_roots()  # a deployment run's paths come from whoever starts it: confined to these
     confine_all({"album_file": Path(album_file), "out_dir": Path(out_dir)}, roots)
     album = load_album(Path(album_file), lenient_songs=True, roots=roots)
-    if deployment is None:  # songs run on this worker: its models folder must hold every model (before any run)
-        check_models(album.songs, source=album_file)
+    # before any run: licences; and when the songs run on this worker, every model in its models folder
+    check_album(album, source=album_file, models=deployment is None)
     return album_flow(album, out_dir, tracking_uri, deployment)

@@ -37,7 +37,7 @@ def sweep_flow(plan: SweepPlan, out_dir: str = "out", tracking_uri: str | None =
 def sweep_file_flow(sweep_file: str, out_dir: str = "out", tracking_uri: str | None = None, best: str | None = None) -> dict:
     """The sweep flow for deployments: takes the sweep file's path (every path in it confined, see flows.song)."""
     from songforge.confine import confine_all
-    from songforge.preflight import check_models
+    from songforge.preflight import check_sweep
     from songforge.sweep import load_sweep
 
     from .song import deployment_roots
@@ -45,7 +45,7 @@ def sweep_file_flow(sweep_file: str, out_dir: str = "out", tracking_uri: str | N
     roots = deployment_roots()
     confine_all({"sweep_file": Path(sweep_file), "out_dir": Path(out_dir)}, roots)
     plan = load_sweep(Path(sweep_file), roots=roots)
-    check_models([song for take in plan.takes for song in plan.album_for(take).songs], source=sweep_file)
+    check_sweep(plan, source=sweep_file)
     return sweep_flow(plan, out_dir, tracking_uri, best)
 
 

@@ -43,7 +43,7 @@ CC_BY_NC_SA_4 = Licence("CC-BY-NC-SA-4.0", "Creative Commons Attribution-NonComm
 
 def unknown(name: str, url: str = "") -> Licence:
     """A model whose terms nobody has checked for songforge: refused for commercial work until the user has."""
-    return Licence(name, f"{name} (terms not checked)", "unknown", url,
+    return Licence(name, "terms not checked", "unknown", url,
                    "read the model card; list it under licences_checked to vouch for it")
 
 
@@ -54,5 +54,5 @@ def commercial_problems(uses: list[tuple[str, Licence]], checked: set[str]) -> l
         if licence.commercial == "no":
             problems.append(f"step '{step}' uses {licence}, which forbids commercial use")
         elif licence.commercial == "unknown" and licence.id not in checked:
-            problems.append(f"step '{step}' uses {licence.name}, whose terms nobody has checked")
+            problems.append(f"step '{step}' uses {licence.id}, whose terms nobody has checked")
     return problems

@@ -17,6 +17,7 @@ from .errors import EngineError
 
 if TYPE_CHECKING:
     from .params import AlbumSpec, SongSpec
+    from .sweep import SweepPlan
 
 
 @dataclass
@@ -83,3 +84,11 @@ def check_album(album: "AlbumSpec", source: str | None = None, models: bool = Tr
     check_commercial(album, [plan_song(song, album) for song in album.songs], source)
     if models:
         check_models(album.songs, source)
+
+
+def check_sweep(sweep: "SweepPlan", source: str | None = None) -> None:
+    """check_album for every take of a sweep, with the missing models of all takes in one message."""
+    albums = [sweep.album_for(take) for take in sweep.takes]
+    for album in albums:
+        check_album(album, source, models=False)
+    check_models([song for album in albums for song in album.songs], source)

@@ -126,12 +126,26 @@ def test_a_commercial_album_refuses_a_non_commercial_or_unchecked_model_and_name
     yue = album_from_dict({"title": "Sold", "commercial": True, "songs": [
         {"title": "One", "lyrics": LYRICS, "engine": {"name": "yue"}}]})
     plans = [plan_song(song, yue) for song in yue.songs]
-    with pytest.raises(ParamsError, match="step 'yue/yue-decode' uses xcodec_mini_infer .*terms nobody has checked"):
+    with pytest.raises(ParamsError, match="step 'yue/yue-decode' uses xcodec_mini_infer, whose terms nobody has checked"):
         check_commercial(yue, plans)
     checked = yue.model_copy(update={"licences_checked": ["xcodec_mini_infer"]})
     check_commercial(checked, plans)  # the user read the terms and vouches for them
     sketch = album_from_dict({"title": "Sold", "commercial": True, "songs": [{"title": "One", "lyrics": LYRICS}]})
     check_commercial(sketch, [plan_song(song, sketch) for song in sketch.songs])  # GPL-2.0 SoundFont: allowed
+
+
+def test_the_cli_refuses_a_commercial_album_before_anything_runs(tmp_path):
+    import yaml
+
+    album = tmp_path / "sold.yaml"
+    album.write_text(yaml.safe_dump({"title": "Sold", "commercial": True, "songs": [
+        {"title": "One", "lyrics": LYRICS, "engine": {"name": "toy"}}]}))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(PLUGINS), str(ROOT)]), "SONGFORGE_PLUGINS": "songforge_toy"}
+    run = subprocess.run([sys.executable, "-m", "app.cli", "album", str(album), "--out", str(tmp_path / "out")],
+                         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 2, run.stderr
+    assert "commercial: step 'toy/render' uses" in run.stderr and "forbids commercial use" in run.stderr
+    assert not (tmp_path / "out").exists() and not (tmp_path / "mlflow.db").exists()
 
 
 def test_tags_belong_to_the_engine_that_reads_them(monkeypatch):
