@@ -103,6 +103,22 @@ def engine_params(name: str, raw: Any) -> EngineParams:
         raise ParamsError.all_of(validation_problems(error, fixes, prefix="engine.params")) from None
 
 
+def _settings(model: type[BaseModel], name: str, raw: Any) -> BaseModel:
+    try:
+        return model.model_validate(raw)
+    except ValidationError as error:
+        fixes = {field: f"give {field} a value the '{name}' step accepts ({info.description})"
+                 for field, info in model.model_fields.items() if info.description}
+        raise ParamsError.all_of(validation_problems(error, fixes, prefix=name)) from None
+
+
+def step_settings() -> dict[str, type[BaseModel]]:
+    """Step name -> the model of its settings, for every registered song step that has settings."""
+    from .registry import song_steps
+
+    return {step.name: step.settings for step in song_steps() if step.settings is not None}
+
+
 def _for_language(engine: Any, language: str) -> Any:
     """A song's raw `engine:` told the song's language, where its engine's Params want it (YuE picks its stage-1
     checkpoint by it, and refuses one it has none for)."""
@@ -167,6 +183,35 @@ class SongSpec(Frozen):
     seed: int = Field(0, ge=0)
     duration_s: float = Field(45.0, ge=10, le=MAX_DURATION_S)
     mix: MixSpec = Field(default_factory=MixSpec)
+    # A song's settings of the steps that have some (Step.settings), by step name: written in a params file as
+    # a field of the step's name (`separate: {...}`), validated by that step's own model.
+    steps: Annotated[dict[str, SerializeAsAny[BaseModel]], WithJsonSchema({"type": "object"})] = Field(
+        default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _step_settings(cls, data: Any) -> Any:
+        """Fields named after a step with settings are that step's settings (gathered under `steps`)."""
+        if not isinstance(data, dict):
+            return data
+        named = {key for key in data if key not in cls.model_fields} & set(step_settings())
+        if not named:
+            return data
+        steps = data.get("steps") if isinstance(data.get("steps"), dict) else {}
+        return {**{k: v for k, v in data.items() if k not in named}, "steps": {**steps, **{k: data[k] for k in named}}}
+
+    @field_validator("steps", mode="before")
+    @classmethod
+    def _steps_typed(cls, steps: Any) -> Any:
+        if not isinstance(steps, dict):
+            return steps  # pydantic says it is not a mapping
+        models = step_settings()
+        unknown = sorted(set(steps) - set(models))
+        if unknown:
+            raise ValueError(f"{', '.join(unknown)} is not a step with settings (those are: "
+                             f"{', '.join(sorted(models)) or 'none'})")
+        return {name: value if isinstance(value, BaseModel) else carried(lambda: _settings(models[name], name, value))
+                for name, value in steps.items()}
 
     @model_validator(mode="before")
     @classmethod

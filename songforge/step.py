@@ -55,6 +55,8 @@ class Step:
     licence: of the model or data it uses; an album with `commercial: true` refuses one that forbids it.
     players / pictures / artifacts: roles a person listens to, looks at (the review page), and MLflow keeps.
     metrics: the step's data are the song's metrics (MLflow metrics, the report's numbers, metrics.csv).
+    settings: the model of what a song (or an album's defaults) may set for this step, as a field named after
+    the step; `song.steps[name]` holds it, validated, and `params` reads it (None there: not in the plan).
     """
 
     name: str
@@ -71,6 +73,7 @@ class Step:
     artifacts: tuple[str, ...] = ()
     metrics: bool = False
     batching: Batching | None = None
+    settings: type[BaseModel] | None = None
     owner: str = "song"  # "song", or the engine whose steps these are (engine steps may share names)
 
     def __post_init__(self) -> None:

@@ -156,3 +156,33 @@ def test_tags_belong_to_the_engine_that_reads_them(monkeypatch):
         SongSpec(title="T", lyrics=LYRICS, genre=["bossa-trap"])  # the sketch engine reads YuE's tags
     free = SongSpec(title="T", lyrics=LYRICS, genre=["bossa-trap"], engine={"name": "toy"})
     assert free.genre == ["bossa-trap"]  # the toy engine has no vocabulary: free text
+
+
+def test_a_step_with_settings_is_in_the_plan_of_the_songs_that_set_them():
+    from pydantic import Field
+
+    from songforge.params import Frozen
+
+    class Fade(Frozen):
+        seconds: float = Field(2.0, gt=0, le=30, description="fade-out length")
+
+    fade = register_step(Step(name="fade", version="1", phase="master", settings=Fade, run=lambda *args: None,
+                              params=lambda song, album: song.steps.get("fade"), reads=("master",), makes=("master",)))
+    try:
+        spec = album_from_dict({"title": "Fades", "defaults": {"fade": {"seconds": 4}}, "songs": [
+            {"title": "Long", "lyrics": LYRICS}, {"title": "Short", "lyrics": LYRICS, "fade": {"seconds": 1}},
+            {"title": "None", "lyrics": LYRICS, "steps": {}}]})
+        assert [song.steps.get("fade") for song in spec.songs] == [Fade(seconds=4), Fade(seconds=1), Fade(seconds=4)]
+        plans = [plan_song(song, spec) for song in spec.songs]
+        assert all("fade" in plan.names for plan in plans)
+        assert plans[1].steps[plans[1].names.index("fade")].params == Fade(seconds=1)
+        again = SongSpec.model_validate(spec.songs[1].model_dump())  # as a deployment's worker gets it
+        assert again.steps == {"fade": Fade(seconds=1)}
+        plain = album_from_dict({"title": "Plain", "songs": [{"title": "One", "lyrics": LYRICS}]})
+        assert "fade" not in plan_song(plain.songs[0], plain).names  # a song that sets nothing: not in its plan
+        with pytest.raises(ParamsError, match=r"songs\[0\]\.fade\.seconds: .*less than or equal to 30.*fade-out"):
+            album_from_dict({"title": "Bad", "songs": [{"title": "One", "lyrics": LYRICS, "fade": {"seconds": 99}}]})
+        with pytest.raises(ParamsError, match=r"songs\[0\]\.fadee"):
+            album_from_dict({"title": "Typo", "songs": [{"title": "One", "lyrics": LYRICS, "fadee": {}}]})
+    finally:
+        _unregister(fade)
