@@ -48,7 +48,8 @@ def test_cot_first_prompt_and_segment_two_suffix(data):
     second = P.model_input(plan, [plan.prompts[0] + tuple(generated)], max_new_tokens=3000)
     suffix = vectors["stage1_segment2_appended_prompt_ids"]
     assert len(suffix) == 83 and second == first + generated + suffix
-    assert (plan.guidance_scale(0), plan.guidance_scale(1)) == (1.5, 1.2)
+    assert (plan.guidance_scale(0, 1.5, 1.2), plan.guidance_scale(1, 1.5, 1.2), plan.guidance_scale(2, 1.5, 1.2)) \
+        == (1.5, 1.2, 1.2)
 
 
 def test_official_never_sings_the_last_section_fixed_does(data):

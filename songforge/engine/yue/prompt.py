@@ -77,8 +77,8 @@ class Stage1Plan:
     reference_spans: int  # <SOA>..<EOA> spans in the header, skipped when splitting the output into tracks
     compat: Compat
 
-    def guidance_scale(self, segment: int, first: float = 1.5, later: float = 1.2) -> float:
-        """CFG scale: 1.5 for the first generated segment, 1.2 after (infer.py#L167)."""
+    def guidance_scale(self, segment: int, first: float, later: float) -> float:
+        """CFG scale: `first` for the first generated segment, `later` after (official: 1.5 and 1.2, infer.py#L167)."""
         return first if segment == 0 else later
 
 
