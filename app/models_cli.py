@@ -18,12 +18,12 @@ models_app = typer.Typer(add_completion=False, no_args_is_help=True, help="YuE a
 def list_command() -> None:
     """Known model names, their hub repos, pinned commits and licences, and what is on disk (reads manifests, no
     hashing); then every engine's steps with their licences."""
-    from songforge.engine.yue.weights import MODELS, model_folder
+    from songforge.catalogue import all_models, model_folder
     from songforge.models import models_dir
     from songforge.registry import available_engines, get_engine, song_steps
 
     typer.echo(f"models folder: {models_dir()}  (set SONGFORGE_MODELS to move it)")
-    for name, entry in MODELS.items():
+    for name, entry in all_models().items():
         revision = entry.revision[:12] if entry.pinned else f"{entry.revision} (unpinned)"
         typer.echo(f"{name:<14} {entry.repo:<34} {revision:<18} {entry.licence.id:<20} "
                    f"{_disk_state(model_folder(name))}")
@@ -54,7 +54,7 @@ def pull_command(
 ) -> None:
     """Download models at their pinned commits from the Hugging Face hub (needs network; converts xcodec for
     transformers) and record every file's sha256 in the folder's songforge-model.json."""
-    from songforge.engine.yue.weights import catalogue_entry, pull
+    from songforge.catalogue import catalogue_entry, pull
     from songforge.models import read_manifest
 
     try:

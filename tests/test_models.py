@@ -21,7 +21,7 @@ import soundfile as sf
 import yaml
 from typer.testing import CliRunner
 
-from songforge import artifacts, models
+from songforge import artifacts, catalogue, models
 from songforge.engine.yue import weights
 from songforge.engine.yue.engine import folder_identity, model_identities
 from songforge.engine.yue.steps import YuEEngine
@@ -131,7 +131,7 @@ def test_the_album_file_deployment_flow_checks_models_before_its_runs(models_dir
 
 
 def test_incomplete_folders_and_folders_of_ones_own_are_named_with_their_fix(models_dir, hub, tmp_path):
-    weights.pull("yue-s2")
+    catalogue.pull("yue-s2")
     (models_dir / "yue-s2" / "model.safetensors").unlink()  # recorded by the pull, then lost
     own = tmp_path / "my-finetune"
     songs = [yue_song("A"), yue_song("B", stage1_model=str(own)), SongSpec(title="Sketch", lyrics=LYRICS)]
@@ -158,7 +158,7 @@ def test_every_catalogue_model_names_a_commit_and_pinned_ones_are_40_hex():
 
 
 def test_pull_downloads_the_pinned_commit_and_records_every_file(models_dir, hub):
-    folder = weights.pull("yue-en-cot")
+    folder = catalogue.pull("yue-en-cot")
     assert hub.calls == [{"repo": "m-a-p/YuE-s1-7B-anneal-en-cot", "revision": weights.MODELS["yue-en-cot"].revision,
                     "patterns": ["*.json", "*.safetensors", "tokenizer.model"]}]
     manifest = json.loads((folder / MANIFEST).read_text())
@@ -179,7 +179,7 @@ def test_pull_of_an_unpinned_repo_downloads_and_records_the_commit_main_is_now(m
     monkeypatch.setattr(huggingface_hub.HfApi, "model_info",
                         lambda self, repo, revision: type("Info", (), {"sha": commit})())
     assert not weights.MODELS["yue-zh-cot"].pinned
-    folder = weights.pull("yue-zh-cot")
+    folder = catalogue.pull("yue-zh-cot")
     assert hub.calls[0]["revision"] == commit and read_manifest(folder)["revision"] == commit
 
 
@@ -196,7 +196,7 @@ def test_pull_of_xcodec_records_the_converted_files_too(models_dir, monkeypatch)
         write_official(tiny_reference(), Path(local_dir))
 
     monkeypatch.setattr(huggingface_hub, "snapshot_download", fake_snapshot_download)
-    folder = weights.pull("xcodec")
+    folder = catalogue.pull("xcodec")
     files = read_manifest(folder)["files"]
     assert revisions == ["fe781a67815ab47b4a3a5fce1e8d0a692da7e4e5"]
     assert {f"{CONVERTED}/model.safetensors", f"{CONVERTED}/config.json", "final_ckpt/ckpt_00360000.pth"} <= set(files)
@@ -205,11 +205,11 @@ def test_pull_of_xcodec_records_the_converted_files_too(models_dir, monkeypatch)
 
 
 def test_a_pull_at_another_commit_removes_the_old_commits_files(models_dir, hub, monkeypatch):
-    weights.pull("yue-s2")
-    newer = weights.HubModel(weights.MODELS["yue-s2"].repo, "f" * 40)
-    monkeypatch.setitem(weights.MODELS, "yue-s2", newer)
+    catalogue.pull("yue-s2")
+    newer = catalogue.HubModel(weights.MODELS["yue-s2"].repo, "f" * 40, weights.MODELS["yue-s2"].licence)
+    monkeypatch.setitem(catalogue.CATALOGUE, "yue-s2", newer)
     hub.files = {"config.json": b'{"v": 2}', "model-00001-of-00001.safetensors": b"new weights"}
-    folder = weights.pull("yue-s2")
+    folder = catalogue.pull("yue-s2")
     assert not (folder / "model.safetensors").exists(), "a shard of the old commit would load beside the new one"
     assert set(read_manifest(folder)["files"]) == {"config.json", "model-00001-of-00001.safetensors"}
 
@@ -217,7 +217,7 @@ def test_a_pull_at_another_commit_removes_the_old_commits_files(models_dir, hub,
 # --- identity: revision + hashes, re-hashing only what changed ---------------------------------------------
 
 def test_identity_of_an_untouched_pull_reads_no_file(models_dir, hub, monkeypatch):
-    weights.pull("yue-s2")
+    catalogue.pull("yue-s2")
     first = folder_identity("yue-s2")
     params = YuEEngine.Params(stage1_model="yue-s2")
     engine_identity = YuEEngine().identity(params)
@@ -230,7 +230,7 @@ def test_identity_of_an_untouched_pull_reads_no_file(models_dir, hub, monkeypatc
 
 
 def test_replaced_weights_change_the_identity_once_and_say_so(models_dir, hub, monkeypatch, caplog):
-    folder = weights.pull("yue-s2")
+    folder = catalogue.pull("yue-s2")
     before = model_identities(YuEEngine.Params())["stage2"]
     shard = folder / "model.safetensors"
     stat = shard.stat()
@@ -249,7 +249,7 @@ def test_replaced_weights_change_the_identity_once_and_say_so(models_dir, hub, m
 
 
 def test_a_touched_but_unchanged_file_is_hashed_once_and_keeps_the_identity(models_dir, hub, monkeypatch, caplog):
-    folder = weights.pull("yue-s2")
+    folder = catalogue.pull("yue-s2")
     before = folder_identity("yue-s2")
     os.utime(folder / "config.json", ns=(0, 1_000_000_000))
     hashed = hash_calls(monkeypatch)
@@ -261,7 +261,7 @@ def test_a_touched_but_unchanged_file_is_hashed_once_and_keeps_the_identity(mode
 def test_a_missing_recorded_file_names_the_file_and_the_pull(models_dir, hub):
     from songforge.engine.yue.engine import _model
 
-    folder = weights.pull("yue-s2")
+    folder = catalogue.pull("yue-s2")
     (folder / "config.json").unlink()
     for attempt in (lambda: folder_identity("yue-s2"), lambda: _model("yue-s2", "float32", keep=False)):
         with pytest.raises(EngineError, match=rf"{folder / 'config.json'} is missing.*songforge models pull yue-s2"):

@@ -11,7 +11,7 @@ from transformers import XcodecModel
 from songforge.audio.io import read_audio
 from songforge.engine.yue import codec as C
 from songforge.engine.yue import prompt as P
-from songforge.engine.yue import weights
+from songforge import catalogue
 from songforge.engine.yue.tokens import XCODEC_OFFSET
 from songforge.errors import EngineError
 
@@ -209,7 +209,7 @@ def test_pull_xcodec_fetches_the_checkpoints_then_converts(reference, tmp_path, 
 
     import huggingface_hub
     monkeypatch.setattr(huggingface_hub, "snapshot_download", fake_download)
-    dest = weights.pull("xcodec", tmp_path / "xcodec")
+    dest = catalogue.pull("xcodec", tmp_path / "xcodec")
     repo, patterns = calls[0]
     assert repo == "m-a-p/xcodec_mini_infer" and "decoders/*" in patterns and "final_ckpt/*" in patterns
     assert (dest / C.CONVERTED / "model.safetensors").is_file()

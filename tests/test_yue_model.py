@@ -7,7 +7,8 @@ import torch
 from transformers import LlamaConfig, LlamaForCausalLM, LogitsProcessor
 
 from songforge.engine.yue.model import CONFIGS, ModelArgs, build_model
-from songforge.engine.yue.weights import MODELS, load_model, pull, weight_map
+from songforge.catalogue import pull
+from songforge.engine.yue.weights import MODELS, load_model, weight_map
 from songforge.errors import EngineError, ParamsError
 
 VOCAB = 83968  # YuE's real vocabulary: the tiny model shares the embedding/head shapes, nothing else

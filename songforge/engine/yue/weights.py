@@ -1,125 +1,57 @@
-"""YuE checkpoints: the catalogue of hub commits, where they live, how to fetch and verify them, and the explicit
-HF -> engine weight map."""
+"""YuE checkpoints: their catalogue entries (hub commits, songforge.catalogue), what a folder must hold, how to
+verify and load them, and the explicit HF -> engine weight map."""
 
 from __future__ import annotations
 
 import json
-import logging
-import re
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from torch import Tensor
 
+from ...catalogue import HubModel, model_folder, register_model
 from ...errors import EngineError, ParamsError
-from ...licences import APACHE_2, Licence, unknown
-from ...models import MANIFEST, folder_state, missing_recorded, models_dir, read_manifest, record_pull
+from ...licences import APACHE_2, unknown
+from ...models import folder_state, missing_recorded
 from ..base import ModelNeed
 from .model import ModelArgs, Transformer
-
-log = logging.getLogger(__name__)
-
-@dataclass(frozen=True)
-class HubModel:
-    """A catalogue entry: the hub repo, the commit `songforge models pull` fetches, the files it takes."""
-
-    repo: str
-    revision: str  # a 40-hex commit; "main" only where no commit could be found (see _UNPINNED)
-    patterns: tuple[str, ...] = ("*.json", "*.safetensors", "tokenizer.model")
-    licence: Licence = APACHE_2  # YuE's checkpoints, since 2025-01-30
-
-    @property
-    def pinned(self) -> bool:
-        return bool(re.fullmatch(r"[0-9a-f]{40}", self.revision))
-
-    def __str__(self) -> str:
-        return self.repo
-
 
 # Model names users type (`songforge models pull NAME`) -> hub repos at a fixed commit (SPEC §1). The commits
 # were read from the hub's immutable tree pages (huggingface.co/<repo>/tree/<sha>), checked 2026-12.
 # _UNPINNED: no commit sha of these four repos could be found from this (offline) machine; until one is filled
 # in, `pull` asks the hub which commit "main" is, downloads exactly that commit and records it in the manifest.
 _UNPINNED = "main"
-MODELS = {
-    "yue-en-cot": HubModel("m-a-p/YuE-s1-7B-anneal-en-cot", "454c20e1748888800f8e4b3da45125f55482d967"),
-    "yue-en-icl": HubModel("m-a-p/YuE-s1-7B-anneal-en-icl", "024ea105533fdd99f8a67ee75abce61c7b813938"),
-    "yue-zh-cot": HubModel("m-a-p/YuE-s1-7B-anneal-zh-cot", _UNPINNED),
-    "yue-zh-icl": HubModel("m-a-p/YuE-s1-7B-anneal-zh-icl", _UNPINNED),  # main was e631706... (short sha only)
-    "yue-jp-kr-cot": HubModel("m-a-p/YuE-s1-7B-anneal-jp-kr-cot", _UNPINNED),
-    "yue-jp-kr-icl": HubModel("m-a-p/YuE-s1-7B-anneal-jp-kr-icl", _UNPINNED),
-    "yue-s2": HubModel("m-a-p/YuE-s2-1B-general", "9dfa90b7013f6b5e7eb5eb2991620dca33058a0e"),
+_CODEC_PATTERNS = ("final_ckpt/*", "decoders/*", "semantic_ckpts/hf_1_325000/*")
+
+
+def _convert_xcodec(dest: Path) -> None:
+    """xcodec_mini_infer's checkpoints, converted for transformers into dest/hf (codec.CONVERTED)."""
+    from .codec import CONVERTED, convert_official
+
+    convert_official(dest, dest / CONVERTED)
+
+
+def _stage1(language: str, mode: str, revision: str) -> HubModel:
+    return HubModel(f"m-a-p/YuE-s1-7B-anneal-{language}-{mode}", revision, APACHE_2,  # YuE's, since 2025-01-30
+                    what=f"YuE stage 1 ({language}, {'audio prompt' if mode == 'icl' else 'lyrics and tags'})")
+
+
+MODELS = {name: register_model(name, entry) for name, entry in {
+    "yue-en-cot": _stage1("en", "cot", "454c20e1748888800f8e4b3da45125f55482d967"),
+    "yue-en-icl": _stage1("en", "icl", "024ea105533fdd99f8a67ee75abce61c7b813938"),
+    "yue-zh-cot": _stage1("zh", "cot", _UNPINNED),
+    "yue-zh-icl": _stage1("zh", "icl", _UNPINNED),  # main was e631706... (short sha only)
+    "yue-jp-kr-cot": _stage1("jp-kr", "cot", _UNPINNED),
+    "yue-jp-kr-icl": _stage1("jp-kr", "icl", _UNPINNED),
+    "yue-s2": HubModel("m-a-p/YuE-s2-1B-general", "9dfa90b7013f6b5e7eb5eb2991620dca33058a0e", APACHE_2,
+                       what="YuE stage 2"),
     # codec + Vocos upsamplers + HuBERT config; the repo also holds code and sample audio: only the
     # checkpoints and their configs are taken, then converted for transformers (codec.CONVERTED)
     "xcodec": HubModel("m-a-p/xcodec_mini_infer", "fe781a67815ab47b4a3a5fce1e8d0a692da7e4e5",
-                       ("final_ckpt/*", "decoders/*", "semantic_ckpts/hf_1_325000/*"),
-                       unknown("xcodec_mini_infer", "https://huggingface.co/m-a-p/xcodec_mini_infer")),
-}
+                       unknown("xcodec_mini_infer", "https://huggingface.co/m-a-p/xcodec_mini_infer"),
+                       _CODEC_PATTERNS, "X-Codec and the Vocos upsamplers", _convert_xcodec),
+}.items()}
 _IGNORED = ("rotary_emb.inv_freq",)  # recomputed by the engine; some older checkpoints carry it
-
-
-def model_folder(name_or_path: str) -> Path:
-    """A model name from MODELS lives under models_dir(); anything else is a folder path."""
-    return models_dir() / name_or_path if name_or_path in MODELS else Path(name_or_path).expanduser()
-
-
-def catalogue_entry(model_name: str) -> HubModel:
-    if model_name not in MODELS:
-        raise ParamsError("model", f"unknown YuE model '{model_name}'", f"use one of: {', '.join(MODELS)}")
-    return MODELS[model_name]
-
-
-def pull(model_name: str, dest: Path | None = None) -> Path:
-    """Download a model at its catalogue commit into dest (default models_dir()/name) and record what it fetched.
-
-    A YuE LM's config, shards and tokenizer, or the xcodec repo's checkpoints, which are then converted for
-    transformers into dest/hf. The manifest (models.MANIFEST) holds the repo, the commit and every file's
-    sha256, the converted ones included.
-    """
-    entry = catalogue_entry(model_name)
-    from huggingface_hub import snapshot_download
-
-    dest = Path(dest) if dest is not None else models_dir() / model_name
-    try:
-        revision = entry.revision if entry.pinned else _resolve(entry)
-        _drop_stale(dest, revision)
-        snapshot_download(entry.repo, revision=revision, local_dir=dest, allow_patterns=list(entry.patterns))
-    except Exception as error:  # network, auth, disk: all end the same way for the user
-        raise EngineError(f"could not download {entry.repo}@{entry.revision} into {dest}: {error}. Fix: check the "
-                          f"network and disk space, then rerun `songforge models pull {model_name}`.") from error
-    if model_name == "xcodec":
-        from .codec import CONVERTED, convert_official
-
-        convert_official(dest, dest / CONVERTED)
-    record_pull(dest, model_name, entry.repo, revision)
-    return dest
-
-
-def _resolve(entry: HubModel) -> str:
-    """The commit a branch name points at now, so that what is downloaded and recorded is one exact commit."""
-    from huggingface_hub import HfApi
-
-    sha = HfApi().model_info(entry.repo, revision=entry.revision).sha
-    log.warning("%s has no pinned commit in songforge's catalogue: pulling %s, which is %s's %s today",
-                entry.repo, sha, entry.repo, entry.revision)
-    return sha
-
-
-def _drop_stale(dest: Path, revision: str) -> None:
-    """Before a pull: forget the old record, and delete files that are not what the new commit has.
-
-    A pull at another commit deletes every file the old manifest records (a stale shard would otherwise
-    load beside the new ones); a pull at the same commit deletes only files changed since, so that the
-    download restores them (the hub's local-dir cache would skip them).
-    """
-    manifest = read_manifest(dest)
-    if manifest is None:
-        return
-    (dest / MANIFEST).unlink()
-    for rel, entry in manifest["files"].items():
-        if manifest["revision"] != revision or "pulled_sha256" in entry:
-            (dest / rel).unlink(missing_ok=True)
 
 
 # What each role's loader opens, for a folder with no manifest; each tuple is alternatives (globs).

@@ -1,0 +1,118 @@
+"""Models `songforge models pull` fetches: a hub repo at a pinned commit, the files taken, the model's licence.
+
+Engines and steps register the models they load (`register_model`, next to their loaders); a pull
+downloads exactly the pinned commit into the models folder and records every file it fetched
+(songforge.models), and nothing downloads at run time.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from .errors import EngineError, ParamsError
+from .licences import Licence
+from .models import MANIFEST, models_dir, read_manifest, record_pull
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class HubModel:
+    """A catalogue entry: the hub repo, the commit a pull fetches, the files it takes, the licence, and what the
+    folder needs once fetched (`after_pull`, e.g. a conversion; its files are recorded too)."""
+
+    repo: str
+    revision: str  # a 40-hex commit; a branch name only where no commit could be found (logged at each pull)
+    licence: Licence
+    patterns: tuple[str, ...] = ("*.json", "*.safetensors", "tokenizer.model")
+    what: str = ""
+    after_pull: Callable[[Path], None] | None = None
+
+    @property
+    def pinned(self) -> bool:
+        return bool(re.fullmatch(r"[0-9a-f]{40}", self.revision))
+
+    def __str__(self) -> str:
+        return self.repo
+
+
+CATALOGUE: dict[str, HubModel] = {}
+
+
+def register_model(name: str, entry: HubModel) -> HubModel:
+    CATALOGUE[name] = entry
+    return entry
+
+
+def all_models() -> dict[str, HubModel]:
+    """Every model any engine or step registers (imports them all first)."""
+    from .registry import available_engines, get_engine, song_steps
+
+    song_steps()
+    for name in available_engines():
+        get_engine(name)
+    return dict(CATALOGUE)
+
+
+def catalogue_entry(name: str) -> HubModel:
+    if name not in CATALOGUE:
+        all_models()
+    if name not in CATALOGUE:
+        raise ParamsError("model", f"unknown model '{name}'", f"use one of: {', '.join(CATALOGUE)} "
+                          "(`songforge models list`)")
+    return CATALOGUE[name]
+
+
+def model_folder(name_or_path: str) -> Path:
+    """A catalogue name lives under models_dir(); anything else is a folder path."""
+    return models_dir() / name_or_path if name_or_path in CATALOGUE else Path(name_or_path).expanduser()
+
+
+def pull(name: str, dest: Path | None = None) -> Path:
+    """Download a model at its catalogue commit into dest (default models_dir()/name), run its after_pull, and
+    record every file the folder then holds (repo, commit, sha256s: songforge.models)."""
+    entry = catalogue_entry(name)
+    from huggingface_hub import snapshot_download
+
+    dest = Path(dest) if dest is not None else models_dir() / name
+    try:
+        revision = entry.revision if entry.pinned else _resolve(entry)
+        _drop_stale(dest, revision)
+        snapshot_download(entry.repo, revision=revision, local_dir=dest, allow_patterns=list(entry.patterns))
+    except Exception as error:  # network, auth, disk: all end the same way for the user
+        raise EngineError(f"could not download {entry.repo}@{entry.revision} into {dest}: {error}. Fix: check the "
+                          f"network and disk space, then rerun `songforge models pull {name}`.") from error
+    if entry.after_pull is not None:
+        entry.after_pull(dest)
+    record_pull(dest, name, entry.repo, revision)
+    return dest
+
+
+def _resolve(entry: HubModel) -> str:
+    """The commit a branch name points at now, so that what is downloaded and recorded is one exact commit."""
+    from huggingface_hub import HfApi
+
+    sha = HfApi().model_info(entry.repo, revision=entry.revision).sha
+    log.warning("%s has no pinned commit in songforge's catalogue: pulling %s, which is %s's %s today",
+                entry.repo, sha, entry.repo, entry.revision)
+    return sha
+
+
+def _drop_stale(dest: Path, revision: str) -> None:
+    """Before a pull: forget the old record, and delete files that are not what the new commit has.
+
+    A pull at another commit deletes every file the old manifest records (a stale shard would otherwise
+    load beside the new ones); a pull at the same commit deletes only files changed since, so that the
+    download restores them (the hub's local-dir cache would skip them).
+    """
+    manifest = read_manifest(dest)
+    if manifest is None:
+        return
+    (dest / MANIFEST).unlink()
+    for rel, entry in manifest["files"].items():
+        if manifest["revision"] != revision or "pulled_sha256" in entry:
+            (dest / rel).unlink(missing_ok=True)
