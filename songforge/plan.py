@@ -96,7 +96,8 @@ def plan_song(song: Any, album: Any) -> SongPlan:
         if step.name in {p.name for p in planned}:
             raise PlanError(f"steps.{step.key}", "has the name of an earlier step of the plan",
                             "give each step a name of its own")
-        planned.append(PlannedStep(step, params, tuple((role, made[role]) for role in step.reads)))
+        reads = [*step.reads, *(role for role in step.may_read if role in made)]
+        planned.append(PlannedStep(step, params, tuple((role, made[role]) for role in reads)))
         made.update({role: step.name for role in step.makes})
     return SongPlan(song.title, tuple(planned))
 

@@ -20,7 +20,7 @@ from pydantic import BaseModel
 from .artifacts import StageOutput
 from .licences import Licence
 
-Phase = Literal["words", "generate", "post", "mix", "master", "measure", "report"]
+Phase = Literal["words", "prepare", "generate", "post", "mix", "master", "measure", "report"]
 PHASES: tuple[str, ...] = get_args(Phase)
 
 Progress = Callable[[float, str], None]
@@ -65,6 +65,7 @@ class Step:
     params: ParamsOf
     run: Run
     reads: tuple[str, ...] = ()
+    may_read: tuple[str, ...] = ()  # roles read when an earlier step makes them, left out of its inputs otherwise
     makes: tuple[str, ...] = ()
     loads_models: bool = False
     licence: Licence | None = None

@@ -186,3 +186,15 @@ def test_a_step_with_settings_is_in_the_plan_of_the_songs_that_set_them():
             album_from_dict({"title": "Typo", "songs": [{"title": "One", "lyrics": LYRICS, "fadee": {}}]})
     finally:
         _unregister(fade)
+
+
+def test_a_role_a_step_may_read_is_wired_only_when_an_earlier_step_makes_it():
+    listener = register_step(Step(name="listener", version="1", phase="post", params=lambda song, album: album.master,
+                                  run=lambda *args: None, may_read=("engine_mix", "vocals"), makes=("notes",)))
+    try:
+        sketch = album()
+        assert sources(plan_song(sketch.songs[0], sketch))["listener"] == {"vocals": "generate"}  # no engine mix
+        yue = album(engine={"name": "yue"})
+        assert sources(plan_song(yue.songs[0], yue))["listener"] == {"engine_mix": "yue-decode", "vocals": "yue-decode"}
+    finally:
+        _unregister(listener)
