@@ -56,8 +56,10 @@ def generate(take: SongTake, inputs: Inputs, folder: Path, progress: Progress | 
     return write_take(stems, folder, take.identity, song.seed)
 
 
-def generate_step(engine: str, version: str, licence: Licence | None = None, loads_models: bool = False) -> Step:
-    """The one step of an engine that makes a take in one call."""
+def generate_step(engine: str, version: str, licence: Licence | None = None, loads_models: bool = False,
+                  also_makes: tuple[str, ...] = ()) -> Step:
+    """The one step of an engine that makes a take in one call; also_makes: what it writes beyond the stems and
+    take.json ("engine_mix", "arrangement")."""
     return Step(name="generate", owner=engine, version=version, phase="generate", params=SongTake.of, run=generate,
-                makes=(*TAKE_ROLES, "engine_mix", "arrangement"), loads_models=loads_models, licence=licence,
+                makes=(*TAKE_ROLES, *also_makes), loads_models=loads_models, licence=licence,
                 players=TAKE_PLAYERS, artifacts=("take",))

@@ -24,7 +24,7 @@ class SketchEngine:
     name: ClassVar[str] = "sketch"
     Params: ClassVar[type[EngineParams]] = SketchParams
     # The GM SoundFont pretty_midi ships (TimGM6mb, GPL-2.0): it covers the font, not what is rendered with it.
-    steps: ClassVar[tuple[Step, ...]] = (generate_step("sketch", version="4", licence=GPL_2),)
+    steps: ClassVar[tuple[Step, ...]] = (generate_step("sketch", version="4", licence=GPL_2, also_makes=("arrangement",)),)
     tag_vocabulary: ClassVar[str | None] = "yue"  # its band and feel read YuE's genre and voice tags
 
     def identity(self, params: EngineParams) -> str:
