@@ -10,6 +10,10 @@ pip install -q --upgrade pip
 # re-resolves torch to a multi-gigabyte CUDA build.
 pip install -q "torch==2.13.0"
 pip install -q -c requirements/constraints.txt -e ".[dev]"
+# audio-separator (stem separation) declares torchvision, whose only builds for this torch are CUDA ones and
+# whose presence breaks transformers, and onnx-weekly: installed without its declared dependencies; what it
+# needs at run time is in pyproject.toml. (Its MDX-Net ONNX models need onnx2torch, hence torchvision: not here.)
+pip install -q --no-deps "audio-separator==0.47.1"
 # tinysoundfont renders SoundFonts with no system library; it declares pyaudio
 # (portaudio headers) only for live playback, which songforge never uses.
 pip install -q --no-deps "tinysoundfont==0.3.7"
@@ -19,12 +23,15 @@ pip install -q --no-deps "tinysoundfont==0.3.7"
 if ! .venv/bin/python -c "import torchaudio" 2>/dev/null; then
     rm -f .venv/lib/python*/site-packages/torchaudio/lib/*.so
 fi
-.venv/bin/python -c "import torchcrepe, tinysoundfont, prefect, mlflow" >/dev/null
+.venv/bin/python -c "import torchcrepe, tinysoundfont, prefect, mlflow, audio_separator.separator" >/dev/null
+.venv/bin/python -c "from transformers import LlamaForCausalLM" >/dev/null  # no torchvision crept in
 # Debian packages: chromium lets tests open the review page headless (playwright drives it; no browser
-# download); a CJK font lets song titles in Chinese, Japanese or Korean show in the plots (else: boxes).
+# download); ffmpeg, without which audio-separator will not start; a CJK font lets song titles in Chinese,
+# Japanese or Korean show in the plots (else: boxes).
 # Without apt (or root) the review-page tests skip and say why, and such titles show as boxes.
 wanted=()
 command -v chromium >/dev/null 2>&1 || wanted+=(chromium)
+command -v ffmpeg >/dev/null 2>&1 || wanted+=(ffmpeg)  # audio-separator refuses to start without it
 fc-list 2>/dev/null | grep -qiE "wqy|noto sans cjk" || wanted+=(fonts-wqy-zenhei)
 if [ ${#wanted[@]} -gt 0 ]; then
     if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
