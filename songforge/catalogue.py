@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from .errors import EngineError, ParamsError
+from .errors import EngineError, ParamsError, SongforgeError
 from .licences import Licence
 from .models import MANIFEST, models_dir, read_manifest, record_pull
 
@@ -23,7 +23,12 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class HubModel:
     """A catalogue entry: the hub repo, the commit a pull fetches, the files it takes, the licence, and what the
-    folder needs once fetched (`after_pull`, e.g. a conversion; its files are recorded too)."""
+    folder needs once fetched (`after_pull`, e.g. a conversion; its files are recorded too).
+
+    A model that is not on the hub (e.g. UVR's release files, fetched by audio-separator) has `download`: it
+    fills the folder itself and returns the revision to record; `revision` then pins what it must fetch (the
+    sha256 of the weights file), or is empty where nothing pins it.
+    """
 
     repo: str
     revision: str  # a 40-hex commit; a branch name only where no commit could be found (logged at each pull)
@@ -31,21 +36,29 @@ class HubModel:
     patterns: tuple[str, ...] = ("*.json", "*.safetensors", "tokenizer.model")
     what: str = ""
     after_pull: Callable[[Path], None] | None = None
+    download: Callable[[Path], str] | None = None
 
     @property
     def pinned(self) -> bool:
-        return bool(re.fullmatch(r"[0-9a-f]{40}", self.revision))
+        return bool(re.fullmatch(r"[0-9a-f]{40}|[0-9a-f]{64}", self.revision))
 
     def __str__(self) -> str:
         return self.repo
 
 
 CATALOGUE: dict[str, HubModel] = {}
+_FAMILIES: list[Callable[[str], HubModel | None]] = []
 
 
 def register_model(name: str, entry: HubModel) -> HubModel:
     CATALOGUE[name] = entry
     return entry
+
+
+def register_family(resolve: Callable[[str], HubModel | None]) -> None:
+    """Models named by a rule rather than listed one by one (e.g. any file audio-separator lists):
+    resolve(name) is the entry for a name the family knows, else None."""
+    _FAMILIES.append(resolve)
 
 
 def all_models() -> dict[str, HubModel]:
@@ -62,6 +75,9 @@ def catalogue_entry(name: str) -> HubModel:
     if name not in CATALOGUE:
         all_models()
     if name not in CATALOGUE:
+        found = next((entry for resolve in _FAMILIES if (entry := resolve(name)) is not None), None)
+        if found is not None:
+            return register_model(name, found)
         raise ParamsError("model", f"unknown model '{name}'", f"use one of: {', '.join(CATALOGUE)} "
                           "(`songforge models list`)")
     return CATALOGUE[name]
@@ -80,9 +96,15 @@ def pull(name: str, dest: Path | None = None) -> Path:
 
     dest = Path(dest) if dest is not None else models_dir() / name
     try:
-        revision = entry.revision if entry.pinned else _resolve(entry)
-        _drop_stale(dest, revision)
-        snapshot_download(entry.repo, revision=revision, local_dir=dest, allow_patterns=list(entry.patterns))
+        if entry.download is not None:
+            _drop_stale(dest, entry.revision)
+            revision = entry.download(dest)
+        else:
+            revision = entry.revision if entry.pinned else _resolve(entry)
+            _drop_stale(dest, revision)
+            snapshot_download(entry.repo, revision=revision, local_dir=dest, allow_patterns=list(entry.patterns))
+    except SongforgeError:
+        raise  # already says what to do (e.g. a download that is not what the catalogue pins)
     except Exception as error:  # network, auth, disk: all end the same way for the user
         raise EngineError(f"could not download {entry.repo}@{entry.revision} into {dest}: {error}. Fix: check the "
                           f"network and disk space, then rerun `songforge models pull {name}`.") from error
