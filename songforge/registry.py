@@ -23,6 +23,7 @@ ENGINES = {
 }
 SONG_STEPS = (
     "songforge.steps.lyrics",
+    "songforge.steps.separate",
     "songforge.steps.mix",
     "songforge.steps.master",
     "songforge.steps.measure",
