@@ -32,6 +32,21 @@ def list_command() -> None:
     for step in steps:
         licence = f"{step.licence}  commercial: {step.licence.commercial}" if step.licence else "no model"
         typer.echo(f"  {step.key:<18} {licence}")
+    _list_voices()
+
+
+def _list_voices() -> None:
+    """The RVC voices (and their indexes) in the models folder's voices/, which refine_vocals names."""
+    from songforge.voice.rvc.files import voice_models, voices_dir
+
+    typer.echo(f"\nvoice models in {voices_dir()} (a song's refine_vocals: {{model: voices/NAME.pth}}; the rights "
+               "to a voice are its owner's, not songforge's):")
+    found = voice_models()
+    for voice, indexes in found:
+        typer.echo(f"  {voice.name:<32} {voice.stat().st_size / 1e6:6.1f} MB  "
+                   f"index: {', '.join(index.name for index in indexes) or '-'}")
+    if not found:
+        typer.echo("  (none)")
 
 
 def _disk_state(folder: Path) -> str:

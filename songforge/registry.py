@@ -24,6 +24,7 @@ ENGINES = {
 SONG_STEPS = (
     "songforge.steps.lyrics",
     "songforge.steps.separate",
+    "songforge.steps.refine_vocals",
     "songforge.steps.mix",
     "songforge.steps.master",
     "songforge.steps.measure",

