@@ -1,4 +1,4 @@
-"""The `songforge` command: album, song, sweep, measure, yue, models, serve, setup, worker.
+"""The `songforge` command: album, song, sweep, measure, yue, models, separate, serve, setup, worker.
 
 Params are checked before Prefect is imported; only the commands that run flows import it.
 """
@@ -18,11 +18,13 @@ from songforge.errors import SongforgeError
 
 from .console import fail, warnings_echoed
 from .models_cli import models_app
+from .separate_cli import separate_command
 from .yue_cli import yue_app
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 app.add_typer(yue_app, name="yue")
 app.add_typer(models_app, name="models")
+app.command("separate")(separate_command)
 
 SUMMARY_COLUMNS = [("duration_s", "len s", "{:.0f}"), ("lufs", "LUFS", "{:.1f}"), ("true_peak_dbtp", "dBTP", "{:.1f}"),
                    ("tempo_bpm", "bpm", "{:.0f}"), ("tempo_acc1", "acc1", "{:.0f}"), ("key", "key", "{}"),

@@ -11,10 +11,9 @@ asked for is passed on as the engine made it (separated too where the engine mad
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
-from pydantic import Field, model_validator
 
 from ..artifacts import StageOutput, output
 from ..audio.io import read_audio, write_wav
@@ -23,31 +22,9 @@ from ..licences import commercial_problems
 from ..params import Frozen
 from ..registry import register_step
 from ..separation.chunks import fit_length
-from ..separation.models import DEFAULT_MODEL, VIPERX_1297, identity, licence_of
+from ..separation.models import VIPERX_1297, identity, licence_of
+from ..separation.settings import ROLES, SeparateSettings
 from ..step import Inputs, Progress, Step
-
-ROLES = ("vocals", "instrumental")
-
-
-class SeparateSettings(Frozen):
-    """`separate:` on a song or in an album's defaults."""
-
-    model: str = Field(DEFAULT_MODEL, description="a separator model: a name `songforge models list` shows, a "
-                       "file name audio-separator lists (pulled by `songforge models pull`), or a folder of your own")
-    stems: tuple[Literal["vocals", "instrumental"], ...] = Field(
-        ROLES, min_length=1, description="the stems made anew: [vocals], [instrumental] or [vocals, instrumental]")
-    source: Literal["mix", "tracks"] = Field("mix", description="mix: separate the engine's mix (or its stems "
-                                             "summed); tracks: separate each of the engine's tracks")
-    chunk_s: float = Field(300.0, ge=30, le=3600, description="seconds separated at once (memory); 30 to 3600")
-    overlap_s: float = Field(4.0, ge=1, le=60, description="seconds consecutive chunks share and crossfade over")
-
-    @model_validator(mode="after")
-    def _consistent(self) -> "SeparateSettings":
-        if len(set(self.stems)) != len(self.stems):
-            raise ValueError("stems lists a stem twice; list each once")
-        if self.overlap_s > self.chunk_s / 2:
-            raise ValueError(f"overlap_s {self.overlap_s} is over half of chunk_s {self.chunk_s}; lower it")
-        return self
 
 
 class SeparateCall(Frozen):
