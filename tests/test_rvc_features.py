@@ -21,6 +21,25 @@ def test_contentvec_gives_768_values_every_20ms(tmp_path):
     assert not np.allclose(features, content_features(model, audio[::-1].copy()))
 
 
+def test_contentvec_in_the_older_layout_loads_the_same_weights(tmp_path):
+    """content-vec-best is a pytorch_model.bin written by an older transformers for a HubertModel with RVC v1's
+    final_proj: positional-conv weight norm as weight_g/weight_v, and two tensors v2 does not use."""
+    import torch
+
+    folder = write_contentvec(tmp_path / "new")
+    model = load_contentvec(folder)
+    old = tmp_path / "old"
+    old.mkdir()
+    (old / "config.json").write_text((folder / "config.json").read_text())
+    weights = {name.replace("parametrizations.weight.original0", "weight_g")
+               .replace("parametrizations.weight.original1", "weight_v"): tensor
+               for name, tensor in model.state_dict().items()}
+    torch.save({**weights, "final_proj.weight": torch.zeros(256, 768), "final_proj.bias": torch.zeros(256)},
+               old / "pytorch_model.bin")
+    audio = np.random.default_rng(2).standard_normal(8000).astype(np.float32)
+    assert np.allclose(content_features(load_contentvec(old), audio), content_features(model, audio), atol=1e-5)
+
+
 def test_contentvec_missing_or_of_another_width_is_refused_with_the_fix(tmp_path):
     with pytest.raises(EngineError, match="songforge models pull contentvec"):
         load_contentvec(tmp_path / "nothing")

@@ -21,7 +21,8 @@ FEATURE_DIM = 768
 HUBERT_HOP = 320  # samples per feature frame at 16 kHz (20 ms)
 # Commit read from pinned download URLs of two independent projects (huggingface.co/lengyue233/content-vec-best/
 # resolve/<sha>/pytorch_model.bin); the weights are ContentVec's (MIT, auspicious3000), converted by lengyue233.
-ENTRY = register_model("contentvec", HubModel("lengyue233/content-vec-best", "ab04aa7067b99ee05cc82499bc64916b980a1967",
+NAME = "contentvec"  # `songforge models pull contentvec`, and its folder in the models folder
+ENTRY = register_model(NAME, HubModel("lengyue233/content-vec-best", "ab04aa7067b99ee05cc82499bc64916b980a1967",
                                               MIT, ("config.json", "pytorch_model.bin", "*.safetensors"),
                                               "ContentVec content features for voice refinement (RVC v2)"))
 

