@@ -5,6 +5,7 @@ needs (refused before anything runs when not pulled), what its cache key counts,
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -146,6 +147,9 @@ def test_a_sketch_song_is_refined_in_the_album_flow_cached_mixed_and_played(mode
     mix, _ = read_audio(song / "mix.wav")
     assert np.allclose(mix, mix_stems(refined, instrumental, rate, album.songs[0].mix), atol=1e-5)
     assert task_run_states(first, "refine_vocals-01-one") == ["Completed"]
+    manifest = json.loads((song / "manifest.json").read_text())  # the lineage MLflow keeps with the song's run
+    assert manifest["outputs"]["refine_vocals"]["vocals"]["path"] == "refined/vocals.wav"
+    assert manifest["params"]["song"]["steps"]["refine_vocals"]["f0"] == "crepe-tiny"
     report = Path(result["report"]).read_text()
     assert "refined vocals" in report and "refined/vocals.wav" in report  # the review page plays it
     made = (song / "refined" / "vocals.wav").stat().st_mtime_ns
