@@ -1,8 +1,9 @@
 """How a vocal goes through the voice model: in one pass when memory allows, else in overlapping windows on the
 10 ms frame grid, joined by a linear crossfade. Pure arithmetic over frame counts and arrays.
 
-Both attentions (ContentVec's over 20 ms frames, the synthesizer's over 10 ms ones) hold T x T score maps,
-so a pass's memory grows with the square of its length: a 4-minute vocal in one pass would need tens of GB.
+A pass's memory grows with the square of its length (the synthesizer's attention holds T x T score maps) and
+with its length (the decoder's upsampled activations, ~0.4 MB a frame at 40 kHz): a 4-minute vocal in one pass
+needs about 35 GB.
 """
 
 from __future__ import annotations
@@ -12,7 +13,11 @@ import os
 import numpy as np
 import torch
 
-BYTES_PER_FRAME_PAIR = 96  # ~6 float32 T x T maps live at once: 2 synth heads (x2) + 12 ContentVec heads at T / 2
+# Peak memory of a pass of T frames ~ BYTES_PER_FRAME_PAIR T^2 + BYTES_PER_FRAME T: measured on CPU for RVC's real
+# 40 kHz synthesizer (433 MB at T = 1000, 939 MB at T = 2000: 36.5 B and 396 kB), rounded up to cover 48 kHz (a
+# fifth more samples per frame). ContentVec's pass (linear: ~0.16 MB a frame) runs before and stays under it.
+BYTES_PER_FRAME_PAIR = 40
+BYTES_PER_FRAME = 500_000
 MEMORY_SHARE = 0.5  # of the free device memory (CUDA) or available RAM (CPU) a pass may take
 OVERLAP_FRAMES = 50  # 0.5 s shared by neighbouring windows and crossfaded
 MIN_PASS_FRAMES = 4 * OVERLAP_FRAMES
@@ -28,9 +33,17 @@ def free_bytes(device: torch.device) -> int:
         return 4 << 30
 
 
+def pass_bytes(frames: int) -> int:
+    """The memory a pass of `frames` 10 ms frames takes at its peak (an estimate, see BYTES_PER_FRAME_PAIR)."""
+    return BYTES_PER_FRAME_PAIR * frames ** 2 + BYTES_PER_FRAME * frames
+
+
 def pass_frames(device: torch.device) -> int:
-    """The longest window (in 10 ms frames, context included) one pass may hold on `device`."""
-    return max(MIN_PASS_FRAMES, int((MEMORY_SHARE * free_bytes(device) / BYTES_PER_FRAME_PAIR) ** 0.5))
+    """The longest window (in 10 ms frames, context included) whose pass_bytes fit MEMORY_SHARE of what `device`
+    has free (never under MIN_PASS_FRAMES)."""
+    budget = MEMORY_SHARE * free_bytes(device)
+    a, b = BYTES_PER_FRAME_PAIR, BYTES_PER_FRAME
+    return max(MIN_PASS_FRAMES, int((-b + (b * b + 4 * a * budget) ** 0.5) / (2 * a)))
 
 
 def windows(frames: int, longest: int, overlap: int = OVERLAP_FRAMES) -> list[tuple[int, int]]:
