@@ -42,15 +42,24 @@ VIPERX_1297 = Licence(
     f"{DEFAULT_MODEL} under licences_checked to vouch for them")
 
 
+def new_separator(folder: Path, **settings: Any) -> Any:
+    """audio-separator's Separator on `folder` (its model_file_dir), quiet; the process's warning filters are kept
+    (its constructor would silence every warning, songforge's own included)."""
+    import warnings
+
+    from audio_separator.separator import Separator
+
+    with warnings.catch_warnings():
+        return Separator(model_file_dir=str(folder), log_level=logging.WARNING, **settings)
+
+
 def _download(filename: str, sha256: str = "") -> Any:
     """A catalogue `download`: audio-separator's own download of `filename` (its list, weights, config, and the
     hash-identified models' parameter files) into the folder; returns the revision recorded (the weights'
     sha256), refusing weights that are not the pinned ones."""
     def fetch(dest: Path) -> str:
-        from audio_separator.separator import Separator
-
         dest.mkdir(parents=True, exist_ok=True)
-        lister = Separator(info_only=True, model_file_dir=str(dest), output_dir=str(dest), log_level=logging.WARNING)
+        lister = new_separator(dest, info_only=True, output_dir=str(dest))
         _, _, _, path, config = lister.download_model_files(filename)
         if config is None and not filename.endswith(".yaml"):
             lister.load_model_data_using_hash(path)  # fetches HASH_DATA, which loading this model reads
@@ -102,12 +111,10 @@ def _fix(name: str) -> str:
 def model_list(folder: Path, name: str) -> dict[str, dict[str, Any]]:
     """Every model the folder's list names, by file name -> the files it needs there (audio-separator's own
     reading of download_checks.json and its packaged lists, which never downloads when the list is present)."""
-    from audio_separator.separator import Separator
-
     if not (folder / MODEL_LIST).is_file():
         raise EngineError(f"separator model '{name}': {folder / MODEL_LIST} is missing (audio-separator would "
                           f"download it at every load). Fix: {_fix(name)}.")
-    lister = Separator(info_only=True, model_file_dir=str(folder), output_dir=str(folder), log_level=logging.WARNING)
+    lister = new_separator(folder, info_only=True, output_dir=str(folder))
     found: dict[str, dict[str, Any]] = {}
     for architecture, models in lister.list_supported_model_files().items():
         for info in models.values():

@@ -13,7 +13,6 @@ HEADROOM is lowered by one constant gain before separation and raised back after
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 import tempfile
@@ -29,7 +28,7 @@ from ..audio.io import read_audio, resample, to_stereo, write_wav
 from ..errors import EngineError
 from ..step import Progress
 from .chunks import chunk_spans, fit_length, join
-from .models import checkpoint
+from .models import checkpoint, new_separator
 
 HEADROOM = 0.5  # a louder mix is lowered to this peak, so that no stem of any chunk passes full scale
 SETTINGS = {"output_format": "WAV", "normalization_threshold": 1.0, "use_soundfile": True}
@@ -51,9 +50,26 @@ class Loaded:
 
 @contextmanager
 def loaded(name: str) -> Iterator[Loaded]:
-    """The model NAME (songforge.separation.models), loaded for the duration, with a temporary work folder."""
+    """The model NAME (songforge.separation.models), loaded for the duration, with a temporary work folder; the
+    device memory it held is handed back after (the next step on this GPU slot needs the room)."""
     with tempfile.TemporaryDirectory(prefix="songforge-separate-") as work:
-        yield load(name, Path(work))
+        model = load(name, Path(work))
+        try:
+            yield model
+        finally:
+            model.separator.model_instance = None
+            del model
+            _free_device_memory()
+
+
+def _free_device_memory() -> None:
+    import gc
+
+    import torch
+
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
 
 
 def load(name: str, work: Path) -> Loaded:
@@ -63,9 +79,7 @@ def load(name: str, work: Path) -> Loaded:
     if os.environ.get("AUDIO_SEPARATOR_MODEL_DIR"):
         raise EngineError("AUDIO_SEPARATOR_MODEL_DIR is set: audio-separator would load models from there instead of "
                           f"{folder}. Fix: unset it (songforge keeps each model in its own folder).")
-    from audio_separator.separator import Separator
-
-    separator = Separator(log_level=logging.WARNING, model_file_dir=str(folder), output_dir=str(work), **SETTINGS)
+    separator = new_separator(folder, output_dir=str(work), **SETTINGS)
     separator.load_model(file)
     rate = separator.model_instance.model_data.get("audio", {}).get("sample_rate")
     if rate and int(rate) != separator.sample_rate:  # the model's own rate (audio-separator assumes 44.1 kHz)
