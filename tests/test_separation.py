@@ -12,7 +12,7 @@ import soundfile as sf
 from separation_fixtures import TINY, no_network, sketch_mix, tiny_models  # noqa: F401 (fixtures)
 
 from songforge.audio.io import resample
-from songforge.errors import EngineError
+from songforge.errors import AudioError, EngineError
 from songforge.separation.chunks import chunk_spans
 from songforge.separation.models import MODEL_LIST, checkpoint
 from songforge.separation.separator import loaded, pick, separate
@@ -91,6 +91,8 @@ def test_other_rates_and_mono_come_back_at_their_rate_and_length(tiny_models, no
     mono = resample(mix, rate, 48000)[:, 0]
     with loaded(TINY) as model:
         stems = separate(model, mono, 48000)
+        with pytest.raises(AudioError, match="the audio to separate: .*at least one sample"):
+            separate(model, mono[:0], 48000)
     assert {stem: audio.shape for stem, audio in stems.items()} == {"vocals": (len(mono), 2),
                                                                      "instrumental": (len(mono), 2)}
 

@@ -24,6 +24,7 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 
+from ..audio.dsp import check_audio
 from ..audio.io import read_audio, resample, to_stereo, write_wav
 from ..errors import EngineError
 from ..step import Progress
@@ -116,7 +117,7 @@ def separate(model: Loaded, audio: np.ndarray, sample_rate: int, chunk_s: float 
     (samples, 2) at `sample_rate`, as long as `audio` (samples[, channels]). Chunks of chunk_s seconds sharing
     at least overlap_s (keep chunks over 20 s: audio-separator changes its window for inputs under 10 s)."""
     report = progress or (lambda fraction, what: None)
-    mix = resample(to_stereo(audio), sample_rate, model.sample_rate)
+    mix = resample(to_stereo(check_audio(audio, "the audio to separate")), sample_rate, model.sample_rate)
     gain = max(1.0, float(np.abs(mix).max(initial=0.0)) / HEADROOM)
     rate = model.sample_rate
     spans = chunk_spans(len(mix), round(chunk_s * rate), round(overlap_s * rate), model.align)
