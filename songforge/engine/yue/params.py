@@ -13,12 +13,13 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, model_validator
 
 from ...errors import ParamsError
+from ...separation.models import DEFAULT_MODEL as DEFAULT_SEPARATOR
 from ..base import EngineParams
 
 # The official stage-1 checkpoints by the language they were annealed on (SPEC §1; names in weights.MODELS):
 # '<family>-cot' sings from lyrics and tags, '<family>-icl' also from an audio prompt. YuE has no other language's.
 STAGE1_FAMILIES = {"en": "yue-en", "zh": "yue-zh", "ja": "yue-jp-kr", "ko": "yue-jp-kr"}
-_PROMPTS = ("prompt_audio", "prompt_vocals", "prompt_instrumental")
+_PROMPTS = ("prompt_audio", "prompt_vocals", "prompt_instrumental", "style_reference")
 
 
 def default_stage1_model(language: str, prompted: bool) -> str:
@@ -140,6 +141,13 @@ class YuEParams(SamplingKnobs):
     prompt_instrumental: PromptInstrumental
     prompt_start_s: PromptStart
     prompt_end_s: PromptEnd
+    style_reference: Path | None = Field(None, description="any recording: separated into vocals and instrumental "
+                                         "(style_separator), whose window is the dual-track ICL prompt")
+    style_reference_start_s: float | None = Field(None, ge=0, description="where the reference's window starts; "
+                                                  "left out: the most energetic 30 s with vocals")
+    style_reference_end_s: float | None = Field(None, gt=0, description="where the reference's window ends")
+    style_separator: str = Field(DEFAULT_SEPARATOR, description="the separator model that splits the reference "
+                                 "(`songforge models list`)")
     low_band_hz: LowBandHz
     rescale: Rescale
     dtype: Dtype
@@ -176,6 +184,13 @@ class YuEParams(SamplingKnobs):
         if self.prompt_audio is not None and self.prompt_vocals is not None:
             raise ParamsError("engine.params.prompt_audio", "both a single-track and a dual-track prompt are set",
                               "keep prompt_audio, or prompt_vocals + prompt_instrumental, not both")
+        if self.style_reference is not None and (self.prompt_audio is not None or self.prompt_vocals is not None):
+            raise ParamsError("engine.params.style_reference", "is set beside an audio prompt",
+                              "keep style_reference (it makes the prompt), or the prompt files, not both")
+        window = (self.style_reference_start_s, self.style_reference_end_s)
+        if (window[0] is None) != (window[1] is None) or (window[0] is not None and window[1] <= window[0]):
+            raise ParamsError("engine.params.style_reference_end_s", "the window needs a start and a later end",
+                              "give both style_reference_start_s and style_reference_end_s, or neither")
         if self.prompt_end_s <= self.prompt_start_s:
             raise ParamsError("engine.params.prompt_end_s", f"{self.prompt_end_s} is not after prompt_start_s",
                               "pick an end time after the start time (about 30 s of a chorus works best)")
@@ -183,7 +198,7 @@ class YuEParams(SamplingKnobs):
 
     @property
     def uses_audio_prompt(self) -> bool:
-        return self.prompt_audio is not None or self.prompt_vocals is not None
+        return self.prompt_audio is not None or self.prompt_vocals is not None or self.style_reference is not None
 
     def stage1(self) -> Stage1Params:
         return Stage1Params(

@@ -15,8 +15,13 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
+import soundfile as sf
 
-from ...artifacts import StageOutput, output
+from ...artifacts import StageOutput, content_sha256, output
+from ...audio.io import read_audio, write_wav
+from ...audio.windows import energetic_vocal_window
+from ...separation.models import DEFAULT_MODEL as DEFAULT_SEPARATOR
+from ...separation.models import licence_of
 from ...errors import SongforgeError
 from ...paths import write_json
 from ...step import Batching, Inputs, Progress, Step
@@ -30,16 +35,29 @@ from .weights import MODELS, model_need
 
 WEIGHTS_LICENCE = MODELS["yue-s2"].licence  # YuE's checkpoints (the catalogue of songforge models pull)
 CODEC_LICENCE = MODELS["xcodec"].licence
+SEPARATOR_LICENCE = licence_of(DEFAULT_SEPARATOR)  # the default; another separator's licence is its own
 
 
 class Stage1Take(EngineParams):
-    """One take of stage 1: a song's genre line and YuE-format lyrics, its seed, the settings and the model."""
+    """One take of stage 1: a song's genre line and YuE-format lyrics, its seed, the settings and the model.
+    styled: its prompt comes from the song's style reference (the yue-style step), read when the step runs."""
 
     style: str
     lyrics: str
     seed: int
     settings: Stage1Params
     model_identity: str
+    styled: bool = False
+
+
+class StyleCall(EngineParams):
+    """A style reference to separate, the window of it to prompt with (None: chosen), and the separator."""
+
+    reference: Path
+    start_s: float | None
+    end_s: float | None
+    separator: str
+    separator_identity: str
 
 
 class Stage2Call(EngineParams):
@@ -61,7 +79,18 @@ def _params(song) -> tuple[YuEParams, dict[str, str]]:
 def stage1_take(song, album=None) -> Stage1Take:
     params, models = _params(song)
     return Stage1Take(style=song.style, lyrics=song.sections.text, seed=song.seed, settings=params.stage1(),
-                      model_identity=models["stage1"])
+                      model_identity=models["stage1"], styled=params.style_reference is not None)
+
+
+def style_call(song, album=None) -> StyleCall | None:
+    params = song.engine.params
+    if params.style_reference is None:
+        return None
+    from ...separation.models import identity
+
+    return StyleCall(reference=params.style_reference, start_s=params.style_reference_start_s,
+                     end_s=params.style_reference_end_s, separator=params.style_separator,
+                     separator_identity=identity(params.style_separator))
 
 
 def stage2_call(song, album=None) -> Stage2Call:
@@ -83,8 +112,11 @@ def _stage1_folder(folder: Path) -> Path:
 
 
 def _key(take: Stage1Take) -> str:
-    """What a take's stage-1 codes depend on (not its folder, nor how it was batched)."""
-    return hashlib.sha256(take.model_dump_json().encode()).hexdigest()
+    """What a take's stage-1 codes depend on (not its folder, nor how it was batched): its params, and the content
+    of its prompt files (a prompt replaced at the same path is a new take)."""
+    prompts = [take.settings.prompt_audio, take.settings.prompt_vocals, take.settings.prompt_instrumental]
+    contents = [content_sha256(path) if path is not None and Path(path).is_file() else None for path in prompts]
+    return hashlib.sha256(json.dumps([take.model_dump_json(), contents]).encode()).hexdigest()
 
 
 def finished_stage1(take: Stage1Take, folder: Path) -> StageOutput | None:
@@ -124,14 +156,24 @@ def stage1_batch(members: list[tuple[Stage1Take, Path]], progress: Progress | No
 
 
 def run_stage1(take: Stage1Take, inputs: Inputs, folder: Path, progress: Progress | None = None) -> StageOutput:
-    """stage1/<song>_vtrack.npy and _itrack.npy: codebook-0 codes (1, T), uint32 (a batch of one)."""
+    """stage1/<song>_vtrack.npy and _itrack.npy: codebook-0 codes (1, T), uint32 (a batch of one); a styled take
+    prompts with the separated reference (whole: the yue-style step cut it to its window)."""
+    if take.styled:
+        take = take.model_copy(update={"settings": styled_settings(take.settings, inputs)})
     return stage1_batch([(take, folder)], progress)[0]
+
+
+def styled_settings(settings: Stage1Params, inputs: Inputs) -> Stage1Params:
+    """Stage 1's settings with the separated reference (already cut to its window) as the dual-track prompt."""
+    vocals, instrumental = (inputs[role].path(role) for role in ("reference_vocals", "reference_instrumental"))
+    return settings.model_copy(update={"prompt_vocals": vocals, "prompt_instrumental": instrumental,
+                                       "prompt_start_s": 0.0, "prompt_end_s": sf.info(str(vocals)).duration})
 
 
 def _batch_key(take: Stage1Take) -> str | None:
     """Takes whose settings and model agree may decode together: only style, lyrics and seed differ.
     stage1_batch_size 1 turns batching off."""
-    if take.settings.batch_size == 1:
+    if take.settings.batch_size == 1 or take.styled:  # a styled take's prompt is known only when its step runs
         return None
     return json.dumps([take.settings.model_dump(mode="json"), take.model_identity], sort_keys=True)
 
@@ -157,7 +199,32 @@ def run_decode(call: DecodeCall, inputs: Inputs, folder: Path, progress: Progres
     return write_take(stems, folder, call.take.get("identity", call.codec_identity), call.take.get("seed", 0))
 
 
-STAGE1 = Step(name="yue-stage1", owner="yue", version="2", phase="generate", params=stage1_take, run=run_stage1,
+def run_style(call: StyleCall, inputs: Inputs, folder: Path, progress: Progress | None = None) -> StageOutput:
+    """yue/reference/vocals.wav and instrumental.wav: the reference separated, cut to the window (given, or its most
+    energetic 30 s with vocals), and window.json saying which and why."""
+    from ...separation.separator import loaded, pick, separate
+
+    audio, rate = read_audio(call.reference)
+    with loaded(call.separator) as model:
+        stems = pick(separate(model, audio, rate, progress=progress), ("vocals", "instrumental"), call.separator)
+    given = call.start_s is not None
+    start, end = (call.start_s, call.end_s) if given else energetic_vocal_window(audio, stems["vocals"], rate)
+    cut = slice(int(start * rate), min(len(audio), int(end * rate)))
+    where = folder / "yue" / "reference"
+    window = {"reference": str(call.reference), "start_s": start, "end_s": end, "separator": call.separator,
+              "chosen": "given" if given else "the most energetic 30 s with vocals"}
+    return output("yue-style", window,
+                  reference_vocals=write_wav(where / "vocals.wav", stems["vocals"][cut], rate, "FLOAT"),
+                  reference_instrumental=write_wav(where / "instrumental.wav", stems["instrumental"][cut], rate, "FLOAT"),
+                  reference_window=write_json(where / "window.json", window))
+
+
+STYLE = Step(name="yue-style", owner="yue", version="1", phase="prepare", params=style_call, run=run_style,
+             makes=("reference_vocals", "reference_instrumental", "reference_window"), loads_models=True,
+             licence=SEPARATOR_LICENCE, players=(("reference_vocals", "style reference: vocals"),
+                                                 ("reference_instrumental", "style reference: instrumental")))
+STAGE1 = Step(name="yue-stage1", owner="yue", version="3", phase="generate", params=stage1_take, run=run_stage1,
+              may_read=("reference_vocals", "reference_instrumental"),
               makes=("vtrack", "itrack"), loads_models=True, licence=WEIGHTS_LICENCE,
               batching=Batching(key=_batch_key, run=stage1_batch, ready=finished_stage1))
 STAGE2 = Step(name="yue-stage2", owner="yue", version="2", phase="generate", params=stage2_call, run=run_stage2,
@@ -167,12 +234,27 @@ DECODE = Step(name="yue-decode", owner="yue", version="2", phase="generate", par
               licence=CODEC_LICENCE, players=TAKE_PLAYERS, artifacts=("take",))
 
 
+def _separator_need(name: str) -> ModelNeed:
+    """The style reference's separator, checked on disk the way its loader checks it (no weights read)."""
+    from ...errors import EngineError
+    from ...separation.models import MODELS as SEPARATORS
+    from ...separation.models import checkpoint, separator_folder
+
+    try:
+        checkpoint(name)
+        missing: tuple[str, ...] = ()
+    except EngineError as error:
+        missing = (".",) if not separator_folder(name).is_dir() else (str(error).split(": ", 1)[-1][:120],)
+    return ModelNeed("style separator", name, separator_folder(name), missing,
+                     pull=name if name in SEPARATORS else None)
+
+
 class YuEEngine:
     """YuE v1 on our own inference code; weights from `songforge models pull` or local folders."""
 
     name: ClassVar[str] = "yue"
     Params: ClassVar[type[EngineParams]] = YuEParams
-    steps: ClassVar[tuple[Step, ...]] = (STAGE1, STAGE2, DECODE)
+    steps: ClassVar[tuple[Step, ...]] = (STYLE, STAGE1, STAGE2, DECODE)
     tag_vocabulary: ClassVar[str | None] = "yue"
 
     def identity(self, params: EngineParams, models: dict[str, str] | None = None) -> str:
@@ -189,8 +271,9 @@ class YuEEngine:
     def models_needed(self, params: EngineParams) -> list[ModelNeed]:
         """The stage-1, stage-2 and codec models these params load, each checked on disk (stat only)."""
         assert isinstance(params, YuEParams), type(params)
-        return [model_need("stage 1", params.stage1_model), model_need("stage 2", params.stage2_model),
-                model_need("codec", params.codec_model)]
+        needs = [model_need("stage 1", params.stage1_model), model_need("stage 2", params.stage2_model),
+                 model_need("codec", params.codec_model)]
+        return needs + ([_separator_need(params.style_separator)] if params.style_reference is not None else [])
 
     def generate(self, song, params: EngineParams, seed: int, progress: Progress | None = None) -> Stems:
         """The three steps in one call (library and CLI use; the song flow runs them as cached steps)."""
