@@ -94,3 +94,22 @@ def test_a_missing_separator_is_named_before_anything_runs(tmp_path, monkeypatch
     missing = missing_models([styled_song(tmp_path / "reference.wav", style_separator="bs-roformer-viperx-1297")])
     assert "bs-roformer-viperx-1297" in [m.name for m in missing]
     assert next(m for m in missing if m.name == "bs-roformer-viperx-1297").pull == "bs-roformer-viperx-1297"
+
+
+@pytest.mark.slow
+def test_a_styled_yue_song_runs_through_the_album_flow(models, tiny_models, no_network, prefect_api,  # noqa: F811
+                                                        tmp_path):
+    from flows.album import album_flow
+
+    for name in ("yue-en-cot", "yue-s2", "xcodec"):  # the tiny YuE models beside the tiny separator
+        (tiny_models / name).symlink_to(models / name)
+    reference, _, _ = sketch_mix(tmp_path, duration_s=40)
+    song = styled_song(reference, stage1_model="yue-en-cot")  # the tiny model stands in for the ICL checkpoint
+    album = AlbumSpec(title="Styled Album", songs=[song])
+    result = album_flow(album, str(tmp_path / "out"), f"sqlite:///{tmp_path / 'mlflow.db'}")
+    assert not result["failed"], result["failed"]
+    folder = Path(result["folders"][0])
+    window = json.loads((folder / "yue" / "reference" / "window.json").read_text())
+    assert window["end_s"] - window["start_s"] == 30
+    assert list((folder / "yue" / "stage1").glob("*_vtrack.npy")) and (folder / "master.wav").is_file()
+    assert "style reference: vocals" in Path(result["report"]).read_text()
