@@ -71,10 +71,13 @@ def test_a_listed_name_is_pulled_the_way_audio_separator_downloads_it_and_then_l
     from app.cli import app
     from songforge.separation.separator import loaded, separate
 
+    folder = tmp_path / "models" / "listed.ckpt"
+    folder.mkdir(parents=True)
+    (folder / "listed.ckpt").write_bytes(b"what an interrupted pull left")  # audio-separator would keep it
     result = CliRunner().invoke(app, ["models", "pull", "listed.ckpt"])
     assert result.exit_code == 0, result.output
-    folder = tmp_path / "models" / "listed.ckpt"
     weights = (uvr_hosts / RELEASES / "listed.ckpt").read_bytes()
+    assert (folder / "listed.ckpt").read_bytes() == weights
     manifest = read_manifest(folder)
     assert set(manifest["files"]) == {"listed.ckpt", "listed.yaml", MODEL_LIST}
     assert manifest["revision"] == hashlib.sha256(weights).hexdigest() and manifest["name"] == "listed.ckpt"

@@ -56,12 +56,18 @@ def new_separator(folder: Path, **settings: Any) -> Any:
 def _download(filename: str, sha256: str = "") -> Any:
     """A catalogue `download`: audio-separator's own download of `filename` (its list, weights, config, and the
     hash-identified models' parameter files) into the folder; returns the revision recorded (the weights'
-    sha256), refusing weights that are not the pinned ones."""
+    sha256), refusing weights that are not the pinned ones. Every file is fetched afresh: audio-separator writes
+    in place and skips a file that exists, so one an interrupted pull left must not be kept."""
     def fetch(dest: Path) -> str:
         dest.mkdir(parents=True, exist_ok=True)
+        (dest / MODEL_LIST).unlink(missing_ok=True)
         lister = new_separator(dest, info_only=True, output_dir=str(dest))
+        for need in model_list(dest, filename, lister).get(filename, {}).get("needs", []):
+            (dest / need).unlink(missing_ok=True)
         _, _, _, path, config = lister.download_model_files(filename)
         if config is None and not filename.endswith(".yaml"):
+            for stale in HASH_DATA:
+                (dest / stale).unlink(missing_ok=True)
             lister.load_model_data_using_hash(path)  # fetches HASH_DATA, which loading this model reads
         found = file_sha256(Path(path))
         if sha256 and found != sha256:
@@ -108,13 +114,14 @@ def _fix(name: str) -> str:
     return f"put the model's files and its {MODEL_LIST} entry in {separator_folder(name)}, or name another model"
 
 
-def model_list(folder: Path, name: str) -> dict[str, dict[str, Any]]:
+def model_list(folder: Path, name: str, lister: Any = None) -> dict[str, dict[str, Any]]:
     """Every model the folder's list names, by file name -> the files it needs there (audio-separator's own
-    reading of download_checks.json and its packaged lists, which never downloads when the list is present)."""
-    if not (folder / MODEL_LIST).is_file():
+    reading of download_checks.json and its packaged lists). With no `lister` (a Separator on the folder, which
+    downloads the list where it is absent), a folder without the list is refused: loading never downloads."""
+    if lister is None and not (folder / MODEL_LIST).is_file():
         raise EngineError(f"separator model '{name}': {folder / MODEL_LIST} is missing (audio-separator would "
                           f"download it at every load). Fix: {_fix(name)}.")
-    lister = new_separator(folder, info_only=True, output_dir=str(folder))
+    lister = lister or new_separator(folder, info_only=True, output_dir=str(folder))
     found: dict[str, dict[str, Any]] = {}
     for architecture, models in lister.list_supported_model_files().items():
         for info in models.values():
