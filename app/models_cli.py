@@ -30,7 +30,10 @@ def list_command() -> None:
     typer.echo("\nsteps and the licences of the models they use (commercial use: yes / no / unknown):")
     steps = [*song_steps(), *(step for name in available_engines() for step in get_engine(name).steps)]
     for step in steps:
-        licence = f"{step.licence}  commercial: {step.licence.commercial}" if step.licence else "no model"
+        if callable(step.licence):
+            licence = "the licence of the model the song names (the catalogue's, above)"
+        else:
+            licence = f"{step.licence}  commercial: {step.licence.commercial}" if step.licence else "no model"
         typer.echo(f"  {step.key:<18} {licence}")
     _list_voices()
 

@@ -44,6 +44,20 @@ _seen: dict[str, FileRef] = {}
 _warned: set[tuple[str, str]] = set()
 
 
+@dataclass(frozen=True)
+class ModelNeed:
+    """A model a step would load for a song: the step (or role) that loads it, the name the song gives it, the folder
+    it is looked for in, and what that folder lacks (`missing`, paths relative to it, "." for the folder
+    itself; empty when the model is usable). `pull`: the name `songforge models pull` fetches it by, None
+    for a folder of the user's own that no command can fetch."""
+
+    role: str
+    name: str
+    folder: Path
+    missing: tuple[str, ...] = ()
+    pull: str | None = None
+
+
 def models_dir() -> Path:
     """Root of downloaded models: $SONGFORGE_MODELS, else ~/.cache/songforge/models."""
     return Path(os.environ.get("SONGFORGE_MODELS", Path.home() / ".cache" / "songforge" / "models"))

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict
 from .artifacts import StageOutput
 from .errors import ParamsError
 from .licences import Licence, commercial_problems
+from .models import ModelNeed
 from .registry import song_steps
 from .step import PHASES, Progress, Step
 
@@ -66,7 +67,12 @@ class SongPlan:
         return tuple(planned.name for planned in self.steps)
 
     def licences(self) -> list[tuple[str, Licence]]:
-        return [(planned.step.key, planned.step.licence) for planned in self.steps if planned.step.licence]
+        found = [(planned.step.key, planned.step.licence_for(planned.params)) for planned in self.steps]
+        return [(key, licence) for key, licence in found if licence is not None]
+
+    def models(self) -> list[ModelNeed]:
+        """Every model the plan's steps would load (those that declare them), checked on disk."""
+        return [need for planned in self.steps if planned.step.models for need in planned.step.models(planned.params)]
 
     def view(self) -> PlanView:
         steps = [planned.step for planned in self.steps]

@@ -9,6 +9,7 @@ it in one message, instead of one model per failed overnight run.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import zip_longest
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable
 
@@ -17,6 +18,7 @@ from .errors import EngineError
 
 if TYPE_CHECKING:
     from .params import AlbumSpec, SongSpec
+    from .plan import SongPlan
     from .sweep import SweepPlan
 
 
@@ -38,12 +40,13 @@ class MissingModel:
         return f"  - {label}: {self.folder} {where} (needed by {uses})"
 
 
-def missing_models(songs: Iterable["SongSpec"]) -> list[MissingModel]:
-    """Every model folder the songs' engines would load that is absent or incomplete, each listed once."""
+def missing_models(songs: Iterable["SongSpec"], plans: Iterable["SongPlan"] = ()) -> list[MissingModel]:
+    """Every model folder the songs' engines (and, given their plans, their steps) would load that is absent or
+    incomplete, each listed once."""
     found: dict[Path, MissingModel] = {}
-    for song in songs:
-        engine, params = song.engine.engine, song.engine.params
-        for need in needed_models(engine, params):
+    for song, plan in zip_longest(songs, plans):
+        needs = needed_models(song.engine.engine, song.engine.params) + (plan.models() if plan else [])
+        for need in needs:
             if need.missing:
                 entry = found.setdefault(need.folder, MissingModel(need.name, need.folder, need.missing, need.pull))
                 titles = entry.uses.setdefault(need.role, [])
@@ -58,9 +61,10 @@ def pull_command(missing: Iterable[MissingModel]) -> str | None:
     return f"songforge models pull {' '.join(names)}" if names else None
 
 
-def check_models(songs: Iterable["SongSpec"], source: str | None = None) -> None:
-    """Raise EngineError listing every missing model of every song, with the fix, before anything runs."""
-    missing = missing_models(songs)
+def check_models(songs: Iterable["SongSpec"], source: str | None = None, plans: Iterable["SongPlan"] = ()) -> None:
+    """Raise EngineError listing every missing model of every song (and of its plan's steps), with the fix, before
+    anything runs."""
+    missing = missing_models(songs, plans)
     if not missing:
         return
     where = f"{source}: " if source else ""
@@ -81,14 +85,18 @@ def check_album(album: "AlbumSpec", source: str | None = None, models: bool = Tr
     (models: the songs run on this host) every model every song needs is here."""
     from .plan import check_commercial, plan_song
 
-    check_commercial(album, [plan_song(song, album) for song in album.songs], source)
+    plans = [plan_song(song, album) for song in album.songs]
+    check_commercial(album, plans, source)
     if models:
-        check_models(album.songs, source)
+        check_models(album.songs, source, plans)
 
 
 def check_sweep(sweep: "SweepPlan", source: str | None = None) -> None:
     """check_album for every take of a sweep, with the missing models of all takes in one message."""
+    from .plan import plan_song
+
     albums = [sweep.album_for(take) for take in sweep.takes]
     for album in albums:
         check_album(album, source, models=False)
-    check_models([song for album in albums for song in album.songs], source)
+    songs = [(song, album) for album in albums for song in album.songs]
+    check_models([song for song, _ in songs], source, [plan_song(song, album) for song, album in songs])

@@ -19,6 +19,7 @@ from pydantic import BaseModel
 
 from .artifacts import StageOutput
 from .licences import Licence
+from .models import ModelNeed
 
 Phase = Literal["words", "prepare", "generate", "post", "mix", "master", "measure", "report"]
 PHASES: tuple[str, ...] = get_args(Phase)
@@ -52,7 +53,10 @@ class Step:
 
     version: bump it whenever the same inputs would give a different result (it is in every cache key).
     loads_models: the step loads model weights onto the device, and so holds one of the host's GPU slots.
-    licence: of the model or data it uses; an album with `commercial: true` refuses one that forbids it.
+    licence: of the model or data it uses (or a function of its params, when the song names the model); an album
+    with `commercial: true` refuses one that forbids it.
+    models: the models it would load with these params, checked on disk (songforge.models.ModelNeed), so that
+    an album is refused before any run when one is missing (songforge.preflight).
     players / pictures / artifacts: roles a person listens to, looks at (the review page), and MLflow keeps.
     metrics: the step's data are the song's metrics (MLflow metrics, the report's numbers, metrics.csv).
     settings: the model of what a song (or an album's defaults) may set for this step, as a field named after
@@ -68,7 +72,8 @@ class Step:
     may_read: tuple[str, ...] = ()  # roles read when an earlier step makes them, left out of its inputs otherwise
     makes: tuple[str, ...] = ()
     loads_models: bool = False
-    licence: Licence | None = None
+    licence: Licence | Callable[[Any], Licence] | None = None
+    models: Callable[[Any], list[ModelNeed]] | None = None
     players: tuple[str, ...] = ()
     pictures: tuple[str, ...] = ()
     artifacts: tuple[str, ...] = ()
@@ -80,6 +85,9 @@ class Step:
     def __post_init__(self) -> None:
         assert self.phase in PHASES, self.phase
         assert self.name and "/" not in self.name, self.name
+
+    def licence_for(self, params: Any) -> Licence | None:
+        return self.licence(params) if callable(self.licence) else self.licence
 
     @property
     def key(self) -> str:

@@ -92,13 +92,17 @@ def test_rmvpe_is_the_default_once_pulled_and_crepe_before(models, tmp_path):
 
 
 def test_a_model_not_pulled_stops_the_album_before_anything_runs(models, tmp_path):
+    from songforge.errors import EngineError
+    from songforge.preflight import check_album
+
     album = load_album(album_file(tmp_path, {"model": "tiny.pth", "f0": "rmvpe"}))
-    with pytest.raises(ParamsError, match="songforge models pull rmvpe"):
-        plan_song(album.songs[0], album)
+    with pytest.raises(EngineError, match="songforge models pull rmvpe"):
+        check_album(album)  # what `songforge album` does before any run; a deployment's submitter skips it
+    check_album(album, models=False)  # the songs run on other hosts: their models are theirs to have
     shutil.rmtree(models / "contentvec")
     album = load_album(album_file(tmp_path, {"model": "tiny.pth", "f0": "crepe"}))
-    with pytest.raises(ParamsError, match="songforge models pull contentvec"):
-        plan_song(album.songs[0], album)
+    with pytest.raises(EngineError, match="songforge models pull contentvec"):
+        check_album(album)
 
 
 def test_the_cache_key_counts_the_voices_content_not_its_place(models, tmp_path):

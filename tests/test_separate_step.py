@@ -103,7 +103,7 @@ def test_a_commercial_album_is_refused_for_a_model_whose_terms_nobody_checked(ti
         check_album(album_of(tmp_path, {"separate": {}}, commercial=True), models=False)
     vouched = album_of(tmp_path, {"separate": {}}, commercial=True, licences_checked=[DEFAULT_MODEL])
     check_album(vouched, models=False)  # the user read the terms and vouches for them
-    with pytest.raises(ParamsError, match=f"separate.model: step 'separate' uses {TINY}, whose terms nobody"):
+    with pytest.raises(ParamsError, match=f"commercial: step 'separate' uses {TINY}, whose terms nobody"):
         check_album(album_of(tmp_path, {"separate": {"model": TINY}}, commercial=True,
                              licences_checked=[DEFAULT_MODEL]), models=False)
     check_album(album_of(tmp_path, {"separate": {"model": TINY}}), models=False)  # not commercial: any model

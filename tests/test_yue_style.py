@@ -91,7 +91,8 @@ def test_a_missing_separator_is_named_before_anything_runs(tmp_path, monkeypatch
     from songforge.preflight import missing_models
 
     monkeypatch.setenv("SONGFORGE_MODELS", str(tmp_path / "empty"))
-    missing = missing_models([styled_song(tmp_path / "reference.wav", style_separator="bs-roformer-viperx-1297")])
+    song = styled_song(tmp_path / "reference.wav", style_separator="bs-roformer-viperx-1297")
+    missing = missing_models([song], [plan_song(song, AlbumSpec(title="A", songs=[song]))])
     assert "bs-roformer-viperx-1297" in [m.name for m in missing]
     assert next(m for m in missing if m.name == "bs-roformer-viperx-1297").pull == "bs-roformer-viperx-1297"
 

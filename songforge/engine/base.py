@@ -9,6 +9,7 @@ from typing import Any, ClassVar, Protocol
 import numpy as np
 
 from ..params import EngineParams
+from ..models import ModelNeed  # noqa: F401  (engines name it from here)
 from ..step import Progress, Step
 
 
@@ -35,20 +36,6 @@ class Stems:
     @property
     def duration_s(self) -> float:
         return self.vocals.shape[0] / self.sample_rate
-
-
-@dataclass(frozen=True)
-class ModelNeed:
-    """A model an engine would load for a song: the step that loads it, the name the song gives it, the folder
-    it is looked for in, and what that folder lacks (`missing`, paths relative to it, "." for the folder
-    itself; empty when the model is usable). `pull`: the name `songforge models pull` fetches it by, None
-    for a folder of the user's own that no command can fetch."""
-
-    role: str
-    name: str
-    folder: Path
-    missing: tuple[str, ...] = ()
-    pull: str | None = None
 
 
 class Engine(Protocol):

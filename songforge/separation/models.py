@@ -24,7 +24,7 @@ from ..artifacts import file_sha256
 from ..catalogue import HubModel, register_family, register_model
 from ..errors import EngineError
 from ..licences import Licence, unknown
-from ..models import folder_state, models_dir
+from ..models import ModelNeed, folder_state, models_dir
 from ..paths import write_json
 
 MODEL_LIST = "download_checks.json"
@@ -169,3 +169,14 @@ def write_own_list(folder: Path, file: str, config: str, architecture: str = "ro
     models: dict[str, Any] = {name: {} for name in lists}
     models[f"{architecture}_download_list"] = {f"Own model: {file}": {file: config}}
     return write_json(Path(folder) / MODEL_LIST, models)
+
+
+def model_need(name: str, role: str = "separator") -> ModelNeed:
+    """A separator model a step would load, checked on disk the way its loader checks it (no weights read)."""
+    try:
+        checkpoint(name)
+        missing: tuple[str, ...] = ()
+    except EngineError as error:
+        missing = (".",) if not separator_folder(name).is_dir() else (str(error).split(": ", 1)[-1][:160],)
+    return ModelNeed(role, name, separator_folder(name), missing,
+                     pull=name if name in MODELS or _listed(name) is not None else None)

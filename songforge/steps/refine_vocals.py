@@ -20,7 +20,7 @@ from ..params import Frozen
 from ..problems import carried
 from ..registry import register_step
 from ..step import Inputs, Progress, Step
-from ..voice.rvc import files
+from ..voice.rvc import features, files, rmvpe
 
 
 class RefineVocals(Frozen):
@@ -60,7 +60,7 @@ class RefineCall(Frozen):
 
 
 def refine_call(song: Any, album: Any) -> RefineCall | None:
-    """The song's refinement, or None (not asked for); ParamsError, before anything runs, for a model not pulled."""
+    """The song's refinement, or None (not asked for)."""
     settings = song.steps.get("refine_vocals")
     if settings is None:
         return None
@@ -84,7 +84,15 @@ def refine_vocals(call: RefineCall, inputs: Inputs, folder: Path, progress: Prog
     return output("refine_vocals", {"voice": s.model.name, "f0": s.f0}, vocals=vocals)
 
 
+def models(call: RefineCall) -> list:
+    """ContentVec, and RMVPE when it tracks the pitch: named by the check before any run when not pulled."""
+    needs = [files.need(features.NAME, files.contentvec_folder(), ("config.json",))]
+    if call.settings.f0 == "rmvpe":
+        needs.append(files.need(rmvpe.NAME, files.rmvpe_file().parent, (rmvpe.FILE,)))
+    return needs
+
+
 STEP = register_step(Step(
     name="refine_vocals", version="1", phase="post", params=refine_call, run=refine_vocals, settings=RefineVocals,
     reads=("vocals",), makes=("vocals",), loads_models=True, players=(("vocals", "refined vocals"),),
-    licence=MIT))  # ContentVec (MIT) and RMVPE (MIT, RVC's); the voice model's rights are the user's
+    licence=MIT, models=models))  # ContentVec (MIT) and RMVPE (MIT, RVC's); the voice model's rights are the user's

@@ -18,11 +18,10 @@ import numpy as np
 from ..artifacts import StageOutput, output
 from ..audio.io import read_audio, write_wav
 from ..errors import ParamsError
-from ..licences import commercial_problems
 from ..params import Frozen
 from ..registry import register_step
 from ..separation.chunks import fit_length
-from ..separation.models import VIPERX_1297, identity, licence_of
+from ..separation.models import identity, licence_of, model_need
 from ..separation.settings import ROLES, SeparateSettings
 from ..step import Inputs, Progress, Step
 
@@ -36,7 +35,7 @@ class SeparateCall(Frozen):
 
 def separate_call(song: Any, album: Any) -> SeparateCall | None:
     """The song's separation, or None (not asked for). ParamsError, before anything runs, for tracks the engine
-    does not make, or a commercial album and a model whose licence forbids it (or is unchecked)."""
+    does not make."""
     settings = song.steps.get("separate")
     if settings is None:
         return None
@@ -44,12 +43,6 @@ def separate_call(song: Any, album: Any) -> SeparateCall | None:
     if settings.source == "tracks" and (absent := [stem for stem in settings.stems if stem not in made]):
         raise ParamsError("separate.source", f"is tracks, but the '{song.engine.name}' engine makes no "
                           f"{' or '.join(absent)} track", "use source: mix")
-    if album is not None and album.commercial:
-        problems = commercial_problems([("separate", licence_of(settings.model))], set(album.licences_checked))
-        if problems:
-            raise ParamsError("separate.model", f"{problems[0]} (the album is commercial)",
-                              "name another model, or list its licence id under licences_checked if you vouch "
-                              "for its terms")
     return SeparateCall(settings=settings, model_identity=identity(settings.model))
 
 
@@ -86,5 +79,6 @@ def _mix(inputs: Inputs) -> tuple[np.ndarray, int]:
 
 STEP = register_step(Step(
     name="separate", version="1", phase="post", params=separate_call, run=separate_stems, settings=SeparateSettings,
-    may_read=(*ROLES, "engine_mix"), makes=ROLES, loads_models=True, licence=VIPERX_1297,
+    may_read=(*ROLES, "engine_mix"), makes=ROLES, loads_models=True,
+    licence=lambda call: licence_of(call.settings.model), models=lambda call: [model_need(call.settings.model)],
     players=(("vocals", "separated vocals"), ("instrumental", "separated instrumental"))))

@@ -20,8 +20,8 @@ import soundfile as sf
 from ...artifacts import StageOutput, content_sha256, output
 from ...audio.io import read_audio, write_wav
 from ...audio.windows import energetic_vocal_window
-from ...separation.models import DEFAULT_MODEL as DEFAULT_SEPARATOR
 from ...separation.models import licence_of
+from ...separation.models import model_need as separator_need
 from ...errors import SongforgeError
 from ...paths import write_json
 from ...step import Batching, Inputs, Progress, Step
@@ -35,7 +35,6 @@ from .weights import MODELS, model_need
 
 WEIGHTS_LICENCE = MODELS["yue-s2"].licence  # YuE's checkpoints (the catalogue of songforge models pull)
 CODEC_LICENCE = MODELS["xcodec"].licence
-SEPARATOR_LICENCE = licence_of(DEFAULT_SEPARATOR)  # the default; another separator's licence is its own
 
 
 class Stage1Take(EngineParams):
@@ -221,8 +220,10 @@ def run_style(call: StyleCall, inputs: Inputs, folder: Path, progress: Progress 
 
 STYLE = Step(name="yue-style", owner="yue", version="1", phase="prepare", params=style_call, run=run_style,
              makes=("reference_vocals", "reference_instrumental", "reference_window"), loads_models=True,
-             licence=SEPARATOR_LICENCE, players=(("reference_vocals", "style reference: vocals"),
-                                                 ("reference_instrumental", "style reference: instrumental")))
+             licence=lambda call: licence_of(call.separator),
+             models=lambda call: [separator_need(call.separator, "style separator")],
+             players=(("reference_vocals", "style reference: vocals"),
+                      ("reference_instrumental", "style reference: instrumental")))
 STAGE1 = Step(name="yue-stage1", owner="yue", version="3", phase="generate", params=stage1_take, run=run_stage1,
               may_read=("reference_vocals", "reference_instrumental"),
               makes=("vtrack", "itrack"), loads_models=True, licence=WEIGHTS_LICENCE,
@@ -232,21 +233,6 @@ STAGE2 = Step(name="yue-stage2", owner="yue", version="2", phase="generate", par
 DECODE = Step(name="yue-decode", owner="yue", version="2", phase="generate", params=decode_call, run=run_decode,
               reads=("vtrack", "itrack"), makes=(*TAKE_ROLES, "engine_mix"), loads_models=True,
               licence=CODEC_LICENCE, players=TAKE_PLAYERS, artifacts=("take",))
-
-
-def _separator_need(name: str) -> ModelNeed:
-    """The style reference's separator, checked on disk the way its loader checks it (no weights read)."""
-    from ...errors import EngineError
-    from ...separation.models import MODELS as SEPARATORS
-    from ...separation.models import checkpoint, separator_folder
-
-    try:
-        checkpoint(name)
-        missing: tuple[str, ...] = ()
-    except EngineError as error:
-        missing = (".",) if not separator_folder(name).is_dir() else (str(error).split(": ", 1)[-1][:120],)
-    return ModelNeed("style separator", name, separator_folder(name), missing,
-                     pull=name if name in SEPARATORS else None)
 
 
 class YuEEngine:
@@ -271,9 +257,8 @@ class YuEEngine:
     def models_needed(self, params: EngineParams) -> list[ModelNeed]:
         """The stage-1, stage-2 and codec models these params load, each checked on disk (stat only)."""
         assert isinstance(params, YuEParams), type(params)
-        needs = [model_need("stage 1", params.stage1_model), model_need("stage 2", params.stage2_model),
-                 model_need("codec", params.codec_model)]
-        return needs + ([_separator_need(params.style_separator)] if params.style_reference is not None else [])
+        return [model_need("stage 1", params.stage1_model), model_need("stage 2", params.stage2_model),
+                model_need("codec", params.codec_model)]
 
     def generate(self, song, params: EngineParams, seed: int, progress: Progress | None = None) -> Stems:
         """The three steps in one call (library and CLI use; the song flow runs them as cached steps)."""

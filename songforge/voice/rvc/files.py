@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ...errors import EngineError, ParamsError
-from ...models import folder_state, missing_recorded, models_dir
+from ...models import ModelNeed, folder_state, missing_recorded, models_dir
 from . import features, rmvpe  # their catalogue entries (`songforge models pull contentvec rmvpe`)
 
 VOICES = "voices"
@@ -63,16 +63,20 @@ def pulled(folder: Path, needed: tuple[str, ...]) -> bool:
 
 
 def identity(name: str, folder: Path, needed: tuple[str, ...]) -> str:
-    """'<commit>:<digest of every file>' of a pulled model folder; ParamsError with the pull command if absent."""
+    """'<commit>:<digest of every file>' of a pulled model folder, '<name>:absent' if it is not (the check before
+    any run names it: `need`); ParamsError with the pull command if a pulled file changed badly."""
     if not pulled(folder, needed):
-        raise ParamsError("refine_vocals", f"needs {name}, which is not in {folder}",
-                          f"run `songforge models pull {name}` (on a machine with internet; SONGFORGE_MODELS sets "
-                          "where models go)")
+        return f"{name}:absent"
     try:
         state = folder_state(folder, f"run `songforge models pull {name}`")
     except EngineError as error:
         raise ParamsError("refine_vocals", str(error), f"run `songforge models pull {name}`") from None
     return f"{state.revision[:12] if state.revision else 'local'}:{state.digest()[:16]}"
+
+
+def need(name: str, folder: Path, needed: tuple[str, ...]) -> ModelNeed:
+    """The model as the check before any run sees it (songforge.preflight): missing, with its pull name, or not."""
+    return ModelNeed("refine_vocals", name, folder, () if pulled(folder, needed) else (".",), pull=name)
 
 
 def contentvec_identity() -> str:
