@@ -26,6 +26,7 @@ import numpy as np
 
 from ..audio.dsp import check_audio
 from ..audio.io import read_audio, resample, to_stereo, write_wav
+from ..device_memory import free_memory
 from ..errors import EngineError
 from ..step import Progress
 from .chunks import chunk_spans, fit_length, join
@@ -60,17 +61,7 @@ def loaded(name: str) -> Iterator[Loaded]:
         finally:
             model.separator.model_instance = None
             del model
-            _free_device_memory()
-
-
-def _free_device_memory() -> None:
-    import gc
-
-    import torch
-
-    gc.collect()
-    if torch.cuda.is_available():
-        torch.cuda.empty_cache()
+            free_memory()
 
 
 def load(name: str, work: Path) -> Loaded:

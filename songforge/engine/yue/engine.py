@@ -13,9 +13,9 @@ from typing import Callable, ClassVar, NamedTuple, Sequence
 import numpy as np
 import torch
 
+from ...device_memory import free_memory
 from ..base import EngineParams, ModelNeed, Progress, Stems
 from .params import DecodeParams, Stage1Params, Stage2Params, YuEParams
-from .memory import free_memory
 from .weights import default_device_dtype, folder_identity, load_model, model_folder, model_need, verified_folder
 
 VERSION = "yue-v1"

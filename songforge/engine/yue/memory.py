@@ -8,11 +8,11 @@ moves it off between the stages (>= 24 GB); "int8" is offload with stage 1's lin
 
 from __future__ import annotations
 
-import gc
 from typing import Literal
 
 import torch
 
+from ...device_memory import free_memory
 from ...errors import EngineError
 from .model import ModelArgs, Transformer
 
@@ -53,8 +53,3 @@ def release(model: Transformer) -> None:
     free_memory()
 
 
-def free_memory() -> None:
-    """Collect dropped tensors and hand CUDA's cached blocks back, so the next model has the room."""
-    gc.collect()
-    if torch.cuda.is_available():
-        torch.cuda.empty_cache()

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import gc
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
 import torch
 
+from ...device_memory import free_memory
 from .f0 import Tracker, crepe_tracker, rmvpe_tracker
 from .features import load_contentvec
 from .files import contentvec_folder, rmvpe_file
@@ -39,6 +39,4 @@ def loaded_models(voice: Path, index: Path | None, f0: str, device: torch.device
         yield models
     finally:
         del models
-        gc.collect()
-        if device.type == "cuda":
-            torch.cuda.empty_cache()
+        free_memory()
