@@ -59,6 +59,8 @@ class Step:
     an album is refused before any run when one is missing (songforge.preflight).
     players / pictures / artifacts: roles a person listens to, looks at (the review page), and MLflow keeps.
     metrics: the step's data are the song's metrics (MLflow metrics, the report's numbers, metrics.csv).
+    metric_names: the keys of those data, declared so that a selection rule (songforge.select) naming a metric no
+    planned step makes is refused when the album loads; a metrics step that declares none is not checked.
     settings: the model of what a song (or an album's defaults) may set for this step, as a field named after
     the step; `song.steps[name]` holds it, validated, and `params` reads it (None there: not in the plan).
     """
@@ -78,6 +80,7 @@ class Step:
     pictures: tuple[str, ...] = ()
     artifacts: tuple[str, ...] = ()
     metrics: bool = False
+    metric_names: tuple[str, ...] = ()
     batching: Batching | None = None
     settings: type[BaseModel] | None = None
     owner: str = "song"  # "song", or the engine whose steps these are (engine steps may share names)

