@@ -19,24 +19,38 @@ from songforge.paths import song_dir
 from songforge.plan import plan_song
 from tasks.gpu import host_name
 from tasks.results import RESULT_OPTIONS
+from songforge.takes import round_indices
+from tasks.takes import log_kept_take
 from tasks.track import TrackedRun, close_song_run, log_song, song_params
 
-from .plan import submit_plans
 from .progress import stage_done
+from .takes import CHOICE, draw_again, submit_rounds, take_label, view_of
 
 
 def submit_songs(album: AlbumSpec, folders: Sequence[Path], parent: TrackedRun) -> list[dict[str, PrefectFuture]]:
-    """Every step of every song (batches first), then its MLflow run; futures by step name. Nothing blocks."""
-    plans = [plan_song(song, album) for song in album.songs]
-    submitted = submit_plans(list(zip(plans, folders)))
-    for song, plan, futures in zip(album.songs, plans, submitted):
-        futures["track"] = log_song.submit(parent, song, dict(futures), album.master, plan.view())
-    return submitted
+    """Every step of every song (batches first; a song's takes with the others, then its choice), then its MLflow
+    run; futures by step name. Nothing blocks, but for a song with retakes: its choice is awaited (flows.takes)."""
+    shared: dict = {}
+    songs = submit_rounds(album, list(folders), shared)
+    for song in songs:
+        if not song.chosen:
+            song.futures["track"] = log_song.submit(parent, song.song, dict(song.futures), album.master,
+                                                    view_of(song.song, album))
+    draw_again(album, songs, shared)
+    for song in songs:
+        if song.chosen:
+            song.futures["track"] = log_kept_take.submit(parent, song.song, song.futures[CHOICE], album.master,
+                                                         view_of(song.song, album))
+    return [song.futures for song in songs]
 
 
 def stages_of(song: SongSpec, album: AlbumSpec) -> tuple[str, ...]:
-    """The step names a song's DAG reports, for progress bars."""
-    return plan_song(song, album).names + ("track",)
+    """The step names a song's DAG reports, for progress bars (a song with takes: those of its first round)."""
+    names = plan_song(song, album).names
+    if song.select is None:
+        return names + ("track",)
+    takes = [f"{take_label(i)}/{name}" for i in round_indices(song, 0) for name in names]
+    return (*takes, CHOICE, "track")
 
 
 def song_folders(album: AlbumSpec, out_dir: Path) -> list[Path]:
@@ -47,8 +61,9 @@ def song_folders(album: AlbumSpec, out_dir: Path) -> list[Path]:
 def wait_for_songs(album: AlbumSpec, submitted: list[dict[str, PrefectFuture]]) -> list[dict]:
     """Results per song (stage -> result), reporting each stage as it finishes; see song_results for failures."""
     owner = {id(f): (album.songs[i].title, stage) for i, s in enumerate(submitted) for stage, f in s.items()}
+    unique = {id(f): f for s in submitted for f in s.values()}  # takes share a step whose calls are the same
     failed: set[str] = set()
-    for future in as_completed([f for s in submitted for f in s.values()]):
+    for future in as_completed(list(unique.values())):
         song, stage = owner[id(future)]
         future.wait()  # pins the future's own final state (see song_results)
         why = None if song in failed else _failure(future.state)
@@ -70,7 +85,9 @@ def song_results(futures: dict[str, PrefectFuture]) -> dict:
         # heard the task finish yet (task states reach it asynchronously) and reports it still running
         future.wait()
         state = future.state
-        if state.is_completed():
+        if state.is_completed() and stage == CHOICE:
+            results.update(future.result())  # the kept take's outputs by step name, and takes.json
+        elif state.is_completed():
             results[stage] = future.result()
         elif "error" not in results and (why := _failure(state)):
             results["error"] = f"{stage}: {why}"

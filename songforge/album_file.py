@@ -21,6 +21,7 @@ from .errors import ParamsError
 from .inputs import InputWarning, engine_input_problems, reference_problems
 from .params import (FIXES, MAX_BPM, MAX_DURATION_S, AlbumSpec, EngineSpec, MasterSpec, RejectedSong, SongSpec,
                      engine_params)
+from .plan import select_problems
 from .params_file import clip, excerpt, read_text_file, read_yaml_file, resolve_path
 from .problems import validation_problems
 from .tags import normalize_tags
@@ -69,6 +70,8 @@ def album_from_dict(raw: dict[str, Any], base_dir: Path = Path("."), source: str
         album = AlbumSpec.model_validate({**raw, "songs": [song for _, song in songs], "rejected": rejected})
     except ValidationError as error:
         problems += [p for p in validation_problems(error, FIXES) if not p.field.startswith(checked)]
+    else:
+        problems += select_problems(album, [index for index, _ in songs])  # a rule over a metric no step makes
     if problems:
         raise ParamsError.all_of([problem.located(source) if problem.source is None else problem
                                   for problem in problems])

@@ -10,18 +10,22 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (BaseModel, ConfigDict, Field, SerializeAsAny, ValidationError, WithJsonSchema, field_validator,
-                      model_validator)
+                      model_serializer, model_validator)
 
 from .errors import ParamsError
 from .lyrics import Lyrics, parse_lyrics
 from .music import Key
 from .paths import slugify
-from .problems import carried, validation_problems
+from .problems import FieldProblem, carried, validation_problems
+from .select import RULE_FIX, SelectRule
 from .tags import normalize_tags
 
 MAX_DURATION_S = 600.0  # the longest song; lyrics that need more are refused at load
 MAX_BPM = 240.0
 MAX_TAG_CHARS = 60  # longer than any tag in YuE's vocabulary
+MAX_TAKES = 16  # takes of one song per round
+MAX_RETAKES = 8
+TAKE_FIELDS = ("takes", "select", "retakes")  # how many takes, and which to keep: no step's result depends on them
 LANGUAGES = ("en", "zh", "ja", "ko", "it")
 
 # Field name -> how to fix a bad value; pydantic says what is wrong, this says what to do.
@@ -42,6 +46,11 @@ FIXES = {
     "licences_checked": "list licence ids, e.g. [xcodec_mini_infer]",
     "lyrics_file": "give the path of a UTF-8 text file, relative to the params file",
     "allow_poor_reference": "use true to master to a short, low-rate or band-limited reference anyway, else false",
+    "takes": f"use a whole number of takes from 1 to {MAX_TAKES}, and a rule to choose by: "
+             "'takes: 2' with 'select: [min: per]'",
+    "select": RULE_FIX,
+    "retakes": f"use a whole number of extra rounds from 0 to {MAX_RETAKES} (new seeds, drawn when every take is "
+               "flagged), with 'takes:' above 1",
     "defaults": "write the fields every song shares as a mapping, e.g. 'defaults: {bpm: 100}'",
     **{tag: f"list {tag} tags from songforge/data/top_200_tags.json, e.g. '{tag}: [{example}]'"
        for tag, example in [("genre", "pop"), ("mood", "uplifting"), ("instrument", "piano"), ("voice", "female")]},
@@ -183,6 +192,12 @@ class SongSpec(Frozen):
     seed: int = Field(0, ge=0)
     duration_s: float = Field(45.0, ge=10, le=MAX_DURATION_S)
     mix: MixSpec = Field(default_factory=MixSpec)
+    # Takes chosen by quality (songforge.takes): excluded from cache keys (tasks.cache skips excluded fields), and
+    # from dumps unless set (_dump), so a song without takes keeps its keys and its lineage's params hash.
+    takes: int = Field(1, ge=1, le=MAX_TAKES, exclude=True, description="how many takes to make, the best kept")
+    select: SelectRule | None = Field(None, exclude=True, description="the rule choosing the kept take")
+    retakes: int = Field(0, ge=0, le=MAX_RETAKES, exclude=True,
+                         description="more rounds of takes, with new seeds, while every take is flagged")
     # A song's settings of the steps that have some (Step.settings), by step name: written in a params file as
     # a field of the step's name (`separate: {...}`), validated by that step's own model.
     steps: Annotated[dict[str, SerializeAsAny[BaseModel]], WithJsonSchema({"type": "object"})] = Field(
@@ -219,6 +234,23 @@ class SongSpec(Frozen):
         if not isinstance(data, dict) or "engine" not in data or data.get("language", "en") not in LANGUAGES:
             return data  # no engine given (the default needs no language), or a bad language, reported as such
         return {**data, "engine": carried(lambda: _for_language(data["engine"], data.get("language", "en")))}
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: Any) -> dict[str, Any]:
+        """Dumps carry the take fields that are set (a deployment's copy of the song keeps them)."""
+        dumped = handler(self)
+        if self.takes > 1 or self.select is not None or self.retakes:
+            dumped |= {"takes": self.takes, "retakes": self.retakes,
+                       "select": None if self.select is None else [{c.direction: c.metric} for c in self.select.criteria]}
+        return dumped
+
+    @model_validator(mode="after")
+    def _takes_have_a_rule(self) -> "SongSpec":
+        if self.select is None and (self.takes > 1 or self.retakes):
+            raise FieldProblem(ParamsError("select", f"is missing: takes: {self.takes}, retakes: {self.retakes} need a "
+                                           "rule to choose the kept take by", "add e.g. 'select: [max: key_score]' "
+                                           "(or 'select: [min: per, max: audiobox_pq]')"))
+        return self
 
     @field_validator("lyrics")
     @classmethod

@@ -19,6 +19,7 @@ from .errors import ParamsError
 from .licences import Licence, commercial_problems
 from .models import ModelNeed
 from .registry import song_steps
+from .select import check_metrics
 from .step import PHASES, Progress, Step
 
 
@@ -106,6 +107,33 @@ def plan_song(song: Any, album: Any) -> SongPlan:
         planned.append(PlannedStep(step, params, tuple((role, made[role]) for role in reads)))
         made.update({role: step.name for role in step.makes})
     return SongPlan(song.title, tuple(planned))
+
+
+def metric_names(song: Any, album: Any) -> tuple[str, ...] | None:
+    """The metric names the song's planned steps make (Step.metric_names); None when a planned metrics step does
+    not declare its own (nothing can be checked then). Plans only the metrics steps: no engine is asked anything."""
+    names: list[str] = []
+    for step in song_steps() + list(song.engine.engine.steps):
+        if step.metrics and step.params(song, album) is not None:
+            if not step.metric_names:
+                return None
+            names += step.metric_names
+    return tuple(dict.fromkeys(names))
+
+
+def select_problems(album: Any, indices: list[int] | None = None) -> list[ParamsError]:
+    """A ParamsError (under songs[i].select, i from `indices`: each song's place in its file) for each song whose
+    take rule names a metric none of its planned steps makes, naming those that they do make."""
+    problems = []
+    for index, song in zip(indices or [n - 1 for n in album.song_numbers], album.songs):
+        names = metric_names(song, album) if song.select is not None else None
+        if names is None:
+            continue
+        try:
+            check_metrics(song.select, names, f"songs[{index}].select", where=f"that a step of '{song.title}' makes")
+        except ParamsError as error:
+            problems.append(error)
+    return problems
 
 
 def run_plan(plan: SongPlan, folder: Path, progress: Progress | None = None) -> dict[str, StageOutput]:

@@ -1,0 +1,101 @@
+"""A song's takes: their seeds and folders, and the kept take (chosen by the song's rule, songforge.select) copied
+into the song's folder, with takes.json saying what every take measured and why the kept one was chosen.
+
+Take `i` (from 0, continuing across retake rounds) of a song with seed `s` is the song with seed `take_seed(s, i)`:
+take 0 keeps `s` (so `takes: 1` is the song as it always was); take i > 0 has the first 4 bytes of
+sha256("songforge-take:<s>:<i>"), big-endian, masked to 31 bits. Every take is made in
+`<song folder>/takes/<nn>/` (nn = i + 1, two digits); the kept one's files are linked (or copied) into the song
+folder atomically, at the same paths relative to it, so a rerun with another rule only re-chooses.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from .artifacts import FileRef, StageOutput, output
+from .paths import atomic_path, write_json
+from .select import SelectRule, choose, failure_flags
+
+TAKES_FOLDER = "takes"
+
+
+def take_seed(seed: int, index: int) -> int:
+    """The seed of take `index` of a song seeded `seed` (see the module's docstring)."""
+    if index == 0:
+        return seed
+    digest = hashlib.sha256(f"songforge-take:{seed}:{index}".encode()).digest()
+    return int.from_bytes(digest[:4], "big") & 0x7FFF_FFFF
+
+
+def take_song(song: Any, index: int) -> Any:
+    """Take `index` of `song`: the song with its take's seed, as a song of one take."""
+    return song.model_copy(update={"seed": take_seed(song.seed, index), "takes": 1, "select": None, "retakes": 0})
+
+
+def take_folder(song_folder: Path, index: int) -> Path:
+    return Path(song_folder) / TAKES_FOLDER / f"{index + 1:02d}"
+
+
+def round_indices(song: Any, round_number: int) -> range:
+    """The take indices of round `round_number` (0: the song's takes; 1..retakes: the redraws)."""
+    return range(round_number * song.takes, (round_number + 1) * song.takes)
+
+
+def keep_take(rule: SelectRule, seeds: Sequence[int], takes: Sequence[Mapping[str, StageOutput]],
+              metric_steps: Sequence[str], song_folder: Path, indices: Sequence[int] | None = None) -> dict[str, StageOutput]:
+    """Choose among `takes` (each: step name -> its output, made in take_folder(song_folder, index)) by `rule` over
+    the data of their `metric_steps`; the kept take's outputs, linked into `song_folder`, by step name, and under
+    "takes" takes.json (every take's seed, folder, metrics and flags; the kept one; the reason).
+
+    When every take is flagged (or none can be ranked), nothing is linked: only "takes", with `kept` None.
+    """
+    indices = list(indices if indices is not None else range(len(takes)))
+    metrics = [_metrics(outputs, metric_steps) for outputs in takes]
+    choice = choose(rule, metrics, [f"take {index + 1}" for index in indices])
+    record = {"rule": str(rule), "kept": None if choice.index is None else indices[choice.index],
+              "reason": choice.reason, "takes": [_take_record(index, seed, song_folder, m, rule)
+                                                 for index, seed, m in zip(indices, seeds, metrics)]}
+    kept = {} if choice.index is None else _link_take(takes[choice.index], song_folder,
+                                                      [take_folder(song_folder, i) for i in indices])
+    return {**kept, "takes": output("takes", record, takes=write_json(song_folder / "takes.json", record))}
+
+
+def _metrics(outputs: Mapping[str, StageOutput], metric_steps: Sequence[str]) -> dict[str, Any]:
+    return {key: value for step in metric_steps if step in outputs for key, value in outputs[step].data.items()}
+
+
+def _take_record(index: int, seed: int, song_folder: Path, metrics: dict[str, Any], rule: SelectRule) -> dict:
+    folder = take_folder(song_folder, index)
+    return {"index": index, "seed": seed, "folder": folder.relative_to(song_folder).as_posix(),
+            "metrics": {name: metrics.get(name) for name in rule.metrics},
+            "flags": failure_flags(metrics) or [], "all_metrics": metrics}
+
+
+def _link_take(outputs: Mapping[str, StageOutput], song_folder: Path, folders: Sequence[Path]) -> dict[str, StageOutput]:
+    """Every file of the take's outputs at the same path under `song_folder`, relative to whichever take folder
+    holds it (a step the takes share ran once, in the first take's folder); outputs pointing there."""
+    linked = {}
+    for step, made in outputs.items():
+        files = {role: _link(ref, song_folder, folders) for role, ref in made.files.items()}
+        linked[step] = StageOutput(made.stage, files, dict(made.data))
+    return linked
+
+
+def _link(ref: FileRef, song_folder: Path, folders: Sequence[Path]) -> FileRef:
+    source = Path(ref.path)
+    folder = next((f for f in folders if f == source.parent or f in source.parents), None)
+    if folder is None:
+        return ref  # made outside the takes (a step shared with other songs): used where it is
+    target = song_folder / source.relative_to(folder)
+    with atomic_path(target) as tmp:
+        tmp.unlink()
+        try:
+            os.link(source, tmp)  # the same file, no copy: its content hash and modification time hold
+        except OSError:
+            shutil.copy2(source, tmp)
+    return FileRef.of(target) if Path(target).stat().st_mtime_ns != ref.mtime_ns else \
+        FileRef(str(target), ref.sha256, ref.size, ref.mtime_ns)
