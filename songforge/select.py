@@ -127,14 +127,14 @@ def parse_rule(written: Any, field: str = "select", source: str | None = None) -
 
 
 def check_metrics(rule: SelectRule, available: Iterable[str], field: str = "select",
-                  source: str | None = None, where: str = "its planned steps") -> None:
+                  source: str | None = None, where: str = "that a planned step makes") -> None:
     """ParamsError when the rule names a metric none of `available` is, naming those that are."""
     names = sorted(set(available))
     for metric in rule.metrics:
         if metric not in names:
             close = difflib.get_close_matches(metric[:100], names, n=1, cutoff=0.5)
             hint = f" (did you mean '{close[0]}'?)" if close else ""
-            raise ParamsError(field, f"{excerpt(metric)} is not a metric {where} make",
+            raise ParamsError(field, f"{excerpt(metric)} is not a metric {where}",
                               f"use one of: {', '.join(names) or 'none'}{hint}, or add the step that makes it", source)
 
 

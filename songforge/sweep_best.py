@@ -32,7 +32,7 @@ def parse_best(text: str, source: str | None = None, field: str = "--best",
     """'key_score' (known direction), 'max:lufs', 'min:per,max:audiobox_pq' (tie-broken in order); an error names
     the metrics otherwise: `available` (what the sweep's plans make, with DERIVED), or every metric songforge knows."""
     names = KNOWN if available is None else tuple(dict.fromkeys([*available, *DERIVED]))
-    where = "songforge knows" if available is None else "the swept songs' steps"
+    where = "songforge knows" if available is None else "that the swept songs' steps make"
     for part in str(text).split(","):
         metric = part.strip().rpartition(":")[2].strip()
         check_metrics(best_rule(metric or "?", "max"), names, field, source, where)
