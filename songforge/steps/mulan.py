@@ -1,0 +1,76 @@
+"""The mulan step: the MuQ-MuLan similarity of the master to the song's style text (metric `mulan`).
+
+Opt-in (`mulan: {}` in a song or the album's defaults): its weights are pulled, never downloaded at run time,
+and are CC BY-NC 4.0, so an album with `commercial: true` refuses it before anything runs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field
+
+from ..artifacts import StageOutput, output
+from ..audio.io import read_audio
+from ..errors import ParamsError
+from ..judge.folders import identity, licence_of, need
+from ..judge.mulan import NAME, NEEDED
+from ..params import Frozen
+from ..paths import write_json
+from ..registry import register_step
+from ..step import Inputs, Progress, Step
+
+
+class MulanSettings(Frozen):
+    """model: a catalogue name or a folder laid out as a pull leaves it; text: what the audio is held against
+    (default: the song's style tags)."""
+
+    model: str = Field(NAME, min_length=1, description="a catalogue name (`songforge models pull NAME`) or a "
+                       "folder laid out as a pull leaves it")
+    text: str | None = Field(None, min_length=1, description="the text the master is held against (default: the "
+                             "song's style tags as one line)")
+
+
+class MulanCall(Frozen):
+    """What the similarity depends on: the model (and its files' identity) and the text."""
+
+    model: str
+    model_identity: str
+    text: str
+
+
+def mulan_call(song: Any, album: Any) -> MulanCall | None:
+    settings = song.steps.get("mulan")
+    if settings is None:
+        return None
+    text = settings.text if settings.text is not None else song.style
+    if not text.strip():
+        raise ParamsError("mulan.text", f"is empty for '{song.title}' (the song has no style tags)",
+                          "give the song genre/instrument/mood/voice tags, or set mulan.text")
+    return MulanCall(model=settings.model, model_identity=identity(settings.model, NEEDED), text=text)
+
+
+def mulan(call: MulanCall, inputs: Inputs, folder: Path, progress: Progress | None = None) -> StageOutput:
+    """mulan.json (the similarity, the model, the text and its licence); the data is the song's `mulan`."""
+    import torch
+
+    from ..device_memory import free_memory
+    from ..judge.mulan import load_mulan, mulan_score
+
+    audio, rate = read_audio(inputs["master"].path("master"))
+    model = load_mulan(call.model, "cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        score = mulan_score(model, audio, rate, call.text)
+    finally:
+        del model
+        free_memory()
+    record = {"mulan": score, "model": call.model, "model_identity": call.model_identity, "text": call.text,
+              "licence": str(licence_of(call.model))}
+    return output("mulan", {"mulan": score}, mulan=write_json(folder / "mulan.json", record))
+
+
+STEP = register_step(Step(
+    name="mulan", version="1", phase="measure", params=mulan_call, run=mulan, settings=MulanSettings,
+    reads=("master",), makes=("mulan",), artifacts=("mulan",), loads_models=True, metrics=True, licence=lambda call: licence_of(call.model),
+    models=lambda call: [need("mulan", call.model, NEEDED)]))
