@@ -10,6 +10,7 @@ from scipy.ndimage import median_filter
 
 from ..audio.io import resample, to_mono
 from ..errors import ParamsError
+from .octave_slips import fix_octave_slips
 
 CREPE_SAMPLE_RATE = 16_000
 HOP_S = 0.010  # YuE's vocal range is defined on a 10 ms pitch track
@@ -51,8 +52,8 @@ class VocalPitch:
 def vocal_pitch(vocals: np.ndarray, sample_rate: int, model: str = "tiny") -> VocalPitch:
     """Pitch-track a vocal and measure its range as the YuE paper defines it.
 
-    10 ms pitch track, unvoiced frames dropped, frames rounded to MIDI notes, a note
-    counted once it holds MIN_NOTE_FRAMES consecutive frames; range = highest - lowest.
+    10 ms pitch track, octave slips folded back (octave_slips.py), unvoiced frames dropped,
+    frames rounded to MIDI notes, a note counted once it holds MIN_NOTE_FRAMES consecutive frames; range = highest - lowest.
     vocals: float32 (samples,) or (samples, channels) at `sample_rate`, downmixed and
     resampled to 16 kHz. model: 'tiny' (fast) or 'full' (~10x the cost). Runs on CPU:
     with 'tiny', about 0.15 s per second of sung (non-silent) audio on 2 cores.
@@ -60,7 +61,7 @@ def vocal_pitch(vocals: np.ndarray, sample_rate: int, model: str = "tiny") -> Vo
     if model not in MODELS:
         raise ParamsError("pitch_model", f"'{model}' is not a crepe model", "use 'tiny' or 'full'")
     audio = resample(to_mono(vocals)[:, None], sample_rate, CREPE_SAMPLE_RATE)[:, 0]
-    midi = _crepe_midi(audio, model)
+    midi = fix_octave_slips(_crepe_midi(audio, model))
     notes = held_notes(midi)
     times_s = np.arange(midi.size) * HOP_S
     if notes.size == 0:
