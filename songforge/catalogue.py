@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
+from importlib import import_module
 from pathlib import Path
 from typing import Callable
 
@@ -37,6 +38,7 @@ class HubModel:
     what: str = ""
     after_pull: Callable[[Path], None] | None = None
     download: Callable[[Path], str] | None = None
+    repo_type: str = "model"  # "dataset" for a data set on the hub (e.g. a benchmark's prompts)
 
     @property
     def pinned(self) -> bool:
@@ -47,6 +49,8 @@ class HubModel:
 
 
 CATALOGUE: dict[str, HubModel] = {}
+# Modules that register data sets (a benchmark's prompts), found by name as the registry finds song steps.
+DATA_SETS = ("songforge.bench.wildsongbench",)
 _FAMILIES: list[Callable[[str], HubModel | None]] = []
 
 
@@ -62,9 +66,11 @@ def register_family(resolve: Callable[[str], HubModel | None]) -> None:
 
 
 def all_models() -> dict[str, HubModel]:
-    """Every model any engine or step registers (imports them all first)."""
+    """Every model any engine or step registers, and the benchmarks' data sets (imports them all first)."""
     from .registry import available_engines, get_engine, song_steps
 
+    for module in DATA_SETS:
+        import_module(module)
     song_steps()
     for name in available_engines():
         get_engine(name)
@@ -102,7 +108,8 @@ def pull(name: str, dest: Path | None = None) -> Path:
         else:
             revision = entry.revision if entry.pinned else _resolve(entry)
             _drop_stale(dest, revision)
-            snapshot_download(entry.repo, revision=revision, local_dir=dest, allow_patterns=list(entry.patterns))
+            snapshot_download(entry.repo, revision=revision, local_dir=dest, allow_patterns=list(entry.patterns),
+                              **_repo_type(entry))
     except SongforgeError:
         raise  # already says what to do (e.g. a download that is not what the catalogue pins)
     except Exception as error:  # network, auth, disk: all end the same way for the user
@@ -118,10 +125,17 @@ def _resolve(entry: HubModel) -> str:
     """The commit a branch name points at now, so that what is downloaded and recorded is one exact commit."""
     from huggingface_hub import HfApi
 
-    sha = HfApi().model_info(entry.repo, revision=entry.revision).sha
+    api = HfApi()
+    info = api.model_info if entry.repo_type == "model" else api.repo_info
+    sha = info(entry.repo, revision=entry.revision, **_repo_type(entry)).sha
     log.warning("%s has no pinned commit in songforge's catalogue: pulling %s, which is %s's %s today",
                 entry.repo, sha, entry.repo, entry.revision)
     return sha
+
+
+def _repo_type(entry: HubModel) -> dict[str, str]:
+    """The hub's repo_type argument for a data set (a model repo, the default, passes none)."""
+    return {} if entry.repo_type == "model" else {"repo_type": entry.repo_type}
 
 
 def _drop_stale(dest: Path, revision: str) -> None:
