@@ -28,10 +28,20 @@ def song_card(index: int, song, report_dir: Path) -> str:
     return (
         f"<section class=\"song {song.status}\" id=\"song-{index:02d}\"><header class=\"song-head\">"
         f"<span class=\"num\">{index:02d}</span><div class=\"heading\"><h2>{escape(song.title)}</h2>{subtitle}</div>{badge}</header>"
-        f"{error}{_target_tiles(song)}<div class=\"song-body\"><div class=\"side\">{_players(song, report_dir)}"
+        f"{error}{_flags(song)}{_target_tiles(song)}<div class=\"song-body\"><div class=\"side\">{_players(song, report_dir)}"
         f"{_lyrics(song.lyrics, song.sections)}{_other_metrics(song)}</div><div class=\"main\">{_pictures(song, report_dir)}"
         f"</div></div></section>"
     )
+
+
+def _flags(song) -> str:
+    """The take's raised failure flags (the flags step's `failed` and `flags_note`), in plain sight above its numbers."""
+    failed = song.metrics.get("failed")
+    if not (isinstance(failed, (int, float)) and failed > 0):
+        return ""
+    plural = "s" if failed != 1 else ""
+    return (f"<p class=\"error flags\"><strong>{failed:g} failure flag{plural} raised.</strong> "
+            f"{escape(str(song.metrics.get('flags_note') or ''))} (evidence: flags.json)</p>")
 
 
 def _players(song, report_dir: Path) -> str:
@@ -61,7 +71,7 @@ def _target_tiles(song) -> str:
 
 
 def _other_metrics(song) -> str:
-    names = [name for name in song.metrics if name not in song.targets]
+    names = [name for name in song.metrics if name not in song.targets and name != "flags_note"]  # shown by _flags
     if not names:
         return ""
     facts = []
