@@ -118,3 +118,38 @@ def adapt_reference(muq_module) -> None:
         return {"last_hidden_state": hidden_states, "hidden_states": states + (hidden_states,)}
 
     conformer.forward = forward
+
+
+def write_tiny_muq(folder: Path, seed: int = 0, depth: int = 6) -> Path:
+    """A MuQ folder as `muq.MuQ.save_pretrained` leaves it (config.json + model.safetensors), random weights."""
+    from safetensors.torch import save_file
+
+    from songforge.judge.muq import MuQ, MuQConfig
+
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "config.json").write_text(json.dumps(tiny_muq_config(depth)))
+    torch.manual_seed(seed)
+    save_file({key: value.contiguous() for key, value in MuQ(MuQConfig.of(tiny_muq_config(depth))).state_dict().items()},
+              str(folder / "model.safetensors"))
+    return folder
+
+
+SONGEVAL_HEAD = {"_target_": "model.Generator", "in_features": 32, "ffd_hidden_size": 64, "num_classes": 5,
+                 "attn_layer_num": 2}
+
+
+def write_tiny_songeval(folder: Path, seed: int = 0, head=None) -> Path:
+    """A SongEval folder as its repository lays it out (config.yaml, ckpt/model.safetensors), random weights (or
+    `head`'s) for features of the tiny MuQ's width."""
+    import yaml
+    from safetensors.torch import save_file
+
+    from songforge.judge.songeval import Generator
+
+    (folder / "ckpt").mkdir(parents=True, exist_ok=True)
+    (folder / "config.yaml").write_text(yaml.safe_dump({"generator": SONGEVAL_HEAD}))
+    torch.manual_seed(seed)
+    head = head or Generator(**{key: value for key, value in SONGEVAL_HEAD.items() if key != "_target_"})
+    save_file({key: value.contiguous() for key, value in head.state_dict().items()},
+              str(folder / "ckpt" / "model.safetensors"))
+    return folder
