@@ -17,7 +17,7 @@ import numpy as np
 import soundfile as sf
 
 from .audio.loudness import integrated_lufs
-from .audio.spectrum import WELCH_SEGMENT
+from .audio.spectrum import bandwidth_hz
 from .confine import Roots, confine
 from .errors import AudioError, ParamsError
 from .params import EngineParams
@@ -29,8 +29,6 @@ MIN_REFERENCE_RATE = 32000
 MIN_REFERENCE_BANDWIDTH_HZ = 10000.0
 MIN_PROMPT_S = 1.0  # an audio prompt window shorter than this gives the model nothing to continue
 ANALYSIS_S = 120.0  # content is measured on at most this much from the middle of a file
-CONTENT_MARGIN_DB = 12.0  # content stands this far above the noise floor
-CONTENT_RANGE_DB = 100.0  # and within this of the loudest bin (float files have no dither floor)
 POOR_REFERENCE_FIX = ("use a full-length, full-band reference (a WAV or FLAC of a finished song at 44.1 or 48 kHz), "
                       "or set 'master.allow_poor_reference: true' to master to this one anyway")
 
@@ -72,32 +70,7 @@ def audio_facts(path: Path, content: bool = True) -> AudioFacts:
         why = getattr(error, "error_string", None) or str(error)  # libsndfile's reason, without the path again
         raise AudioError(f"cannot be read as audio ({why})") from error
     return AudioFacts(info.frames / info.samplerate, info.samplerate, info.channels,
-                      content_bandwidth_hz(audio, rate), integrated_lufs(audio, rate))
-
-
-def content_bandwidth_hz(audio: np.ndarray, sample_rate: int, margin_db: float = CONTENT_MARGIN_DB,
-                         range_db: float = CONTENT_RANGE_DB) -> float:
-    """The highest frequency (Hz) with content above the noise floor; 0.0 for silence.
-
-    Welch power spectrum (Blackman-Harris) of (samples,) or (samples, channels) audio, channels summed. The floor is
-    the spectrum's 5th-percentile level (the empty band above a low-pass, or the dither); content
-    is a bin `margin_db` above it (or within `margin_db` of the loudest bin, for full-band noise),
-    and never more than `range_db` below the loudest bin. Unlike spectrum.bandwidth_hz (where 99 %
-    of the energy lies), this finds where a low-pass or a low sample rate cut the top end.
-    """
-    from scipy.signal import welch
-
-    audio = np.asarray(audio, dtype=np.float64)
-    audio = audio[:, None] if audio.ndim == 1 else audio
-    if audio.shape[0] < 2 or not np.any(audio):
-        return 0.0
-    # Blackman-Harris: its sidelobes (-92 dB) keep a cut's edge from leaking a few hundred Hz of "content" past it
-    freqs, power = welch(audio, fs=sample_rate, window="blackmanharris", nperseg=min(WELCH_SEGMENT, audio.shape[0]),
-                         axis=0)
-    level = 10.0 * np.log10(power.sum(axis=1) + 1e-30)
-    peak, floor = float(level.max()), float(np.percentile(level, 5))
-    threshold = max(min(floor + margin_db, peak - margin_db), peak - range_db)
-    return float(freqs[np.flatnonzero(level > threshold)[-1]])
+                      bandwidth_hz(audio, rate), integrated_lufs(audio, rate))
 
 
 def reference_problems(path: Path, field: str, allow_poor: bool,

@@ -13,7 +13,8 @@ import yaml
 
 from songforge.album_file import load_album
 from songforge.errors import ParamsError
-from songforge.inputs import InputWarning, content_bandwidth_hz, reference_problems
+from songforge.audio.spectrum import bandwidth_hz as content_bandwidth_hz
+from songforge.inputs import InputWarning, reference_problems
 
 LYRICS = "[verse]\nHello there my friend\n[chorus]\nSing it loud\n"
 EXAMPLE = Path(__file__).resolve().parents[2] / "shared" / "yue" / "data" / "prompt_egs" / "pop.00001.mp3"

@@ -19,7 +19,7 @@ RATE = 22_050
 BPM = 120
 KEY = Key.parse("G major")
 FIELDS = {
-    "lufs", "true_peak_dbtp", "lra_lu", "duration_s", "bandwidth_hz", "stereo_width", "clipped_samples",
+    "lufs", "true_peak_dbtp", "lra_lu", "duration_s", "bandwidth_hz", "rolloff_99_hz", "stereo_width", "clipped_samples",
     "tempo_bpm", "tempo_acc1", "tempo_acc2", "key", "key_score",
     "vocal_range_semitones", "vocal_lowest", "vocal_highest",
 }
