@@ -1,4 +1,4 @@
-"""The `songforge` command: album, song, sweep, measure, yue, models, separate, serve, setup, worker.
+"""The `songforge` command: album, song, sweep, bench, measure, yue, models, separate, serve, setup, worker.
 
 Params are checked before Prefect is imported; only the commands that run flows import it.
 """
@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Optional
 
@@ -16,7 +15,11 @@ import typer
 
 from songforge.errors import SongforgeError
 
-from .console import fail, warnings_echoed
+from .album_run import bar_listener as _bar_listener
+from .album_run import check_before_run, prefect_api as _prefect_api, print_summary as _print_summary  # noqa: F401
+from .album_run import fmt as _fmt, input_warnings as _input_warnings, run_flow as _run_flow
+from .bench_cli import bench_app
+from .console import fail
 from .models_cli import models_app
 from .separate_cli import separate_command
 from .yue_cli import yue_app
@@ -24,19 +27,8 @@ from .yue_cli import yue_app
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 app.add_typer(yue_app, name="yue")
 app.add_typer(models_app, name="models")
+app.add_typer(bench_app, name="bench")
 app.command("separate")(separate_command)
-
-SUMMARY_COLUMNS = [("duration_s", "len s", "{:.0f}"), ("lufs", "LUFS", "{:.1f}"), ("true_peak_dbtp", "dBTP", "{:.1f}"),
-                   ("tempo_bpm", "bpm", "{:.0f}"), ("tempo_acc1", "acc1", "{:.0f}"), ("key", "key", "{}"),
-                   ("key_score", "key ok", "{:.1f}"), ("vocal_range_semitones", "range st", "{:.0f}")]
-
-
-def _input_warnings():
-    """Print the warnings the params' input files give (e.g. a mono reference) as 'warning: ...' lines."""
-    from songforge.inputs import InputWarning
-
-    return warnings_echoed(InputWarning)
-
 
 @app.command()
 def album(
@@ -91,7 +83,6 @@ def _run(file: Path, out: Path, tracking_uri: str | None, concurrency: int | Non
          overrides: Path | None = None, deployment: str | None = None) -> None:
     from songforge.album_file import load_album
     from songforge.overrides import apply_overrides, load_overrides
-    from songforge.preflight import check_album
 
     try:
         # Every params error surfaces here, before any run exists; only an album's song with
@@ -100,108 +91,11 @@ def _run(file: Path, out: Path, tracking_uri: str | None, concurrency: int | Non
             spec = load_album(file, lenient_songs=flow_name == "album")
         if overrides is not None:
             spec = apply_overrides(spec, load_overrides(overrides), source=str(overrides))
-        if deployment and not os.environ.get("PREFECT_API_URL"):
-            raise SongforgeError(f"--deployment {deployment} needs a Prefect server the workers also use. Fix: set "
-                                 "PREFECT_API_URL (songforge serve prints it), or leave --deployment out.")
-        # licences always; models only when the songs run here (the workers hold their own)
-        check_album(spec, source=str(file), models=deployment is None)
+        check_before_run(spec, str(file), deployment)
     except SongforgeError as error:
         fail(error)
     with _prefect_api() as api_ready:
         _run_flow(spec, out, tracking_uri, concurrency, flow_name, api_ready, deployment)
-
-
-@contextmanager
-def _prefect_api():
-    """PREFECT_API_URL if set; else a local API booting in a subprocess while this process imports."""
-    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    if os.environ.get("PREFECT_API_URL"):
-        yield lambda: None
-        return
-    from .local_api import LocalApi
-
-    with LocalApi() as api:
-        os.environ["PREFECT_API_URL"] = api.start()
-        try:
-            yield api.wait
-        finally:
-            _send_pending_logs()  # while the API still answers: it may stop with this command
-            del os.environ["PREFECT_API_URL"]
-
-
-def _send_pending_logs() -> None:
-    from prefect.logging.handlers import APILogWorker
-
-    APILogWorker.drain_all(timeout=5)
-
-
-def _run_flow(spec, out: Path, tracking_uri: str | None, concurrency: int | None, flow_name: str,
-              api_ready, deployment: str | None = None) -> None:
-    from prefect.task_runners import ThreadPoolTaskRunner
-    from tqdm import tqdm
-
-    from flows.album import album_flow, song_flow
-    from flows.progress import listener, task_states_off_the_console
-    from flows.song import stages_of
-
-    flow = (song_flow if flow_name == "song" else album_flow).with_options(
-        task_runner=ThreadPoolTaskRunner(max_workers=concurrency or spec.concurrency))
-    total = sum(len(stages_of(song, spec)) for song in spec.songs)
-    with tqdm(total=total, desc=spec.title, unit="stage", file=sys.stderr) as bar, task_states_off_the_console():
-        token = listener.set(_bar_listener(bar))
-        try:
-            api_ready()
-            args = (spec, str(out), tracking_uri) + ((deployment,) if flow_name == "album" else ())
-            result = flow(*args)
-        except SongforgeError as error:
-            fail(error)
-        finally:
-            listener.reset(token)
-    _print_summary(result)
-    if result.get("failed"):
-        raise typer.Exit(1)
-
-
-def _bar_listener(bar):
-    """Advance the bar a stage at a time; a song's failure is one line above it, with the reason."""
-    def hear(song: str, stage: str, failed: str | None = None) -> None:
-        if failed:
-            bar.write(f"failed: {song}: {failed}", file=sys.stderr)
-        bar.set_postfix_str(f"{song}: {stage}")
-        bar.update()
-    return hear
-
-
-def _print_summary(result: dict) -> None:
-    """A row per song (its host too when songs ran on several), then each failed song and why."""
-    columns = [("song", "song", "{}")] + SUMMARY_COLUMNS
-    if len({row.get("host") for row in result["songs"] if row.get("host")}) > 1:
-        columns.append(("host", "host", "{}"))
-    header = [label for _, label, _ in columns]
-    rows = [[row["song"][:28]] + [_cell(row, key, pattern) for key, _, pattern in columns[1:]] for row in result["songs"]]
-    widths = [max(len(str(c)) for c in col) for col in zip(header, *rows)]
-    for line in [header, ["-" * w for w in widths], *rows]:
-        typer.echo("  ".join(str(c).ljust(w) for c, w in zip(line, widths)))
-    for row in result["songs"]:
-        if "error" in row:
-            typer.secho(f"\nfailed: {row['song']}: {row['error']}", fg=typer.colors.RED)
-    typer.echo(f"\nreport: {result['report']}\nMLflow: {result['mlflow_page']}")
-
-
-def _cell(row: dict, key: str, pattern: str) -> str:
-    """A summary cell; a failed song says so in its first metric column and leaves the rest blank."""
-    if "error" in row and key != "host":
-        return "FAILED" if key == SUMMARY_COLUMNS[0][0] else ""
-    return _fmt(row.get(key), pattern)
-
-
-def _fmt(value: object, pattern: str = "{}") -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float) and pattern == "{}":
-        return f"{value:.3f}"
-    return pattern.format(value)
 
 
 @app.command()
