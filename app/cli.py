@@ -64,19 +64,24 @@ def measure(
     key: Optional[str] = typer.Option(None, help="requested key, e.g. 'A minor', for key agreement"),
     as_json: bool = typer.Option(False, "--json", help="print JSON instead of a table"),
 ) -> None:
-    """Loudness, true peak, range, tempo, key, bandwidth, width and clipping of a file."""
+    """Loudness, true peak, range, tempo, key, bandwidth, roll-off, width and clipping of a file; a true peak
+    above 0 dBTP or clipped samples are named in plain words (on stderr)."""
+    from songforge.measure.advice import peak_warnings
     from songforge.measure.metrics import measure_file
     from songforge.music import Key
 
     try:
-        metrics = measure_file(file, vocals_path=vocals, bpm=bpm, key=Key.parse(key) if key else None).to_dict()
+        measured = measure_file(file, vocals_path=vocals, bpm=bpm, key=Key.parse(key) if key else None)
     except (SongforgeError, ValueError) as error:
         fail(error)
+    metrics = measured.to_dict()
     if as_json:
         typer.echo(json.dumps(metrics, indent=2))
     else:
         width = max(map(len, metrics))
         typer.echo("\n".join(f"{k:<{width}}  {_fmt(v)}" for k, v in metrics.items()))
+    for line in peak_warnings(measured):
+        typer.secho(f"warning: {line}", fg=typer.colors.YELLOW, err=True)
 
 
 def _run(file: Path, out: Path, tracking_uri: str | None, concurrency: int | None, flow_name: str,
