@@ -188,3 +188,14 @@ def test_the_table_has_our_row_first_then_every_published_row_and_the_reasons(tm
     assert float(shipped[0]["per"]) == pytest.approx(0.2) and shipped[0]["source"] == "songforge"
     assert (tmp_path / "wildsongbench-untaken.csv").read_text().startswith("prompt,reason\n2,")
     assert markdown(table_rows(our_row([], "x"), published()), result, published()).count("\n| **x** | 0 |") == 1
+
+
+def test_the_published_table_is_package_data_of_an_installed_songforge():
+    """pyproject's package-data patterns take every file of songforge/data/bench into a wheel."""
+    import fnmatch
+    import tomllib
+
+    root = Path(__file__).resolve().parents[1]
+    patterns = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["songforge"]
+    files = [p.relative_to(root / "songforge").as_posix() for p in (root / "songforge" / "data" / "bench").iterdir()]
+    assert files and all(any(fnmatch.fnmatch(f, pattern) for pattern in patterns) for f in files), (files, patterns)
