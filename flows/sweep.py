@@ -17,7 +17,7 @@ from songforge.report.album import song_metrics
 from songforge.report.compare import TakeSong, write_comparison
 from songforge.report.safe_text import markdown_text
 from songforge.sweep import SweepPlan, Take
-from songforge.sweep_best import derived_metrics, parse_best
+from songforge.sweep_best import derived_metrics, parse_best, swept_metrics
 from tasks.cache import cached_task
 from tasks.track import TrackedRun, default_tracking_uri, finish_sweep_run, log_take, runs_page, start_sweep_run
 
@@ -50,7 +50,7 @@ def sweep_file_flow(sweep_file: str, out_dir: str = "out", tracking_uri: str | N
 
 
 def run_sweep(plan: SweepPlan, out_dir: Path, tracking_uri: str, best: str | None) -> dict:
-    rule = parse_best(best, source=plan.source) if best else None
+    rule = parse_best(best, source=plan.source, available=swept_metrics(plan.album)) if best else None
     folder = plan.folder(out_dir)
     parent = start_sweep_run(plan, tracking_uri)
     albums = {take.id: plan.album_for(take) for take in plan.takes}

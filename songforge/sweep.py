@@ -26,7 +26,7 @@ from .params import FIXES, AlbumSpec, MasterSpec, MixSpec, SongSpec
 from .params_file import excerpt, read_yaml_file
 from .paths import inside, readable_slug, slugify
 from .problems import validation_problems
-from .sweep_best import parse_best
+from .sweep_best import parse_best, swept_metrics
 
 MASTER_KEYS = ("reference", "target_lufs", "true_peak_dbtp")
 SONG_KEYS = ("seed",)
@@ -96,7 +96,7 @@ def load_sweep(path: Path, roots: Roots = None) -> SweepPlan:
         raise ParamsError("grid", "nothing to sweep", "give 'grid:', 'takes:', 'seeds:' or 'references:'", source)
     swept = tuple(dict.fromkeys(k for take in takes for k in take.overrides))
     if raw.get("best") is not None:
-        parse_best(str(raw["best"]), source=source, field="best")
+        parse_best(str(raw["best"]), source=source, field="best", available=swept_metrics(album))
     return SweepPlan(name=str(raw.get("name") or path.stem), source=source, album=album, swept=swept,
                      takes=tuple(takes), best=raw.get("best"))
 

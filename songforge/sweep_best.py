@@ -39,6 +39,14 @@ def parse_best(text: str, source: str | None = None, field: str = "--best",
     return parse_rule(str(text), field, source)
 
 
+def swept_metrics(album: Any) -> list[str] | None:
+    """The metrics the swept songs' planned steps make (None when a planned metrics step declares none)."""
+    from .plan import metric_names
+
+    names = [metric_names(song, album) for song in album.songs]
+    return None if any(found is None for found in names) else [name for found in names for name in found]
+
+
 def derived_metrics(measured: dict[str, Any], song: SongSpec, master: MasterSpec) -> dict[str, float | None]:
     """Distances from what was asked: LUFS from the loudness target (None when mastered to a reference), tempo from bpm."""
     lufs, tempo = measured.get("lufs"), measured.get("tempo_bpm")

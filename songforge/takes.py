@@ -51,7 +51,8 @@ def keep_take(rule: SelectRule, seeds: Sequence[int], takes: Sequence[Mapping[st
     the data of their `metric_steps`; the kept take's outputs, linked into `song_folder`, by step name, and under
     "takes" takes.json (every take's seed, folder, metrics and flags; the kept one; the reason).
 
-    When every take is flagged (or none can be ranked), nothing is linked: only "takes", with `kept` None.
+    When every take is flagged (or none can be ranked), nothing is linked: only "takes", with `kept` None, its record
+    in takes/none-kept-of-<n>.json.
     """
     indices = list(indices if indices is not None else range(len(takes)))
     metrics = [_metrics(outputs, metric_steps) for outputs in takes]
@@ -59,8 +60,10 @@ def keep_take(rule: SelectRule, seeds: Sequence[int], takes: Sequence[Mapping[st
     record = {"rule": str(rule), "kept": None if choice.index is None else indices[choice.index],
               "reason": choice.reason, "takes": [_take_record(index, seed, song_folder, m, rule)
                                                  for index, seed, m in zip(indices, seeds, metrics)]}
-    kept = {} if choice.index is None else _link_take(takes[choice.index], song_folder,
-                                                      [take_folder(song_folder, i) for i in indices])
+    if choice.index is None:  # not takes.json: a round that kept none must not undo the next round's choice
+        where = song_folder / TAKES_FOLDER / f"none-kept-of-{len(indices)}.json"
+        return {"takes": output("takes", record, takes=write_json(where, record))}
+    kept = _link_take(takes[choice.index], song_folder, [take_folder(song_folder, i) for i in indices])
     return {**kept, "takes": output("takes", record, takes=write_json(song_folder / "takes.json", record))}
 
 

@@ -26,5 +26,5 @@ def log_kept_take(parent: TrackedRun, song: SongSpec, kept: dict[str, StageOutpu
     record = kept["takes"].data
     if record["kept"] is None:
         raise NoTakeKept(f"no take kept by {record['rule']}: {record['reason']} (retakes: {song.retakes}); "
-                         "raise 'retakes:' or 'takes:', or see takes.json in the song's folder")
+                         f"raise 'retakes:' or 'takes:' (every take's numbers: {kept['takes'].path('takes')})")
     return log_song.fn(parent, take_song(song, record["kept"]), kept, master, view)

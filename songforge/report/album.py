@@ -16,6 +16,7 @@ from ..paths import slugify, write_json, write_text
 from .album_metrics import album_metrics, song_numbers, tempo_error_pct
 from .html import SongReport, album_report_html
 from .safe_text import csv_text
+from .takes import TakesReport, takes_report
 
 
 def song_metrics(results: dict, view: Any) -> dict[str, Any] | None:
@@ -86,12 +87,19 @@ def _song_report(song, results: dict, album_dir: Path, targets: dict, view: Any)
     images = [path for step, role in view.pictures if (path := file(step, role))]
     take = file(*view.take) if view.take else None
     error = results.get("error")
+    takes = takes_report(results, view, album_dir)
     return SongReport(
         title=song.title, folder=_folder(song, results, album_dir), audio=audio, lyrics=song.sections.text,
         images=images, metrics=song_metrics(results, view) or {}, targets=targets,
         sections=_take_sections(album_dir / take) if take else [], error=None if error is None else str(error),
-        subtitle=f"{song.musical_key.name} · {song.bpm:g} BPM · {song.style} · seed {song.seed} · {song.engine.name} engine",
-    )
+        subtitle=f"{song.musical_key.name} · {song.bpm:g} BPM · {song.style} · seed {_seed(song, takes)} · "
+                 f"{song.engine.name} engine", takes=takes)
+
+
+def _seed(song, takes: TakesReport | None) -> str:
+    """The song's seed; the kept take's, for a song made as takes."""
+    kept = [take.seed for take in takes.takes if take.kept] if takes else []
+    return f"{kept[0]} (take of {song.seed})" if kept else str(song.seed)
 
 
 def _take_sections(take_json: Path) -> list[tuple[float, str]]:

@@ -11,11 +11,12 @@ from dataclasses import dataclass, field
 from html import escape
 from importlib import resources
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 from ..errors import ParamsError
 from ..paths import write_text
 from .cards import relative, song_card
+from .takes import takes_html
 from .values import Metric, format_metric, label_and_unit, meets_target, target_text
 
 __all__ = ["SongReport", "album_report_html", "meets_target"]
@@ -47,6 +48,7 @@ class SongReport:
     sections: Sequence[tuple[float, str]] = ()
     error: str | None = None
     subtitle: str = ""
+    takes: Any = None  # a TakesReport (report/takes.py) for a song made as takes, shown after its card
 
     def __post_init__(self) -> None:
         for name in ("title", "lyrics", "subtitle"):
@@ -96,7 +98,8 @@ def album_report_html(album_title: str, songs: Sequence[SongReport], path: Path)
     if not songs or not all(isinstance(song, SongReport) for song in songs):
         raise ParamsError("songs", "needs at least one SongReport", "pass a list of SongReport, one per song")
     body = "\n".join([_album_header(album_title, songs), _overview(songs)]
-                     + [song_card(index, song, path.parent) for index, song in enumerate(songs, start=1)])
+                     + [song_card(index, song, path.parent) + (takes_html(index, song.takes) if song.takes else "")
+                        for index, song in enumerate(songs, start=1)])
     return write_text(path, _page(album_title, _nav(album_title, songs), body))
 
 
