@@ -5,7 +5,6 @@ last sections; the thresholds a song sets; the review page's line for a flagged 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest

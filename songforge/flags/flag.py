@@ -28,7 +28,7 @@ class Flag:
 
 
 def flag_metrics(flags: list[Flag]) -> dict[str, int | str]:
-    """The step's metrics: `failed` (flags raised), `flag_<name>` 0/1 each, `flags_note` (the raised ones' summaries)."""
+    """The step's metrics: `failed` (flags raised), `flag_<name>` 0/1 each, `flags_note` (raised ones' summaries)."""
     raised = [flag for flag in flags if flag.raised]
     return {"failed": len(raised), **{f"flag_{flag.name}": int(flag.raised) for flag in flags},
             "flags_note": "; ".join(f"{flag.name.replace('_', ' ')}: {flag.summary}" for flag in raised)}

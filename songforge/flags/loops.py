@@ -59,7 +59,8 @@ def longest_loop(features: np.ndarray, loud: np.ndarray, limits: LoopLimits) -> 
     least `similarity`, both loud) repeats most; Loop(1, 0, 0, 0) when nothing repeats."""
     rate = ANALYSIS_RATE / HOP
     best = Loop(1.0, 0.0, 0.0, 0.0)
-    for lag in range(max(1, int(limits.min_period_s * rate)), min(int(limits.max_period_s * rate), len(features) - 1) + 1):
+    shortest = max(1, int(limits.min_period_s * rate))
+    for lag in range(shortest, min(int(limits.max_period_s * rate), len(features) - 1) + 1):
         match = (np.einsum("ij,ij->i", features[:-lag], features[lag:]) >= limits.similarity) & loud[:-lag] & loud[lag:]
         starts, ends = true_runs(match)
         if not starts.size:
