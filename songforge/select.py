@@ -8,7 +8,6 @@ metric (the flags step's count of raised failure flags; missing counts as 0) is 
 
 from __future__ import annotations
 
-import dataclasses
 import difflib
 import math
 from dataclasses import dataclass
@@ -136,13 +135,6 @@ def check_metrics(rule: SelectRule, available: Iterable[str], field: str = "sele
             hint = f" (did you mean '{close[0]}'?)" if close else ""
             raise ParamsError(field, f"{excerpt(metric)} is not a metric {where}",
                               f"use one of: {', '.join(names) or 'none'}{hint}, or add the step that makes it", source)
-
-
-def measured_metrics() -> tuple[str, ...]:
-    """The numbers the measure step records: SongMetrics' fields but the key's name and the pitch contour."""
-    from .measure.metrics import SongMetrics
-
-    return tuple(f.name for f in dataclasses.fields(SongMetrics) if f.name not in ("key", "pitch"))
 
 
 # -- choosing -------------------------------------------------------------------------------------

@@ -3,11 +3,19 @@ vocabulary, its derived metrics (distances from what was asked), and the pick pe
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Iterable
 
 from .params import MasterSpec, SongSpec
 from .select import EITHER_WAY as _EITHER_WAY, MAXIMISE as _MAXIMISE, MINIMISE as _MINIMISE
-from .select import Criterion, SelectRule, check_metrics, choose, measured_metrics, number, parse_rule
+from .select import Criterion, SelectRule, check_metrics, choose, number, parse_rule
+
+def measured_metrics() -> tuple[str, ...]:
+    """The numbers the measure step records: SongMetrics' fields but the key's name and the pitch contour."""
+    from .measure.metrics import SongMetrics
+
+    return tuple(f.name for f in dataclasses.fields(SongMetrics) if f.name not in ("key", "pitch"))
+
 
 DERIVED = ("lufs_error", "tempo_error_bpm")  # a sweep's own: how far each take is from what it asked for
 

@@ -15,7 +15,7 @@ from ..paths import atomic_path, write_json
 from ..licences import MIT
 from ..registry import register_step
 from ..step import Inputs, Progress, Step
-from ..select import measured_metrics
+from ..sweep_best import measured_metrics
 
 
 class Request(Frozen):
