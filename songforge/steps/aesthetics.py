@@ -1,0 +1,69 @@
+"""The aesthetics step: Meta's Audiobox Aesthetics ratings of the master (songforge.judge.aesthetics), as
+`audiobox_pq`, `audiobox_pc`, `audiobox_ce` and `audiobox_cu`.
+
+Opt-in (no weights exist on a fresh machine): a song or the album's defaults writes `aesthetics: {}` (the
+default checkpoint, `songforge models pull audiobox-aesthetics`), or `aesthetics: {model: NAME_OR_FOLDER}`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field
+
+from ..artifacts import StageOutput, output
+from ..audio.io import read_audio
+from ..judge import aesthetics as judge
+from ..judge.folders import identity, licence_of, need
+from ..params import Frozen
+from ..paths import write_json
+from ..registry import register_step
+from ..step import Inputs, Progress, Step
+
+
+class AestheticsSettings(Frozen):
+    """What a song may set for its Audiobox Aesthetics ratings."""
+
+    model: str = Field(judge.NAME, min_length=1, description="a catalogue name (`songforge models pull NAME`) or "
+                       "a folder with an Audiobox Aesthetics config.json and model.safetensors")
+
+
+class AestheticsCall(Frozen):
+    """What a song's ratings depend on: the checkpoint and its files' identity."""
+
+    model: str
+    model_identity: str
+
+
+def aesthetics_call(song: Any, album: Any) -> AestheticsCall | None:
+    settings = song.steps.get("aesthetics")
+    if settings is None:
+        return None
+    return AestheticsCall(model=settings.model, model_identity=identity(settings.model, judge.NEEDED))
+
+
+def rate_master(call: AestheticsCall, inputs: Inputs, folder: Path, progress: Progress | None = None) -> StageOutput:
+    """aesthetics.json (the ratings, the checkpoint and its licence); the data are the song's audiobox_* metrics."""
+    import torch
+
+    from ..device_memory import free_memory
+
+    audio, rate = read_audio(inputs["master"].path("master"))
+    model = judge.load_aesthetics(call.model, "cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        ratings = judge.aesthetics_scores(model, audio, rate)
+    finally:
+        del model
+        free_memory()
+    metrics = {f"audiobox_{axis.lower()}": value for axis, value in ratings.items()}
+    record = {**metrics, "model": call.model, "model_identity": call.model_identity,
+              "licence": str(licence_of(call.model))}
+    return output("aesthetics", metrics, aesthetics=write_json(folder / "aesthetics.json", record))
+
+
+STEP = register_step(Step(
+    name="aesthetics", version="1", phase="measure", params=aesthetics_call, run=rate_master,
+    settings=AestheticsSettings, reads=("master",), makes=("aesthetics",), artifacts=("aesthetics",), metrics=True,
+    loads_models=True, licence=lambda call: licence_of(call.model),
+    models=lambda call: [need("aesthetics", call.model, judge.NEEDED)]))
