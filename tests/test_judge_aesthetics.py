@@ -131,3 +131,35 @@ def test_a_commercial_album_reads_the_licence_of_the_aesthetics_model(random_mod
     check_album(album_of(tmp_path, {"aesthetics": {}}, commercial=True), models=False)  # CC-BY-4.0
     with pytest.raises(ParamsError, match=f"step 'aesthetics' uses {RANDOM_AESTHETICS}, whose terms nobody"):
         check_album(album_of(tmp_path, {"aesthetics": {"model": str(random_model)}}, commercial=True), models=False)
+
+
+def test_a_pull_takes_the_safetensors_and_config_not_the_pickle(tmp_path, monkeypatch):
+    """No download here: huggingface_hub's snapshot_download is faked, serving the repo's file names with
+    placeholder bytes; the catalogue's patterns, the record and the check before any run are real."""
+    import fnmatch
+
+    import huggingface_hub
+
+    from songforge.catalogue import pull
+
+    repo = ["README.md", ".gitattributes", "assets/aes_model.png", "checkpoint.pt", "config.json",
+            "model.safetensors"]
+    calls = []
+
+    def fake_snapshot_download(repo_id, *, revision, local_dir, allow_patterns):
+        calls.append((repo_id, revision))
+        for name in repo:
+            if any(fnmatch.fnmatch(name, pattern) for pattern in allow_patterns):
+                (Path(local_dir) / name).parent.mkdir(parents=True, exist_ok=True)
+                (Path(local_dir) / name).write_bytes(b"placeholder")
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", fake_snapshot_download)
+    monkeypatch.setenv("SONGFORGE_MODELS", str(tmp_path / "models"))
+    album = album_of(tmp_path, {"aesthetics": {}})
+    with pytest.raises(EngineError):
+        check_album(album)
+    folder = pull(NAME)
+    assert calls == [("facebook/audiobox-aesthetics", "9b1dd8e5df9af7216e836a98974fe3b82c56ded6")]
+    assert sorted(path.name for path in folder.iterdir() if not path.name.startswith("songforge")) == [
+        "config.json", "model.safetensors"]  # the 416 MB pickle (checkpoint.pt) is neither fetched nor loaded
+    check_album(album)

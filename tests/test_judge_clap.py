@@ -134,3 +134,33 @@ def test_bad_settings_name_the_field(tmp_path):
     with pytest.raises(ParamsError) as error:
         album_of(tmp_path, {"clap": {"modle": "x"}})
     assert "songs[0].clap.modle" in str(error.value) and "Fix:" in str(error.value)
+
+
+def test_a_pull_takes_every_file_the_hub_repo_has_that_loading_reads(tiny_clap, tmp_path, monkeypatch):
+    """No download here: huggingface_hub's snapshot_download is faked, serving the repo's file names (with the tiny
+    random model's bytes where it has such a file); the catalogue's patterns, the record and the check are real."""
+    import fnmatch
+
+    import huggingface_hub
+
+    from songforge.catalogue import pull
+
+    repo = ["README.md", ".gitattributes", "config.json", "preprocessor_config.json", "pytorch_model.bin",
+            "special_tokens_map.json", "tokenizer.json", "tokenizer_config.json", "vocab.json", "merges.txt"]
+    calls = []
+
+    def fake_snapshot_download(repo_id, *, revision, local_dir, allow_patterns):
+        calls.append((repo_id, revision))
+        Path(local_dir).mkdir(parents=True, exist_ok=True)
+        for name in repo:
+            if any(fnmatch.fnmatch(name, pattern) for pattern in allow_patterns):
+                source = tiny_clap / name
+                (Path(local_dir) / name).write_bytes(source.read_bytes() if source.is_file() else b"{}")
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", fake_snapshot_download)
+    monkeypatch.setenv("SONGFORGE_MODELS", str(tmp_path / "models"))
+    folder = pull(NAME)
+    assert calls == [("laion/larger_clap_music", "a0b4534a14f58e20944452dff00a22a06ce629d1")]
+    assert sorted(path.name for path in folder.iterdir() if not path.name.startswith("songforge")) == sorted(
+        repo[2:])  # every file but the card and git's attributes
+    check_album(album_of(tmp_path, {"clap": {}}))  # pulled: the check before any run lets the song through
