@@ -134,6 +134,9 @@ def test_bad_settings_name_the_field(tmp_path):
     with pytest.raises(ParamsError) as error:
         album_of(tmp_path, {"clap": {"modle": "x"}})
     assert "songs[0].clap.modle" in str(error.value) and "Fix:" in str(error.value)
+    tagless = album_of(tmp_path, {"clap": {}, "genre": [], "voice": []})
+    with pytest.raises(ParamsError, match="clap.text"):
+        check_album(tagless, models=False)  # nothing to score against: said before any run
 
 
 def test_a_pull_takes_every_file_the_hub_repo_has_that_loading_reads(tiny_clap, tmp_path, monkeypatch):

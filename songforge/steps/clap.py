@@ -13,6 +13,7 @@ from pydantic import Field
 
 from ..artifacts import StageOutput, output
 from ..audio.io import read_audio
+from ..errors import ParamsError
 from ..judge import clap as judge
 from ..judge.folders import identity, licence_of, need
 from ..params import Frozen
@@ -42,8 +43,11 @@ def clap_call(song: Any, album: Any) -> ClapCall | None:
     settings = song.steps.get("clap")
     if settings is None:
         return None
-    return ClapCall(model=settings.model, text=settings.text or song.style,
-                    model_identity=identity(settings.model, judge.NEEDED))
+    text = settings.text or song.style
+    if not text.strip():
+        raise ParamsError("clap.text", "is not set and the song has no style tags to score the master against",
+                          "give the song genre, mood, instrument or voice tags, or set clap.text")
+    return ClapCall(model=settings.model, text=text, model_identity=identity(settings.model, judge.NEEDED))
 
 
 def score_clap(call: ClapCall, inputs: Inputs, folder: Path, progress: Progress | None = None) -> StageOutput:
