@@ -17,6 +17,14 @@ pip install -q --no-deps "audio-separator==0.47.1"
 # tinysoundfont renders SoundFonts with no system library; it declares pyaudio
 # (portaudio headers) only for live playback, which songforge never uses.
 pip install -q --no-deps "tinysoundfont==0.3.7"
+# The muq package (MuQ / MuQ-MuLan reference code), for the parity tests of songforge/judge/muq.py only (the
+# library has its own loader): its x-clip dependency declares torchvision (never here; the tests import x-clip's
+# tokenizer module alone), so both go in without their declared dependencies.
+pip install -q --no-deps "muq==0.1.0" "x-clip==0.14.4" "easydict==1.14" "ftfy==6.3.1"
+# audiobox_aesthetics: songforge.judge.aesthetics builds its model class (AesMultiOutput: torch, huggingface_hub);
+# its inference code, used by the parity tests only, needs torchaudio (pure-Python mode here, below), tqdm, rich.
+# It declares torchaudio and submitit (its CLI's cluster launcher): installed without its declared dependencies.
+pip install -q --no-deps "audiobox_aesthetics==0.0.4"
 # torchcrepe imports torchaudio, whose only release for this torch is a CUDA build.
 # Without its compiled libs torchaudio runs in pure-Python mode, which is all
 # torchcrepe needs. A CUDA machine keeps its working torchaudio.
@@ -24,6 +32,7 @@ if ! .venv/bin/python -c "import torchaudio" 2>/dev/null; then
     rm -f .venv/lib/python*/site-packages/torchaudio/lib/*.so
 fi
 .venv/bin/python -c "import torchcrepe, tinysoundfont, prefect, mlflow, audio_separator.separator" >/dev/null
+.venv/bin/python -c "import audiobox_aesthetics.model.aes, audiobox_aesthetics.infer" >/dev/null
 .venv/bin/python -c "from transformers import LlamaForCausalLM" >/dev/null  # no torchvision crept in
 # Debian packages: chromium lets tests open the review page headless (playwright drives it; no browser
 # download); ffmpeg, without which audio-separator will not start; a CJK font lets song titles in Chinese,
@@ -32,6 +41,7 @@ fi
 wanted=()
 command -v chromium >/dev/null 2>&1 || wanted+=(chromium)
 command -v ffmpeg >/dev/null 2>&1 || wanted+=(ffmpeg)  # audio-separator refuses to start without it
+command -v espeak-ng >/dev/null 2>&1 || wanted+=(espeak-ng)  # phonemizer's backend (lyric intelligibility: PER)
 fc-list 2>/dev/null | grep -qiE "wqy|noto sans cjk" || wanted+=(fonts-wqy-zenhei)
 if [ ${#wanted[@]} -gt 0 ]; then
     if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then

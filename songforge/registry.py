@@ -28,6 +28,12 @@ SONG_STEPS = (
     "songforge.steps.mix",
     "songforge.steps.master",
     "songforge.steps.measure",
+    "songforge.steps.flags",
+    "songforge.steps.mulan",
+    "songforge.steps.songeval",
+    "songforge.steps.clap",
+    "songforge.steps.aesthetics",
+    "songforge.steps.intelligibility",
     "songforge.steps.plots",
 )
 PLUGIN_GROUP = "songforge.plugins"

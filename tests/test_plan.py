@@ -35,16 +35,17 @@ def sources(plan) -> dict[str, dict[str, str]]:
 def test_a_songs_plan_is_its_song_steps_and_its_engines_in_phase_order():
     sketch = album()
     plan = plan_song(sketch.songs[0], sketch)
-    assert plan.names == ("lyrics", "generate", "mix", "master", "measure", "plots")
+    assert plan.names == ("lyrics", "generate", "mix", "master", "measure", "flags", "plots")
     assert sources(plan)["mix"] == {"vocals": "generate", "instrumental": "generate"}
     assert sources(plan)["measure"] == {"master": "master", "vocals": "generate"}
     yue = album(engine={"name": "yue"})
     names = plan_song(yue.songs[0], yue).names
-    assert names == ("lyrics", "yue-stage1", "yue-stage2", "yue-decode", "mix", "master", "measure", "plots")
+    assert names == ("lyrics", "yue-stage1", "yue-stage2", "yue-decode", "mix", "master", "measure", "flags",
+                     "plots")
     assert sources(plan_song(yue.songs[0], yue))["yue-stage2"] == {"vtrack": "yue-stage1", "itrack": "yue-stage1"}
     view = plan.view()
     assert view.players[0] == ("master", "master", "preview")  # the last step's player is the song's main one
-    assert view.metrics == ("measure",) and view.take == ("generate", "take")
+    assert view.metrics == ("measure", "flags") and view.take == ("generate", "take")
 
 
 def test_a_step_that_remakes_a_role_feeds_every_later_reader_of_it(monkeypatch):
@@ -55,7 +56,7 @@ def test_a_step_that_remakes_a_role_feeds_every_later_reader_of_it(monkeypatch):
     try:
         spec = album()
         plan = plan_song(spec.songs[0], spec)
-        assert plan.names == ("lyrics", "generate", "mix", "gain", "master", "measure", "plots")
+        assert plan.names == ("lyrics", "generate", "mix", "gain", "master", "measure", "flags", "plots")
         assert sources(plan)["gain"] == {"mix": "mix"} and sources(plan)["master"] == {"mix": "gain"}
     finally:
         _unregister(songforge_gain.STEP)

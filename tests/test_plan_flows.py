@@ -57,8 +57,8 @@ def test_a_plugin_step_runs_in_the_album_flow_cached_shown_and_tracked(gain_step
     from flows.song import stages_of
 
     album = load_album(write_album(tmp_path, [{"title": "One", "lyrics": LYRICS, "duration_s": 10}]))
-    assert stages_of(album.songs[0], album) == ("lyrics", "generate", "mix", "gain", "master", "measure", "plots",
-                                                "track")  # what the CLI's progress bar counts
+    assert stages_of(album.songs[0], album) == ("lyrics", "generate", "mix", "gain", "master", "measure", "flags",
+                                                "plots", "track")  # what the CLI's progress bar counts
     uri, out = f"sqlite:///{tmp_path / 'mlflow.db'}", str(tmp_path / "out")
     first = album_flow(album, out, uri, return_state=True)
     result = first.result()

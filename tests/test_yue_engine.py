@@ -92,7 +92,8 @@ def test_each_step_is_keyed_on_its_own_params():
     from tasks.cache import canonical
 
     base, changed = step_params(song()), step_params(song(stage2_model="/elsewhere/yue-s2"))
-    assert list(base) == ["lyrics", "yue-stage1", "yue-stage2", "yue-decode", "mix", "master", "measure", "plots"]
+    assert list(base) == ["lyrics", "yue-stage1", "yue-stage2", "yue-decode", "mix", "master", "measure", "flags",
+                          "plots"]
     assert base["yue-stage1"] == changed["yue-stage1"] and base["yue-stage2"] != changed["yue-stage2"]
     assert base["yue-decode"].settings == changed["yue-decode"].settings
     rebatched = step_params(song(stage1_batch_size=2, stage2_batch_size=1, memory="resident"))
