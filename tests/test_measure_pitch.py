@@ -114,3 +114,18 @@ def test_unknown_model_is_refused_naming_the_field():
     with pytest.raises(ParamsError, match="pitch_model"):
         vocal_pitch(np.zeros(RATE, dtype=np.float32), RATE, model="huge")
 
+
+
+def test_banded_viterbi_finds_librosas_dense_path():
+    import librosa
+
+    from songforge.measure.pitch import LEAP_PROBABILITY, _transition, _viterbi_bins
+
+    rng = np.random.default_rng(3)
+    # A wandering pitch with noise, an octave slip and a real leap: the paths must agree bin for bin.
+    centre = np.concatenate([np.linspace(120, 140, 80), np.full(10, 80.0), np.full(60, 200.0)])
+    bins = np.arange(360)[None, :]
+    salience = np.exp(-0.5 * ((bins - centre[:, None]) / 3.0) ** 2) + 0.05 * rng.random((centre.size, 360))
+    emission = salience / salience.sum(axis=1, keepdims=True) + 1e-9
+    expected = librosa.sequence.viterbi(emission.T, _transition(LEAP_PROBABILITY))
+    assert np.array_equal(_viterbi_bins(salience), expected)

@@ -152,12 +152,45 @@ def _viterbi_bins(salience: np.ndarray) -> np.ndarray:
 
     Emissions are the salience normalised per frame, as CREPE does; torchcrepe's softmax
     over sigmoid outputs is nearly flat and lets the transition penalty hold the path
-    an octave off through whole notes.
+    an octave off through whole notes. The same path as librosa.sequence.viterbi with the
+    dense _transition matrix, in a fifteenth of the time: a bin is reached from its +-11 band
+    or, at one flat cost, from the best bin anywhere.
     """
-    import librosa
-
     emission = salience / np.maximum(salience.sum(axis=1, keepdims=True), 1e-12) + 1e-9
-    return librosa.sequence.viterbi(emission.T, _transition(LEAP_PROBABILITY))
+    log_prob = np.log(emission.astype(np.float64) + _TINY)
+    sources, log_band, log_far = _banded(LEAP_PROBABILITY)
+    rows = np.arange(PITCH_BINS)
+    value = log_prob[0] + np.log(1.0 / PITCH_BINS + _TINY)
+    pointer = np.zeros(log_prob.shape, dtype=np.int64)
+    for t in range(1, log_prob.shape[0]):
+        candidates = value[sources] + log_band  # (360 targets, 23 sources)
+        best = candidates.argmax(axis=1)
+        near, far_from = candidates[rows, best], int(value.argmax())
+        far = value[far_from] + log_far
+        pointer[t] = np.where(far > near, far_from, sources[rows, best])
+        value = np.maximum(near, far) + log_prob[t]
+    path = np.zeros(log_prob.shape[0], dtype=np.int64)
+    path[-1] = int(value.argmax())
+    for t in range(log_prob.shape[0] - 1, 0, -1):
+        path[t - 1] = pointer[t, path[t]]
+    return path
+
+
+_TINY = np.finfo(np.float64).tiny  # librosa's epsilon under every log
+_BAND = 11  # bins each side that _transition's triangle reaches
+
+
+@functools.lru_cache(maxsize=2)
+def _banded(leap_probability: float) -> tuple[np.ndarray, np.ndarray, float]:
+    """_transition as bands: (360, 23) source bins of each target (clipped at the edges), their log
+    transition (-inf where clipped), and the log of the flat cost of any other jump."""
+    log_transition = np.log(_transition(leap_probability) + _TINY)
+    targets = np.arange(PITCH_BINS)[:, None]
+    sources = targets + np.arange(-_BAND, _BAND + 1)[None, :]
+    inside = (sources >= 0) & (sources < PITCH_BINS)
+    sources = np.clip(sources, 0, PITCH_BINS - 1)
+    log_band = np.where(inside, log_transition[sources, targets], -np.inf)
+    return sources, log_band, float(np.log(leap_probability / PITCH_BINS + _TINY))
 
 
 @functools.lru_cache(maxsize=2)
