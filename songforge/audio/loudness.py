@@ -55,7 +55,7 @@ def _chunk_true_peak(audio: np.ndarray, start: int, oversample: int) -> float:
 
     lo = max(0, start - _TRUE_PEAK_MARGIN)
     hi = min(audio.shape[0], start + TRUE_PEAK_CHUNK + _TRUE_PEAK_MARGIN)
-    upsampled = resample_poly(audio[lo:hi].astype(np.float64), oversample, 1, axis=0)
+    upsampled = resample_poly(audio[lo:hi], oversample, 1, axis=0)  # float32 in, float32 out: ample for a peak
     # Keep only the span this chunk owns: edges of the padded span ring against implied zeros.
     first = (start - lo) * oversample
     last = first + min(TRUE_PEAK_CHUNK, audio.shape[0] - start) * oversample
@@ -113,8 +113,13 @@ def _k_weighted(audio: np.ndarray, sample_rate: int) -> np.ndarray:
 
 
 def _loudness_channels(audio: np.ndarray) -> np.ndarray:
-    """(samples,) or (samples, channels) -> float64 (samples, <=5) in L, R, C, Ls, Rs order."""
-    audio = np.asarray(audio, dtype=np.float64)
+    """(samples,) or (samples, channels) -> float (samples, <=5) in L, R, C, Ls, Rs order.
+
+    float32 stays float32: the K-weighting filters and block energies hold EBU conformance in it (tested),
+    and a float64 copy of a whole song would double the memory.
+    """
+    audio = np.asarray(audio)
+    audio = audio if audio.dtype in (np.float32, np.float64) else audio.astype(np.float64)
     audio = audio[:, None] if audio.ndim == 1 else audio
     if audio.ndim != 2 or audio.shape[1] not in (1, 2, 3, 4, 5, 6):
         raise AudioError(
