@@ -1,8 +1,8 @@
 """Which of the benchmark's metric steps can run here: those registered whose models are pulled.
 
 Each metric is an opt-in step with settings (clap, aesthetics, mulan, songeval, intelligibility): the bench
-switches on, with its default settings, every one whose models are on disk, and names each other one with the
-reason and the command that fixes it, so a missing column says why.
+switches on, with the protocol's settings (four ASR passes), every one whose models are on disk, and names each
+other one with the reason and the command that fixes it, so a missing column says why.
 """
 
 from __future__ import annotations
@@ -14,15 +14,10 @@ from ..album_file import album_from_dict
 from ..errors import SongforgeError
 from ..registry import song_steps
 
-# The benchmark's metric steps, in table order, and the data keys each one gives (the issue-13 contract).
-METRIC_STEPS: dict[str, tuple[str, ...]] = {
-    "aesthetics": ("audiobox_pq", "audiobox_pc", "audiobox_ce", "audiobox_cu"),
-    "mulan": ("mulan",),
-    "intelligibility": ("per", "wer"),
-    "songeval": ("songeval_coherence", "songeval_memorability", "songeval_naturalness", "songeval_clarity",
-                 "songeval_musicality"),
-    "clap": ("clap_score",),
-}
+# The benchmark's metric steps, in table order (each step declares the metric names it gives: Step.metric_names),
+# and the settings the benchmark's protocol gives them: each candidate's PER is the lowest of four ASR passes.
+METRIC_STEPS = ("aesthetics", "mulan", "intelligibility", "songeval", "clap")
+PROTOCOL: dict[str, dict[str, Any]] = {"intelligibility": {"passes": 4}}
 _PROBE_LYRICS = "[verse]\nA line to sing\n"
 
 
@@ -34,7 +29,7 @@ class MetricChoice:
     not_measured: dict[str, str]  # step name -> "model X not pulled (songforge models pull X)", ...
 
 
-def choose_metrics(engine: str, wanted: tuple[str, ...] = tuple(METRIC_STEPS)) -> MetricChoice:
+def choose_metrics(engine: str, wanted: tuple[str, ...] = METRIC_STEPS) -> MetricChoice:
     """Every wanted metric step that can run for songs of `engine`: registered, its default settings valid, its
     models on disk. Nothing is loaded: models are checked as the check before a run checks them."""
     registered = {step.name: step for step in song_steps()}
@@ -44,17 +39,18 @@ def choose_metrics(engine: str, wanted: tuple[str, ...] = tuple(METRIC_STEPS)) -
         reason = (f"no '{name}' step in this songforge" if step is None or step.settings is None
                   else _unusable(step, engine))
         if reason is None:
-            settings[name] = {}
+            settings[name] = dict(PROTOCOL.get(name, {}))
         else:
             not_measured[name] = reason
     return MetricChoice(settings, not_measured)
 
 
 def _unusable(step: Any, engine: str) -> str | None:
-    """Why the step cannot run with default settings on a song of `engine` (None: it can)."""
+    """Why the step cannot run with the protocol's settings on a song of `engine` (None: it can)."""
     try:
         album = album_from_dict({"title": "probe", "songs": [{"title": "probe", "lyrics": _PROBE_LYRICS,
-                                                             "engine": {"name": engine}, step.name: {}}]})
+                                                             "engine": {"name": engine},
+                                                             step.name: PROTOCOL.get(step.name, {})}]})
         params = step.params(album.songs[0], album)
         needs = step.models(params) if step.models and params is not None else []
     except SongforgeError as error:  # e.g. settings that need a value, or a model the params could not find
@@ -67,4 +63,6 @@ def _unusable(step: Any, engine: str) -> str | None:
 
 
 def metric_keys(step: str) -> tuple[str, ...]:
-    return METRIC_STEPS.get(step, ())
+    """The metric names a registered step declares (none for a step this songforge lacks)."""
+    found = {registered.name: registered.metric_names for registered in song_steps()}
+    return tuple(found.get(step, ()))

@@ -17,16 +17,16 @@ from pydantic import Field
 from ..params import Frozen
 from ..paths import write_text
 from ..report.safe_text import csv_text, markdown_text
-from .metrics import METRIC_STEPS
+from .metrics import metric_keys
 from .published import Published
 from .songs import Untaken
 
-SONGEVAL_KEYS = METRIC_STEPS["songeval"]
 # Table column -> (label, the metric step that gives it (None: no songforge step does), our value from a song's row).
 Value = Callable[[dict[str, Any]], float | None]
 COLUMNS: dict[str, tuple[str, str | None, Value | None]] = {
     "songbench_global_avg": ("SongBench avg ↑", None, None),
-    "songeval_global_avg": ("SongEval avg ↑", "songeval", lambda row: _mean([row.get(k) for k in SONGEVAL_KEYS], all_of=True)),
+    "songeval_global_avg": ("SongEval avg ↑", "songeval",
+                            lambda row: _mean([row.get(k) for k in metric_keys("songeval")], all_of=True)),
     "audiobox_pq": ("AudioBox PQ ↑", "aesthetics", lambda row: row.get("audiobox_pq")),
     "mulan": ("MuLan ↑", "mulan", lambda row: row.get("mulan")),
     "allmusiccaps": ("AllMusicCaps ↑", None, None),
@@ -83,7 +83,8 @@ def markdown(rows: list[dict[str, Any]], result: BenchResult, published: Publish
              "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in rows:
         name = _plain(row["system"])
-        cells = [f"**{name}**" if row["source"] == "songforge" else name, str(row["n"] if row["n"] is not None else "–")]
+        count = str(row["n"]) if row["n"] is not None else "–"
+        cells = [f"**{name}**" if row["source"] == "songforge" else name, count]
         lines.append("| " + " | ".join(cells + [_format(key, row[key]) for key in COLUMNS]) + " |")
     lines += ["", f"Published rows: {_plain(published.source)}"]
     lines += _reasons(result)

@@ -149,7 +149,8 @@ def _seed(value: Any) -> int | None:
 
 def _rows(path: Path) -> list[dict[str, Any]]:
     if not path.is_file():
-        raise ParamsError("prompts", f"{path} does not exist", f"give the prompts file, or run `songforge models pull {NAME}`")
+        raise ParamsError("prompts", f"{path} does not exist",
+                          f"give the prompts file, or run `songforge models pull {NAME}`")
     try:
         if path.suffix == ".parquet":
             import pyarrow.parquet as pq

@@ -56,14 +56,19 @@ def rate_master(call: AestheticsCall, inputs: Inputs, folder: Path, progress: Pr
     finally:
         del model
         free_memory()
-    metrics = {f"audiobox_{axis.lower()}": value for axis, value in ratings.items()}
+    metrics = {metric_name(axis): value for axis, value in ratings.items()}
     record = {**metrics, "model": call.model, "model_identity": call.model_identity,
               "licence": str(licence_of(call.model))}
     return output("aesthetics", metrics, aesthetics=write_json(folder / "aesthetics.json", record))
 
 
+def metric_name(axis: str) -> str:
+    return f"audiobox_{axis.lower()}"
+
+
 STEP = register_step(Step(
     name="aesthetics", version="1", phase="measure", params=aesthetics_call, run=rate_master,
     settings=AestheticsSettings, reads=("master",), makes=("aesthetics",), artifacts=("aesthetics",), metrics=True,
-    loads_models=True, licence=lambda call: licence_of(call.model),
-    models=lambda call: [need("aesthetics", call.model, judge.NEEDED)]))
+    metric_names=tuple(metric_name(axis) for axis in judge.AXES), loads_models=True,
+    licence=lambda call: licence_of(call.model), models=lambda call: [need("aesthetics", call.model, judge.NEEDED)]))
+

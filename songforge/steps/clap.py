@@ -70,5 +70,6 @@ def score_clap(call: ClapCall, inputs: Inputs, folder: Path, progress: Progress 
 
 STEP = register_step(Step(
     name="clap", version="1", phase="measure", params=clap_call, run=score_clap, settings=ClapSettings,
-    reads=("master",), makes=("clap",), artifacts=("clap",), metrics=True, loads_models=True,
+    reads=("master",), makes=("clap",), artifacts=("clap",), metrics=True, metric_names=("clap_score",),
+    loads_models=True,
     licence=lambda call: licence_of(call.model), models=lambda call: [need("clap", call.model, judge.NEEDED)]))

@@ -92,4 +92,5 @@ def models(call: IntelligibilityCall) -> list:
 STEP = register_step(Step(
     name="intelligibility", version="1", phase="measure", params=intelligibility_call, run=judge_lyrics,
     settings=IntelligibilitySettings, reads=("vocals",), makes=("intelligibility",), artifacts=("intelligibility",),
-    metrics=True, loads_models=True, licence=lambda call: asr.asr_licence(call.settings.asr), models=models))
+    metrics=True, metric_names=("per", "wer"), loads_models=True,
+    licence=lambda call: asr.asr_licence(call.settings.asr), models=models))

@@ -72,5 +72,6 @@ def mulan(call: MulanCall, inputs: Inputs, folder: Path, progress: Progress | No
 
 STEP = register_step(Step(
     name="mulan", version="1", phase="measure", params=mulan_call, run=mulan, settings=MulanSettings,
-    reads=("master",), makes=("mulan",), artifacts=("mulan",), loads_models=True, metrics=True, licence=lambda call: licence_of(call.model),
+    reads=("master",), makes=("mulan",), artifacts=("mulan",), loads_models=True, metrics=True,
+    metric_names=("mulan",), licence=lambda call: licence_of(call.model),
     models=lambda call: [need("mulan", call.model, NEEDED)]))

@@ -79,6 +79,7 @@ def score_songeval(call: SongEvalCall, inputs: Inputs, folder: Path, progress: P
 STEP = register_step(Step(
     name="songeval", version="1", phase="measure", params=songeval_call, run=score_songeval,
     settings=SongEvalSettings, reads=("master",), makes=("songeval",), artifacts=("songeval",), metrics=True,
+    metric_names=judge.SCORES,
     loads_models=True, licence=licence,
     models=lambda call: [need("songeval", call.settings.model, judge.FILES),
                          need("songeval", call.settings.muq, judge.MUQ_NEEDED)]))
