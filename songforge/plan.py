@@ -44,8 +44,9 @@ class PlanView(BaseModel):
     """What the plan tells the report, MLflow and the progress bar, as plain data (a task input, cache-keyed).
 
     players: (label, step, role) a person listens to, the last step's first (the song's main player); pictures
-    and artifacts: (step, role); metrics: the
-    steps whose data are the song's metrics; take: (step, role) of the take.json the song ends up with.
+    and artifacts: (step, role); metrics: the steps whose data are the song's metrics, and licences: (step,
+    licence) of each of those that uses a model, shown beside its numbers; take: (step, role) of the take.json the
+    song ends up with.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -56,6 +57,7 @@ class PlanView(BaseModel):
     artifacts: tuple[tuple[str, str], ...]
     metrics: tuple[str, ...]
     take: tuple[str, str] | None
+    licences: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -84,7 +86,10 @@ class SongPlan:
             pictures=tuple((step.name, role) for step in steps for role in step.pictures),
             artifacts=tuple((step.name, role) for step in steps for role in step.artifacts),
             metrics=tuple(step.name for step in steps if step.metrics),
-            take=(makers["take"], "take") if "take" in makers else None)
+            take=(makers["take"], "take") if "take" in makers else None,
+            licences=tuple((planned.name, f"{licence}, commercial use: {licence.commercial}")
+                           for planned in self.steps if planned.step.metrics
+                           and (licence := planned.step.licence_for(planned.params)) is not None))
 
 
 def plan_song(song: Any, album: Any) -> SongPlan:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote
@@ -262,3 +263,15 @@ def test_album_report_refuses_a_non_html_path(tmp_path):
     songs, _ = _album(tmp_path)
     with pytest.raises(ParamsError, match="path"):
         album_report_html("Album", songs, tmp_path / "report.txt")
+
+
+def test_the_licence_of_each_judge_is_shown_under_its_numbers(tmp_path):
+    songs, _ = _album(tmp_path)
+    judged = replace(songs[0], metrics={**songs[0].metrics, "mulan": 0.41},
+                     licences={"measure": "MIT License (MIT), commercial use: yes",
+                               "mulan": "Creative Commons <NC> 4.0 (CC-BY-NC-4.0), commercial use: no"})
+    text = album_report_html("Album", [judged, songs[1]], tmp_path / "report.html").read_text()
+    card = text[text.index("<h3>measurements</h3>"):]
+    assert card.index("0.41") < card.index("<b>mulan</b>: Creative Commons &lt;NC&gt; 4.0 (CC-BY-NC-4.0), commercial use: no")
+    assert "<b>measure</b>: MIT License (MIT)" in card
+    assert text.count('class="licences"') == 1  # a song with no judges' licences shows none

@@ -93,7 +93,7 @@ def _song_report(song, results: dict, album_dir: Path, targets: dict, view: Any)
         images=images, metrics=song_metrics(results, view) or {}, targets=targets,
         sections=_take_sections(album_dir / take) if take else [], error=None if error is None else str(error),
         subtitle=f"{song.musical_key.name} · {song.bpm:g} BPM · {song.style} · seed {_seed(song, takes)} · "
-                 f"{song.engine.name} engine", takes=takes)
+                 f"{song.engine.name} engine", takes=takes, licences=dict(view.licences))
 
 
 def _seed(song, takes: TakesReport | None) -> str:

@@ -79,7 +79,15 @@ def _other_metrics(song) -> str:
         label, unit = label_and_unit(name)
         unit_html = f" <span class=\"unit\">{escape(unit)}</span>" if unit and unit != "m:ss" else ""
         facts.append(f"<div><dt>{escape(label)}</dt><dd>{escape(format_metric(name, song.metrics[name]))}{unit_html}</dd></div>")
-    return "<h3>measurements</h3><dl class=\"facts\">" + "".join(facts) + "</dl>"
+    return "<h3>measurements</h3><dl class=\"facts\">" + "".join(facts) + "</dl>" + _licences(song)
+
+
+def _licences(song) -> str:
+    """Under the numbers: the licence of the model each metric step used (a non-commercial judge shows here)."""
+    if not song.licences:
+        return ""
+    items = "".join(f"<li><b>{escape(step)}</b>: {escape(licence)}</li>" for step, licence in song.licences.items())
+    return f"<ul class=\"licences\" title=\"the licences of the models behind these numbers\">{items}</ul>"
 
 
 def _lyrics(text: str, sections) -> str:

@@ -49,6 +49,7 @@ class SongReport:
     error: str | None = None
     subtitle: str = ""
     takes: Any = None  # a TakesReport (report/takes.py) for a song made as takes, shown after its card
+    licences: Mapping[str, str] = field(default_factory=dict)  # metric step -> the licence of the model it used
 
     def __post_init__(self) -> None:
         for name in ("title", "lyrics", "subtitle"):
