@@ -47,6 +47,7 @@ def stage_outputs(song_dir: Path) -> dict:
                          master=write_wav(song_dir / "master.wav", tone(), RATE),
                          preview=write_mp3(song_dir / "master.mp3", tone(), RATE)),
         "measure": output("measure", {"lufs": -14.0, "key": "C major"}, metrics=write("metrics.json", "{}")),
+        "flags": output("flags", {"failed": 0}, flags=write("flags.json", "{}")),
         "plots": output("plots", waveform=write("waveform.png", "png"), pitch=write("pitch.png", "png")),
     }
 
@@ -72,7 +73,7 @@ def test_manifest_hashes_match_inputs_and_files(tmp_path):
     assert manifest["code"] == code and manifest["runs"] == runs
     assert manifest["song"]["folder"] == "01-first-light"
     files = [(stage, role, entry) for stage, roles in manifest["outputs"].items() for role, entry in roles.items()]
-    assert len(files) == sum(len(result.files) for result in outputs.values()) == 9
+    assert len(files) == sum(len(result.files) for result in outputs.values()) == 10
     for stage, role, entry in files:
         assert file_sha256(song_dir / entry["path"]) == entry["sha256"], (stage, role)
     assert manifest["outputs"]["generate"]["vocals"]["path"] == "stems/vocals.wav"
