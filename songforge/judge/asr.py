@@ -53,12 +53,10 @@ def loaded_asr(name: str, device: str | None = None) -> Iterator[Transcriber]:
     if name == POCKETSPHINX:
         yield pocketsphinx_transcribe
         return
-    import torch
-
-    from ..device_memory import free_memory
+    from ..device_memory import default_device, free_memory
 
     folder = require(name, NEEDED, "speech recognition")
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    device = device or default_device()
     try:
         transcribe = _whisper(folder, device) if _model_type(folder) == "whisper" else _pipeline(folder, device)
     except (OSError, ValueError) as error:  # a folder with the config but not the weights or processor files

@@ -14,6 +14,7 @@ from pydantic import Field
 
 from ..artifacts import StageOutput, output
 from ..audio.io import read_audio
+from ..device_memory import default_device, free_memory
 from ..judge import aesthetics as judge
 from ..judge.folders import identity, licence_of, need
 from ..params import Frozen
@@ -45,12 +46,8 @@ def aesthetics_call(song: Any, album: Any) -> AestheticsCall | None:
 
 def rate_master(call: AestheticsCall, inputs: Inputs, folder: Path, progress: Progress | None = None) -> StageOutput:
     """aesthetics.json (the ratings, the checkpoint and its licence); the data are the song's audiobox_* metrics."""
-    import torch
-
-    from ..device_memory import free_memory
-
     audio, rate = read_audio(inputs["master"].path("master"))
-    model = judge.load_aesthetics(call.model, "cuda" if torch.cuda.is_available() else "cpu")
+    model = judge.load_aesthetics(call.model, default_device())
     try:
         ratings = judge.aesthetics_scores(model, audio, rate)
     finally:

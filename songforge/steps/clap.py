@@ -13,9 +13,10 @@ from pydantic import Field
 
 from ..artifacts import StageOutput, output
 from ..audio.io import read_audio
-from ..errors import ParamsError
+from ..device_memory import default_device, free_memory
 from ..judge import clap as judge
 from ..judge.folders import identity, licence_of, need
+from ..judge.text import JudgedText, judged_text
 from ..params import Frozen
 from ..paths import write_json
 from ..registry import register_step
@@ -27,8 +28,7 @@ class ClapSettings(Frozen):
 
     model: str = Field(judge.NAME, min_length=1, description="a catalogue name (`songforge models pull NAME`) or "
                        "the folder of a transformers CLAP checkpoint")
-    text: str | None = Field(None, min_length=1, description="the text the master is held against (default: the "
-                             "song's style tags as one line)")
+    text: JudgedText
 
 
 class ClapCall(Frozen):
@@ -43,21 +43,14 @@ def clap_call(song: Any, album: Any) -> ClapCall | None:
     settings = song.steps.get("clap")
     if settings is None:
         return None
-    text = settings.text or song.style
-    if not text.strip():
-        raise ParamsError("clap.text", "is not set and the song has no style tags to score the master against",
-                          "give the song genre, mood, instrument or voice tags, or set clap.text")
-    return ClapCall(model=settings.model, text=text, model_identity=identity(settings.model, judge.NEEDED))
+    return ClapCall(model=settings.model, text=judged_text(song, settings.text, "clap.text"),
+                    model_identity=identity(settings.model, judge.NEEDED))
 
 
 def score_clap(call: ClapCall, inputs: Inputs, folder: Path, progress: Progress | None = None) -> StageOutput:
     """clap.json (the score, the checkpoint, the text and its licence); the data is the song's `clap_score`."""
-    import torch
-
-    from ..device_memory import free_memory
-
     audio, rate = read_audio(inputs["master"].path("master"))
-    clap = judge.load_clap(call.model, "cuda" if torch.cuda.is_available() else "cpu")
+    clap = judge.load_clap(call.model, default_device())
     try:
         score = judge.clap_score(clap, audio, rate, call.text)
     finally:

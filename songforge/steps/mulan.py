@@ -13,8 +13,9 @@ from pydantic import Field
 
 from ..artifacts import StageOutput, output
 from ..audio.io import read_audio
-from ..errors import ParamsError
+from ..device_memory import default_device, free_memory
 from ..judge.folders import identity, licence_of, need
+from ..judge.text import JudgedText, judged_text
 from ..judge.mulan import NAME, NEEDED
 from ..params import Frozen
 from ..paths import write_json
@@ -28,8 +29,7 @@ class MulanSettings(Frozen):
 
     model: str = Field(NAME, min_length=1, description="a catalogue name (`songforge models pull NAME`) or a "
                        "folder laid out as a pull leaves it")
-    text: str | None = Field(None, min_length=1, description="the text the master is held against (default: the "
-                             "song's style tags as one line)")
+    text: JudgedText
 
 
 class MulanCall(Frozen):
@@ -44,22 +44,16 @@ def mulan_call(song: Any, album: Any) -> MulanCall | None:
     settings = song.steps.get("mulan")
     if settings is None:
         return None
-    text = settings.text if settings.text is not None else song.style
-    if not text.strip():
-        raise ParamsError("mulan.text", f"is empty for '{song.title}' (the song has no style tags)",
-                          "give the song genre/instrument/mood/voice tags, or set mulan.text")
-    return MulanCall(model=settings.model, model_identity=identity(settings.model, NEEDED), text=text)
+    return MulanCall(model=settings.model, model_identity=identity(settings.model, NEEDED),
+                     text=judged_text(song, settings.text, "mulan.text"))
 
 
 def mulan(call: MulanCall, inputs: Inputs, folder: Path, progress: Progress | None = None) -> StageOutput:
     """mulan.json (the similarity, the model, the text and its licence); the data is the song's `mulan`."""
-    import torch
-
-    from ..device_memory import free_memory
     from ..judge.mulan import load_mulan, mulan_score
 
     audio, rate = read_audio(inputs["master"].path("master"))
-    model = load_mulan(call.model, "cuda" if torch.cuda.is_available() else "cpu")
+    model = load_mulan(call.model, default_device())
     try:
         score = mulan_score(model, audio, rate, call.text)
     finally:

@@ -15,6 +15,7 @@ from pydantic import Field
 
 from ..artifacts import StageOutput, output
 from ..audio.io import read_audio
+from ..device_memory import default_device, free_memory
 from ..judge import songeval as judge
 from ..judge.folders import identity, licence_of, need
 from ..licences import Licence
@@ -58,13 +59,9 @@ def licence(call: SongEvalCall) -> Licence:
 
 def score_songeval(call: SongEvalCall, inputs: Inputs, folder: Path, progress: Progress | None = None) -> StageOutput:
     """songeval.json (the scores, both models, the licences); the data are the song's five songeval_* metrics."""
-    import torch
-
-    from ..device_memory import free_memory
-
     audio, rate = read_audio(inputs["master"].path("master"))
     settings = call.settings
-    model = judge.load_songeval(settings.model, settings.muq, "cuda" if torch.cuda.is_available() else "cpu")
+    model = judge.load_songeval(settings.model, settings.muq, default_device())
     try:
         scores = judge.songeval_scores(model, audio, rate)
     finally:

@@ -8,7 +8,7 @@ from typing import Iterator
 
 import torch
 
-from ...device_memory import free_memory
+from ...device_memory import default_device, free_memory
 from .f0 import Tracker, crepe_tracker, rmvpe_tracker
 from .features import load_contentvec
 from .files import contentvec_folder, rmvpe_file
@@ -16,10 +16,6 @@ from .index import load_index
 from .pipeline import Models
 from .rmvpe import load_rmvpe
 from .voice import load_voice
-
-
-def default_device() -> torch.device:
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
 def tracker(f0: str, device: torch.device) -> Tracker:
@@ -32,7 +28,7 @@ def tracker(f0: str, device: torch.device) -> Tracker:
 @contextmanager
 def loaded_models(voice: Path, index: Path | None, f0: str, device: torch.device | None = None) -> Iterator[Models]:
     """ContentVec, the F0 tracker, the voice and its index (if any) on `device` (CUDA when there is one)."""
-    device = device or default_device()
+    device = device or torch.device(default_device())
     models = Models(load_contentvec(contentvec_folder(), device), tracker(f0, device), load_voice(voice, device),
                     load_index(index) if index is not None else None)
     try:
