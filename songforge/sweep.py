@@ -85,6 +85,7 @@ def load_sweep(path: Path, roots: Roots = None) -> SweepPlan:
         raise ParamsError("album", "is required", "name the album or song file to sweep, relative to this file", source)
     album = _with_override(_subset(_album(path.parent / str(raw["album"]), roots, source), raw.get("songs"), source),
                            raw.get("override") or {}, source)
+    _refuse_takes(album, source)
     axes, origins = _axes(raw, path.parent, source)
     explicit = [_checked_take(t, f"takes[{i}]", axes, path.parent, source) for i, t in enumerate(_list(raw, "takes", source))]
     count = math.prod(len(values) for values in axes.values()) * max(1, len(explicit))
@@ -99,6 +100,14 @@ def load_sweep(path: Path, roots: Roots = None) -> SweepPlan:
         parse_best(str(raw["best"]), source=source, field="best", available=swept_metrics(album))
     return SweepPlan(name=str(raw.get("name") or path.stem), source=source, album=album, swept=swept,
                      takes=tuple(takes), best=raw.get("best"))
+
+
+def _refuse_takes(album: AlbumSpec, source: str) -> None:
+    """A sweep makes one take per swept value: a song that asks for takes of its own would have them ignored."""
+    if asking := [song.title for song in album.songs if song.takes > 1 or song.retakes]:
+        raise ParamsError("album", f"{', '.join(map(repr, asking))} ask for takes (takes/retakes), which a sweep "
+                          "does not make", "sweep their seeds instead ('seeds: [1, 2, 3]' compares the takes side "
+                          "by side and --best keeps one), or add 'override: {takes: 1, retakes: 0}'", source)
 
 
 def expand_takes(grid: dict[str, list[Any]], takes: list[dict[str, Any]] = ()) -> list[Take]:

@@ -148,3 +148,18 @@ def test_a_sweep_file_whose_best_names_a_metric_no_swept_step_makes_is_refused(t
     assert caught.value.field == "best" and "'per' is not a metric that the swept songs' steps make" in str(caught.value)
     sweep.write_text(yaml.safe_dump({"album": album.name, "seeds": [1, 2], "best": "min:lufs_error,max:key_score"}))
     assert parse_best(load_sweep(sweep).best) == parse_rule(["min:lufs_error", "max:key_score"])
+
+
+def test_a_sweep_refuses_songs_that_ask_for_takes_of_their_own_and_says_how(tmp_path):
+    from songforge.sweep import load_sweep
+
+    album = write(tmp_path, [{"title": "a", "duration_s": 10, "takes": 2, "select": [{"max": "key_score"}]},
+                             {"title": "b", "duration_s": 10}])
+    sweep = tmp_path / "sweep.yaml"
+    sweep.write_text(yaml.safe_dump({"album": album.name, "seeds": [1, 2]}))
+    with pytest.raises(ParamsError) as caught:
+        load_sweep(sweep)
+    assert caught.value.field == "album" and "'a' ask for takes" in str(caught.value) and "'b'" not in str(caught.value)
+    assert "seeds: [1, 2, 3]" in str(caught.value)
+    sweep.write_text(yaml.safe_dump({"album": album.name, "seeds": [1, 2], "override": {"takes": 1, "retakes": 0}}))
+    assert [song.takes for song in load_sweep(sweep).album.songs] == [1, 1]  # the fix it names works
