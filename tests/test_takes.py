@@ -163,3 +163,14 @@ def test_a_sweep_refuses_songs_that_ask_for_takes_of_their_own_and_says_how(tmp_
     assert "seeds: [1, 2, 3]" in str(caught.value)
     sweep.write_text(yaml.safe_dump({"album": album.name, "seeds": [1, 2], "override": {"takes": 1, "retakes": 0}}))
     assert [song.takes for song in load_sweep(sweep).album.songs] == [1, 1]  # the fix it names works
+
+
+def test_the_sweeps_best_json_names_every_criterion_even_one_the_winner_lacks(tmp_path):
+    from songforge.report.compare import TakeSong, write_comparison
+
+    rule = parse_rule(["min:per", "max:key_score"])  # per: only where a song's plan measures intelligibility
+    entries = [TakeSong("t01", "seed=1", "a", {"seed": 1}, {"key_score": 0.4}, "t01/a.mp3"),
+               TakeSong("t02", "seed=2", "a", {"seed": 2}, {"key_score": 0.9}, "t02/a.mp3")]
+    best = json.loads(write_comparison("sweep", entries, ["seed"], tmp_path, rule).path("best").read_text())
+    assert best["songs"]["a"]["take"] == "t02"
+    assert best["songs"]["a"]["values"] == {"per": None, "key_score": 0.9}

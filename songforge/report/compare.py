@@ -59,7 +59,8 @@ def write_comparison(title: str, entries: Sequence[TakeSong], swept: Sequence[st
 def best_json(winners: Mapping[str, dict | None], rule: SelectRule, entries: Sequence[TakeSong]) -> dict[str, Any]:
     audio = {(e.song, e.take): e.audio for e in entries}
     return {"rule": str(rule), "metric": rule.metric, "direction": rule.direction, "songs": {
-        song: None if row is None else {"take": row["take"], "label": row["label"], "value": row[rule.metric],
+        song: None if row is None else {"take": row["take"], "label": row["label"], "value": row.get(rule.metric),
+                                        "values": {metric: row.get(metric) for metric in rule.metrics},
                                         "audio": audio[(song, row["take"])]}
         for song, row in winners.items()}}
 
