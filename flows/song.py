@@ -24,7 +24,7 @@ from tasks.takes import log_kept_take
 from tasks.track import TrackedRun, close_song_run, log_song, song_params
 
 from .progress import stage_done
-from .takes import CHOICE, draw_again, submit_rounds, take_label, view_of
+from .takes import CHOICE, draw_again, is_take_stage, submit_rounds, take_label, view_of
 
 
 def submit_songs(album: AlbumSpec, folders: Sequence[Path], parent: TrackedRun) -> list[dict[str, PrefectFuture]]:
@@ -79,20 +79,25 @@ def song_results(futures: dict[str, PrefectFuture]) -> dict:
     A failure stays the song's own: the stages downstream of it never run, the other songs'
     stages are not touched.
     """
-    results: dict = {}
-    for stage, future in futures.items():
+    for future in futures.values():
         # wait() pins the future's own final state; without it `state` asks the API, which may not have
         # heard the task finish yet (task states reach it asynchronously) and reports it still running
         future.wait()
+    chosen = CHOICE in futures and futures[CHOICE].state.is_completed()
+    results: dict = {}
+    for stage, future in futures.items():
         state = future.state
+        if chosen and is_take_stage(stage):
+            continue  # a take's own stage: the choice says what became of it (takes.json), failed or not
         if state.is_completed() and stage == CHOICE:
             results.update(future.result())  # the kept take's outputs by step name, and takes.json
         elif state.is_completed():
             results[stage] = future.result()
         elif "error" not in results and (why := _failure(state)):
             results["error"] = f"{stage}: {why}"
-    if "error" not in results and len(results) < len(futures):  # nothing failed, yet stages missing
-        results["error"] = "stages did not run: " + ", ".join(stage for stage in futures if stage not in results)
+    expected = [stage for stage in futures if not (chosen and is_take_stage(stage))]
+    if "error" not in results and (missing := [stage for stage in expected if stage not in results]):
+        results["error"] = "stages did not run: " + ", ".join(missing)  # nothing failed, yet stages missing
     return results
 
 

@@ -8,9 +8,11 @@ A song without a `select:` rule is one plain plan, as it always was. A song with
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from prefect import allow_failure
 from prefect.futures import PrefectFuture
 
 from songforge.params import AlbumSpec, SongSpec
@@ -40,6 +42,11 @@ class SongTakes:
 
 def take_label(index: int) -> str:
     return f"take{index + 1:02d}"
+
+
+def is_take_stage(stage: str) -> bool:
+    """A stage of one take of a song, 'take02/generate' (see take_label)."""
+    return re.fullmatch(r"take\d+/.+", stage) is not None
 
 
 def submit_rounds(album: AlbumSpec, folders: list[Path], shared: dict) -> list[SongTakes]:
@@ -89,7 +96,10 @@ def _submit_round(album: AlbumSpec, songs: list[SongTakes], shared: dict) -> Non
 
 def _submit_choice(song: SongTakes, album: AlbumSpec) -> PrefectFuture:
     indices = sorted(song.plans)
-    takes = [{name: song.futures[f"{take_label(i)}/{name}"] for name in song.plans[i].names} for i in indices]
+    # allow_failure: a take whose step fails reaches the choice as that step's exception, and is not kept; the
+    # song is its other takes (songforge.takes.keep_take), not a failed song
+    takes = [{name: allow_failure(song.futures[f"{take_label(i)}/{name}"]) for name in song.plans[i].names}
+             for i in indices]
     metric_steps = list(view_of(song.song, album).metrics)
     return keep_best_take.submit(song.song.select, [take_seed(song.song.seed, i) for i in indices], takes,
                                  metric_steps, song.folder, indices)

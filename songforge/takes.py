@@ -46,39 +46,58 @@ def round_indices(song: Any, round_number: int) -> range:
 
 
 def keep_take(rule: SelectRule, seeds: Sequence[int], takes: Sequence[Mapping[str, StageOutput]],
-              metric_steps: Sequence[str], song_folder: Path, indices: Sequence[int] | None = None) -> dict[str, StageOutput]:
+              metric_steps: Sequence[str], song_folder: Path,
+              indices: Sequence[int] | None = None) -> dict[str, StageOutput]:
     """Choose among `takes` (each: step name -> its output, made in take_folder(song_folder, index)) by `rule` over
     the data of their `metric_steps`; the kept take's outputs, linked into `song_folder`, by step name, and under
     "takes" takes.json (every take's seed, folder, metrics and flags; the kept one; the reason).
 
-    When every take is flagged (or none can be ranked), nothing is linked: only "takes", with `kept` None, its record
-    in takes/none-kept-of-<n>.json.
+    A take whose steps did not all finish (an output that is not a StageOutput: take_error) is never kept, and the
+    reason says why it failed. When every take is flagged or failed (or none can be ranked), nothing is linked:
+    only "takes", with `kept` None, its record in takes/none-kept-of-<n>.json.
     """
     indices = list(indices if indices is not None else range(len(takes)))
-    metrics = [_metrics(outputs, metric_steps) for outputs in takes]
-    choice = choose(rule, metrics, [f"take {index + 1}" for index in indices])
-    record = {"rule": str(rule), "kept": None if choice.index is None else indices[choice.index],
-              "reason": choice.reason, "takes": [_take_record(index, seed, song_folder, m, rule)
-                                                 for index, seed, m in zip(indices, seeds, metrics)]}
-    if choice.index is None:  # not takes.json: a round that kept none must not undo the next round's choice
+    errors = [take_error(outputs) for outputs in takes]
+    metrics = [{} if error else _metrics(outputs, metric_steps) for outputs, error in zip(takes, errors)]
+    finished = [i for i, error in enumerate(errors) if error is None]  # a take that failed is never a candidate
+    choice = choose(rule, [metrics[i] for i in finished], [f"take {indices[i] + 1}" for i in finished])
+    kept = None if choice.index is None else finished[choice.index]
+    failures = [f"take {index + 1} failed: {error}" for index, error in zip(indices, errors) if error]
+    record = {"rule": str(rule), "kept": None if kept is None else indices[kept],
+              "reason": "; ".join([choice.reason, *failures]),
+              "takes": [_take_record(index, seed, song_folder, m, rule, error)
+                        for index, seed, m, error in zip(indices, seeds, metrics, errors)]}
+    if kept is None:  # not takes.json: a round that kept none must not undo the next round's choice
         where = song_folder / TAKES_FOLDER / f"none-kept-of-{len(indices)}.json"
         return {"takes": output("takes", record, takes=write_json(where, record))}
-    kept = _link_take(takes[choice.index], song_folder, [take_folder(song_folder, i) for i in indices])
-    return {**kept, "takes": output("takes", record, takes=write_json(song_folder / "takes.json", record))}
+    linked = _link_take(takes[kept], song_folder, [take_folder(song_folder, i) for i in indices])
+    return {**linked, "takes": output("takes", record, takes=write_json(song_folder / "takes.json", record))}
+
+
+def take_error(outputs: Mapping[str, Any]) -> str | None:
+    """Why a take did not finish: its first step whose output is not a StageOutput (the flow hands the choice a
+    failed step's exception, and None for a step that never ran), or None for a finished take."""
+    for step, made in outputs.items():
+        if not isinstance(made, StageOutput):
+            return f"{step}: {type(made).__name__}: {made}" if isinstance(made, BaseException) else \
+                f"{step}: did not run"
+    return None
 
 
 def _metrics(outputs: Mapping[str, StageOutput], metric_steps: Sequence[str]) -> dict[str, Any]:
     return {key: value for step in metric_steps if step in outputs for key, value in outputs[step].data.items()}
 
 
-def _take_record(index: int, seed: int, song_folder: Path, metrics: dict[str, Any], rule: SelectRule) -> dict:
+def _take_record(index: int, seed: int, song_folder: Path, metrics: dict[str, Any], rule: SelectRule,
+                 error: str | None) -> dict:
     folder = take_folder(song_folder, index)
     return {"index": index, "seed": seed, "folder": folder.relative_to(song_folder).as_posix(),
             "metrics": {name: metrics.get(name) for name in rule.metrics},
-            "flags": failure_flags(metrics) or [], "all_metrics": metrics}
+            "flags": failure_flags(metrics) or [], "all_metrics": metrics, "error": error}
 
 
-def _link_take(outputs: Mapping[str, StageOutput], song_folder: Path, folders: Sequence[Path]) -> dict[str, StageOutput]:
+def _link_take(outputs: Mapping[str, StageOutput], song_folder: Path,
+               folders: Sequence[Path]) -> dict[str, StageOutput]:
     """Every file of the take's outputs at the same path under `song_folder`, relative to whichever take folder
     holds it (a step the takes share ran once, in the first take's folder); outputs pointing there."""
     linked = {}

@@ -126,6 +126,27 @@ def test_keep_take_links_the_kept_takes_files_into_the_song_folder_and_records_e
     assert json.loads((song / "takes.json").read_text())["kept"] == 2  # the kept choice is left as it was
 
 
+def test_a_take_whose_step_failed_is_never_kept_and_the_reason_says_why(tmp_path):
+    song = tmp_path / "01-a"
+    takes = []
+    for index in range(2):
+        folder = take_folder(song, index)
+        folder.mkdir(parents=True)
+        (folder / "master.wav").write_bytes(b"master %d" % index)
+        takes.append({"master": output("master", {}, master=folder / "master.wav"),
+                      "measure": output("measure", {"lufs": -20.0 + index})})
+    takes[0]["plots"] = RuntimeError("out of memory")  # as the flow hands a failed step to the choice
+    takes[1]["plots"] = output("plots", {})
+    kept = keep_take(SelectRule.model_validate(["min:lufs"]), [1, 2], takes, ["measure"], song)
+    record = kept["takes"].data
+    assert record["kept"] == 1 and (song / "master.wav").read_bytes() == b"master 1"  # the lower lufs failed
+    assert record["reason"] == "take 2: lowest lufs -19; take 1 failed: plots: RuntimeError: out of memory"
+    assert record["takes"][0]["error"] == "plots: RuntimeError: out of memory" and record["takes"][1]["error"] is None
+    takes[1]["plots"] = None  # a step that never ran (its upstream failed)
+    none = keep_take(SelectRule.model_validate(["min:lufs"]), [1, 2], takes, ["measure"], song)
+    assert none["takes"].data["kept"] is None and "take 2 failed: plots: did not run" in none["takes"].data["reason"]
+
+
 def test_the_sweeps_best_uses_the_same_engine_with_several_criteria_and_flags():
     rule = parse_best("min:lufs,max:key_score")
     rows = [{"take": "t1", "song": "A", "lufs": -14.0, "key_score": 0.5},

@@ -40,7 +40,9 @@ def write_album(folder: Path, rule: list) -> Path:
         {"title": "Three", "seed": 5, "takes": 3, "select": rule},
         # its one take is flagged: the retake round draws take 2, with a new seed, which is kept
         {"title": "Again", "seed": 7, "takes": 1, "retakes": 1, "select": rule,
-         "flagtake": {"seeds": [take_seed(7, 0)]}}]}))
+         "flagtake": {"seeds": [take_seed(7, 0)]}},
+        # its first take's step fails: the song is its other take, not a failed song
+        {"title": "Crash", "seed": 9, "takes": 2, "select": rule, "flagtake": {"crash": [9]}}]}))
     return path
 
 
@@ -54,7 +56,7 @@ def test_takes_are_made_chosen_by_the_rule_kept_and_cached(flag_step, prefect_ap
     first = album_flow(album, out, uri, return_state=True)
     result = first.result()
     assert not result["failed"], result
-    three, again = (Path(folder) for folder in result["folders"])
+    three, again, crash = (Path(folder) for folder in result["folders"])
 
     record = json.loads((three / "takes.json").read_text())
     takes = [json.loads((three / "takes" / f"{n:02d}" / "metrics.json").read_text()) for n in (1, 2, 3)]
@@ -73,6 +75,9 @@ def test_takes_are_made_chosen_by_the_rule_kept_and_cached(flag_step, prefect_ap
     assert chosen["kept"] == 1 and [t["seed"] for t in chosen["takes"]] == [7, take_seed(7, 1)]
     assert chosen["takes"][0]["flags"] == ["test_silence"] and "take 1 flagged: test_silence" in chosen["reason"]
     assert json.loads((again / "take.json").read_text())["seed"] == take_seed(7, 1)
+    survived = json.loads((crash / "takes.json").read_text())
+    assert survived["kept"] == 1 and "take 1 failed: flagtake: RuntimeError" in survived["reason"]
+    assert "seed 9" in survived["takes"][0]["error"] and survived["takes"][1]["error"] is None
 
     runs = {run.info.run_name: run for run in MlflowClient(uri).search_runs(
         [MlflowClient(uri).get_run(result["mlflow_run_id"]).info.experiment_id])}
