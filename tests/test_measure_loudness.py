@@ -110,3 +110,44 @@ def test_mono_reads_like_one_channel_of_stereo():
 def test_more_than_six_channels_is_refused_with_a_fix():
     with pytest.raises(AudioError, match="Fix"):
         integrated_lufs(np.zeros((RATE, 8), dtype=np.float32), RATE)
+
+
+@pytest.mark.parametrize("rate", [11_025, 44_100, 48_000])
+def test_one_pass_reads_pyloudnorms_integrated_loudness_and_the_short_term_levels_it_gates(rate):
+    import pyloudnorm
+
+    rng = np.random.default_rng(rate)
+    audio = (0.1 * rng.standard_normal((rate * 9 + 123, 2))).astype(np.float32)
+    audio[: 3 * rate] *= 0.003  # a quiet start the relative gate drops
+    reading = loudness.loudness(audio, rate)
+    reference = pyloudnorm.Meter(rate, filter_class="DeMan").integrated_loudness(audio.astype(np.float64))
+    assert reading.integrated_lufs == pytest.approx(reference, abs=1e-9)
+    assert reading.integrated_lufs == integrated_lufs(audio, rate)
+    assert np.array_equal(reading.short_term_lufs, short_term_loudness(audio, rate))
+    assert reading.lra_lu == loudness_range_lu(audio, rate) and reading.lra_lu > 5  # the quiet start is in range
+    # short-term windows straight from their definition: K-weighted mean square of each 3 s window
+    weighted = np.stack([pyloudnorm.Meter(rate, filter_class="DeMan")._filters["high_pass_DeMan"].apply_filter(
+        pyloudnorm.Meter(rate, filter_class="DeMan")._filters["high_shelf_DeMan"].apply_filter(
+            audio[:, c].astype(np.float64))) for c in range(2)], axis=1)
+    window, step = 3 * rate, int(round(0.1 * rate))
+    direct = [-0.691 + 10 * np.log10(np.sum(weighted[s:s + window] ** 2) / window)
+              for s in range(0, len(audio) - window + 1, step)]
+    assert np.allclose(reading.short_term_lufs, direct, atol=1e-9)
+
+
+def test_the_filter_pass_runs_in_chunks_with_the_same_reading_and_little_memory(monkeypatch):
+    import tracemalloc
+
+    audio = sine_sequence([(-30, 12), (-18, 20), (-40, 8)])
+    whole = loudness.loudness(audio, RATE)
+    monkeypatch.setattr(loudness, "LOUDNESS_CHUNK", 10_007)  # cuts fall inside blocks and windows
+    chunked = loudness.loudness(audio, RATE)
+    assert chunked.integrated_lufs == pytest.approx(whole.integrated_lufs, abs=1e-9)
+    assert np.allclose(chunked.short_term_lufs, whole.short_term_lufs, atol=1e-9)
+    monkeypatch.undo()
+    song = np.tile(audio, (4, 1))  # 160 s, 61 MB
+    tracemalloc.start()
+    loudness.loudness(song, RATE)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < song.nbytes / 4  # chunks: no whole-song float64 copy (that alone would be 2x the audio)
