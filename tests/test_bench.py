@@ -199,3 +199,12 @@ def test_the_published_table_is_package_data_of_an_installed_songforge():
     patterns = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["songforge"]
     files = [p.relative_to(root / "songforge").as_posix() for p in (root / "songforge" / "data" / "bench").iterdir()]
     assert files and all(any(fnmatch.fnmatch(f, pattern) for pattern in patterns) for f in files), (files, patterns)
+
+
+def test_the_text_judges_hold_the_master_against_the_prompts_own_style_text(tmp_path):
+    rows = [{"prompt_index": 0, "style": "Upbeat pop with a female vocal and bright synths", "lyrics": LYRICS}]
+    made = bench_album(read_prompts(write_jsonl(tmp_path / "wsb.jsonl", rows)), "sketch", "WSB sketch",
+                       {"clap": {}, "mulan": {"text": "given"}})
+    song = made.album.songs[0]
+    assert song.steps["clap"].text == "Upbeat pop with a female vocal and bright synths"  # not the tags drawn from it
+    assert song.style != song.steps["clap"].text and song.steps["mulan"].text == "given"  # a text given is kept

@@ -79,9 +79,15 @@ def _longest_tag(words: list[str], start: int, known: dict[str, set[str]]) -> tu
     return None
 
 
+TEXT_JUDGES = ("clap", "mulan")  # metric steps that hold the master against a text
+
+
 def song_fields(prompt: Prompt, engine: str, extra: dict[str, Any]) -> dict[str, Any]:
-    """The song a prompt asks for, as a params file would write it (checked by album_from_dict)."""
-    song = {"title": song_title(prompt), "lyrics": prompt.lyrics, "engine": {"name": engine}, **extra,
+    """The song a prompt asks for, as a params file would write it (checked by album_from_dict). The text judges
+    hold the master against the prompt's own style text, as the published scores do, not the tags drawn from it."""
+    judged = {step: {**extra[step], "text": prompt.style} for step in TEXT_JUDGES
+              if step in extra and prompt.style.strip() and "text" not in extra[step]}
+    song = {"title": song_title(prompt), "lyrics": prompt.lyrics, "engine": {"name": engine}, **extra, **judged,
             **style_tags(prompt.style)}
     if prompt.language:
         song["language"] = prompt.language
@@ -97,9 +103,6 @@ def takes_fields(takes: int, per_measured: bool) -> tuple[dict[str, Any], list[s
     and a note saying why."""
     if takes <= 1:
         return {}, []
-    if not {"takes", "select"} <= set(SongSpec.model_fields):
-        return {}, [f"takes: this songforge has no song takes yet: each prompt is made once, not the best of {takes} "
-                    "by PER"]
     if not per_measured:
         return {}, [f"takes: the best of {takes} is chosen by PER, which is not measured here (see above): each "
                     "prompt is made once"]

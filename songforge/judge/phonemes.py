@@ -14,6 +14,7 @@ Stress and length marks are dropped (a sung syllable's stress is the melody's), 
 from __future__ import annotations
 
 import re
+import threading
 import unicodedata
 from functools import lru_cache
 
@@ -56,6 +57,9 @@ def voice(language: str) -> str:
     return LANGUAGE_VOICES[language]
 
 
+_ESPEAK = threading.Lock()
+
+
 @lru_cache(maxsize=8)
 def _backend(voice: str):
     """One espeak-ng backend per voice (loading the voice costs more than reading a line)."""
@@ -68,8 +72,9 @@ def _espeak(words: str, voice: str) -> str:
     """Phonemes separated by spaces (word bounds too: they are not phonemes)."""
     from phonemizer.separator import Separator
 
-    found = _backend(voice).phonemize([words], separator=Separator(phone=" ", word=" | ", syllable=""), strip=True,
-                                      njobs=1)
+    with _ESPEAK:  # one espeak-ng library per process, not thread-safe: two steps on two GPU slots take turns
+        found = _backend(voice).phonemize([words], separator=Separator(phone=" ", word=" | ", syllable=""),
+                                          strip=True, njobs=1)
     return found[0].replace("|", " ") if found else ""
 
 
