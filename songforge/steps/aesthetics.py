@@ -12,13 +12,11 @@ from typing import Any
 
 from pydantic import Field
 
-from ..artifacts import StageOutput, output
-from ..audio.io import read_audio
-from ..device_memory import default_device, free_memory
+from ..artifacts import StageOutput
 from ..judge import aesthetics as judge
 from ..judge.folders import identity, licence_of, need
+from ..judge.scoring import judged, score_file
 from ..params import Frozen
-from ..paths import write_json
 from ..registry import register_step
 from ..step import Inputs, Progress, Step
 
@@ -46,17 +44,10 @@ def aesthetics_call(song: Any, album: Any) -> AestheticsCall | None:
 
 def rate_master(call: AestheticsCall, inputs: Inputs, folder: Path, progress: Progress | None = None) -> StageOutput:
     """aesthetics.json (the ratings, the checkpoint and its licence); the data are the song's audiobox_* metrics."""
-    audio, rate = read_audio(inputs["master"].path("master"))
-    model = judge.load_aesthetics(call.model, default_device())
-    try:
-        ratings = judge.aesthetics_scores(model, audio, rate)
-    finally:
-        del model
-        free_memory()
-    metrics = {metric_name(axis): value for axis, value in ratings.items()}
-    record = {**metrics, "model": call.model, "model_identity": call.model_identity,
-              "licence": str(licence_of(call.model))}
-    return output("aesthetics", metrics, aesthetics=write_json(folder / "aesthetics.json", record))
+    ratings = score_file(inputs["master"].path("master"), lambda device: judge.load_aesthetics(call.model, device),
+                         judge.aesthetics_scores)
+    return judged("aesthetics", {metric_name(axis): value for axis, value in ratings.items()}, folder,
+                  model=call.model, model_identity=call.model_identity, licence=str(licence_of(call.model)))
 
 
 def metric_name(axis: str) -> str:

@@ -11,14 +11,12 @@ from typing import Any
 
 from pydantic import Field
 
-from ..artifacts import StageOutput, output
-from ..audio.io import read_audio
-from ..device_memory import default_device, free_memory
+from ..artifacts import StageOutput
 from ..judge import clap as judge
 from ..judge.folders import identity, licence_of, need
+from ..judge.scoring import judged, score_file
 from ..judge.text import JudgedText, judged_text
 from ..params import Frozen
-from ..paths import write_json
 from ..registry import register_step
 from ..step import Inputs, Progress, Step
 
@@ -49,16 +47,10 @@ def clap_call(song: Any, album: Any) -> ClapCall | None:
 
 def score_clap(call: ClapCall, inputs: Inputs, folder: Path, progress: Progress | None = None) -> StageOutput:
     """clap.json (the score, the checkpoint, the text and its licence); the data is the song's `clap_score`."""
-    audio, rate = read_audio(inputs["master"].path("master"))
-    clap = judge.load_clap(call.model, default_device())
-    try:
-        score = judge.clap_score(clap, audio, rate, call.text)
-    finally:
-        del clap
-        free_memory()
-    record = {"clap_score": score, "model": call.model, "model_identity": call.model_identity, "text": call.text,
-              "licence": str(licence_of(call.model))}
-    return output("clap", {"clap_score": score}, clap=write_json(folder / "clap.json", record))
+    score = score_file(inputs["master"].path("master"), lambda device: judge.load_clap(call.model, device),
+                       lambda clap, audio, rate: judge.clap_score(clap, audio, rate, call.text))
+    return judged("clap", {"clap_score": score}, folder, model=call.model, model_identity=call.model_identity,
+                  text=call.text, licence=str(licence_of(call.model)))
 
 
 STEP = register_step(Step(

@@ -11,14 +11,12 @@ from typing import Any
 
 from pydantic import Field
 
-from ..artifacts import StageOutput, output
-from ..audio.io import read_audio
-from ..device_memory import default_device, free_memory
+from ..artifacts import StageOutput
 from ..judge.folders import identity, licence_of, need
+from ..judge.scoring import judged, score_file
 from ..judge.text import JudgedText, judged_text
 from ..judge.mulan import NAME, NEEDED
 from ..params import Frozen
-from ..paths import write_json
 from ..registry import register_step
 from ..step import Inputs, Progress, Step
 
@@ -52,16 +50,10 @@ def mulan(call: MulanCall, inputs: Inputs, folder: Path, progress: Progress | No
     """mulan.json (the similarity, the model, the text and its licence); the data is the song's `mulan`."""
     from ..judge.mulan import load_mulan, mulan_score
 
-    audio, rate = read_audio(inputs["master"].path("master"))
-    model = load_mulan(call.model, default_device())
-    try:
-        score = mulan_score(model, audio, rate, call.text)
-    finally:
-        del model
-        free_memory()
-    record = {"mulan": score, "model": call.model, "model_identity": call.model_identity, "text": call.text,
-              "licence": str(licence_of(call.model))}
-    return output("mulan", {"mulan": score}, mulan=write_json(folder / "mulan.json", record))
+    score = score_file(inputs["master"].path("master"), lambda device: load_mulan(call.model, device),
+                       lambda model, audio, rate: mulan_score(model, audio, rate, call.text))
+    return judged("mulan", {"mulan": score}, folder, model=call.model, model_identity=call.model_identity,
+                  text=call.text, licence=str(licence_of(call.model)))
 
 
 STEP = register_step(Step(

@@ -13,14 +13,12 @@ from typing import Any
 
 from pydantic import Field
 
-from ..artifacts import StageOutput, output
-from ..audio.io import read_audio
-from ..device_memory import default_device, free_memory
+from ..artifacts import StageOutput
 from ..judge import songeval as judge
 from ..judge.folders import identity, licence_of, need
+from ..judge.scoring import judged, score_file
 from ..licences import Licence
 from ..params import Frozen
-from ..paths import write_json
 from ..registry import register_step
 from ..step import Inputs, Progress, Step
 
@@ -59,18 +57,12 @@ def licence(call: SongEvalCall) -> Licence:
 
 def score_songeval(call: SongEvalCall, inputs: Inputs, folder: Path, progress: Progress | None = None) -> StageOutput:
     """songeval.json (the scores, both models, the licences); the data are the song's five songeval_* metrics."""
-    audio, rate = read_audio(inputs["master"].path("master"))
     settings = call.settings
-    model = judge.load_songeval(settings.model, settings.muq, default_device())
-    try:
-        scores = judge.songeval_scores(model, audio, rate)
-    finally:
-        del model
-        free_memory()
-    record = {**scores, "model": settings.model, "muq": settings.muq, "model_identity": call.model_identity,
-              "muq_identity": call.muq_identity, "licence": str(licence_of(settings.model)),
-              "muq_licence": str(licence_of(settings.muq))}
-    return output("songeval", scores, songeval=write_json(folder / "songeval.json", record))
+    scores = score_file(inputs["master"].path("master"),
+                        lambda device: judge.load_songeval(settings.model, settings.muq, device), judge.songeval_scores)
+    return judged("songeval", scores, folder, model=settings.model, muq=settings.muq,
+                  model_identity=call.model_identity, muq_identity=call.muq_identity,
+                  licence=str(licence_of(settings.model)), muq_licence=str(licence_of(settings.muq)))
 
 
 STEP = register_step(Step(
