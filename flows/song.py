@@ -60,16 +60,19 @@ def song_folders(album: AlbumSpec, out_dir: Path) -> list[Path]:
 
 def wait_for_songs(album: AlbumSpec, submitted: list[dict[str, PrefectFuture]]) -> list[dict]:
     """Results per song (stage -> result), reporting each stage as it finishes; see song_results for failures."""
-    owner = {id(f): (album.songs[i].title, stage) for i, s in enumerate(submitted) for stage, f in s.items()}
-    unique = {id(f): f for s in submitted for f in s.values()}  # takes share a step whose calls are the same
+    owners: dict[int, list[tuple[str, str]]] = {}  # takes share a step whose calls are the same: one future
+    for i, futures in enumerate(submitted):
+        for stage, future in futures.items():
+            owners.setdefault(id(future), []).append((album.songs[i].title, stage))
+    unique = {id(f): f for s in submitted for f in s.values()}
     failed: set[str] = set()
     for future in as_completed(list(unique.values())):
-        song, stage = owner[id(future)]
         future.wait()  # pins the future's own final state (see song_results)
-        why = None if song in failed else _failure(future.state)
-        if why:
-            failed.add(song)
-        stage_done(song, stage, why and f"{stage}: {why}")
+        for song, stage in owners[id(future)]:  # every stage it stands for, so the bar reaches its total
+            why = None if song in failed else _failure(future.state)
+            if why:
+                failed.add(song)
+            stage_done(song, stage, why and f"{stage}: {why}")
     return [song_results(song) for song in submitted]
 
 

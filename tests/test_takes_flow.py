@@ -51,9 +51,19 @@ def test_takes_are_made_chosen_by_the_rule_kept_and_cached(flag_step, prefect_ap
 
     from flows.album import album_flow
 
+    from flows.progress import listener
+    from flows.song import stages_of
+
     album = load_album(write_album(tmp_path, [{"max": "bandwidth_hz"}, {"min": "lufs"}]))
     uri, out = f"sqlite:///{tmp_path / 'mlflow.db'}", str(tmp_path / "out")
-    first = album_flow(album, out, uri, return_state=True)
+    heard: set[tuple[str, str]] = set()
+    token = listener.set(lambda song, stage, failed=None: heard.add((song, stage)))
+    try:
+        first = album_flow(album, out, uri, return_state=True)
+    finally:
+        listener.reset(token)
+    for song in album.songs:  # the progress bar reaches its total: takes share some steps' futures
+        assert {(song.title, stage) for stage in stages_of(song, album)} <= heard, song.title
     result = first.result()
     assert not result["failed"], result
     three, again, crash = (Path(folder) for folder in result["folders"])
