@@ -163,3 +163,17 @@ def test_a_pull_takes_the_safetensors_and_config_not_the_pickle(tmp_path, monkey
     assert sorted(path.name for path in folder.iterdir() if not path.name.startswith("songforge")) == [
         "config.json", "model.safetensors"]  # the 416 MB pickle (checkpoint.pt) is neither fetched nor loaded
     check_album(album)
+
+
+def test_a_host_without_the_audiobox_package_is_told_before_any_run(random_model, tmp_path, monkeypatch):
+    """The package is installed here, so its absence (a plain `pip install`) is simulated: find_spec is patched."""
+    import importlib.util
+
+    from songforge.steps import aesthetics as step
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(step.importlib.util, "find_spec",
+                        lambda name, *args: None if name == "audiobox_aesthetics" else real(name, *args))
+    with pytest.raises(ParamsError) as error:
+        check_album(album_of(tmp_path, {"aesthetics": {"model": str(random_model)}}), models=False)
+    assert error.value.field == "aesthetics" and "--no-deps audiobox_aesthetics==0.0.4" in str(error.value)

@@ -7,12 +7,14 @@ default checkpoint, `songforge models pull audiobox-aesthetics`), or `aesthetics
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 from typing import Any
 
 from pydantic import Field
 
 from ..artifacts import StageOutput
+from ..errors import ParamsError
 from ..judge import aesthetics as judge
 from ..judge.folders import identity, licence_of, need
 from ..judge.scoring import judged, score_file
@@ -39,6 +41,10 @@ def aesthetics_call(song: Any, album: Any) -> AestheticsCall | None:
     settings = song.steps.get("aesthetics")
     if settings is None:
         return None
+    if importlib.util.find_spec("audiobox_aesthetics") is None:  # its model class; pip alone does not install it
+        raise ParamsError("aesthetics", "needs the audiobox_aesthetics package, which is not installed",
+                          "run scripts/install.sh, or `pip install --no-deps audiobox_aesthetics==0.0.4` (it "
+                          "declares torchaudio, which it does not need here)")
     return AestheticsCall(model=settings.model, model_identity=identity(settings.model, judge.NEEDED))
 
 
