@@ -59,28 +59,35 @@ def song(
 @app.command()
 def measure(
     file: Path = typer.Argument(..., help="audio file to measure (wav, flac, mp3, ...)"),
-    vocals: Optional[Path] = typer.Option(None, help="the vocal stem, for the vocal range"),
+    vocals: Optional[Path] = typer.Option(None, help="the vocal stem, for the vocal range (and the voice flags)"),
+    take: Optional[Path] = typer.Option(
+        None, help="the take.json the engine wrote beside the stems: its lyric timeline lets the flags check a "
+                   "song that ends before its lyrics and sections with lyrics but no voice (with --vocals)"),
     bpm: Optional[float] = typer.Option(None, help="requested tempo, for tempo accuracy"),
     key: Optional[str] = typer.Option(None, help="requested key, e.g. 'A minor', for key agreement"),
     as_json: bool = typer.Option(False, "--json", help="print JSON instead of a table"),
 ) -> None:
-    """Loudness, true peak, range, tempo, key, bandwidth, roll-off, width and clipping of a file; a true peak
-    above 0 dBTP or clipped samples are named in plain words (on stderr)."""
-    from songforge.measure.advice import peak_warnings
-    from songforge.measure.metrics import measure_file
+    """Loudness, true peak, range, tempo, key, bandwidth, roll-off, width and clipping of a file, and its failure
+    flags (silence, clipping, loops; ends early and voiceless sections with --vocals and --take). A true peak above
+    0 dBTP, clipped samples and every raised flag are named in plain words (on stderr)."""
+    from songforge.measure.advice import flag_warnings, peak_warnings
+    from songforge.measure.check_file import check_file
     from songforge.music import Key
 
     try:
-        measured = measure_file(file, vocals_path=vocals, bpm=bpm, key=Key.parse(key) if key else None)
+        checked = check_file(file, vocals_path=vocals, take_path=take, bpm=bpm, key=Key.parse(key) if key else None)
     except (SongforgeError, ValueError) as error:
         fail(error)
-    metrics = measured.to_dict()
+    metrics = checked.to_dict()
     if as_json:
         typer.echo(json.dumps(metrics, indent=2))
     else:
-        width = max(map(len, metrics))
-        typer.echo("\n".join(f"{k:<{width}}  {_fmt(v)}" for k, v in metrics.items()))
-    for line in peak_warnings(measured):
+        rows = {k: v for k, v in metrics.items() if k != "flags"}
+        rows.update({f"flag_{f.name}": f.summary if "skipped" in f.evidence else
+                     f"{'RAISED' if f.raised else 'no'}: {f.summary}" for f in checked.flags})
+        width = max(map(len, rows))
+        typer.echo("\n".join(f"{k:<{width}}  {_fmt(v)}" for k, v in rows.items()))
+    for line in peak_warnings(checked.metrics) + flag_warnings(checked.flags):
         typer.secho(f"warning: {line}", fg=typer.colors.YELLOW, err=True)
 
 

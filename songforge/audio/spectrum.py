@@ -53,8 +53,12 @@ def long_term_spectrum(audio: np.ndarray, sample_rate: int) -> tuple[np.ndarray,
     return np.fft.rfftfreq(segment, 1.0 / sample_rate), power / max(starts.size, 1)
 
 
+Spectrum = tuple[np.ndarray, np.ndarray]
+"""(freqs, power) as long_term_spectrum gives them: a caller reading several measures computes it once."""
+
+
 def bandwidth_hz(audio: np.ndarray, sample_rate: int, margin_db: float = CONTENT_MARGIN_DB,
-                 range_db: float = CONTENT_RANGE_DB) -> float:
+                 range_db: float = CONTENT_RANGE_DB, spectrum: Spectrum | None = None) -> float:
     """The audible bandwidth (Hz): the highest frequency with content above the noise floor; 0.0 for silence.
 
     What a producer reads off a spectrogram: where a low-pass, a low sample rate or a codec cut the top end.
@@ -63,13 +67,14 @@ def bandwidth_hz(audio: np.ndarray, sample_rate: int, margin_db: float = CONTENT
     percentile (the empty band above a low-pass, or the dither); content is a band `margin_db` above it
     (or within `margin_db` of the loudest band, for full-band noise), never more than `range_db` below
     the loudest band, and not CLIFF_DB below the half octave under it (a filter's slope past its cut).
-    Scanning up, content ends at the first gap of a third of an octave.
+    Scanning up, content ends at the first gap of a third of an octave. `spectrum`: the audio's
+    long_term_spectrum when the caller has it.
     """
     from scipy.ndimage import median_filter
 
     if _two_d(audio).shape[0] < 2 or not np.any(audio):
         return 0.0
-    freqs, power = long_term_spectrum(audio, sample_rate)
+    freqs, power = spectrum if spectrum is not None else long_term_spectrum(audio, sample_rate)
     level = 10.0 * np.log10(power + 1e-30)
     width = 2 * int(TONE_SMOOTHING_HZ / max(freqs[1], 1e-9) / 2) + 1
     smoothed = median_filter(level, size=width, mode="nearest")
@@ -91,15 +96,16 @@ def _half_octave_below(level: np.ndarray) -> np.ndarray:
     return (total[index + 1] - total[low]) / (index + 1 - low)
 
 
-def rolloff_99_hz(audio: np.ndarray, sample_rate: int, energy: float = ROLLOFF_ENERGY) -> float:
+def rolloff_99_hz(audio: np.ndarray, sample_rate: int, energy: float = ROLLOFF_ENERGY,
+                  spectrum: Spectrum | None = None) -> float:
     """Spectral roll-off (Hz): the frequency below which `energy` of the spectral energy lies; 0.0 for silence.
 
     A measure of where the energy sits (a bass-heavy mix reads a few kHz), not of how far the content reaches:
-    that is bandwidth_hz.
+    that is bandwidth_hz. `spectrum`: the audio's long_term_spectrum when the caller has it.
     """
     if not np.any(audio):
         return 0.0
-    freqs, power = long_term_spectrum(audio, sample_rate)
+    freqs, power = spectrum if spectrum is not None else long_term_spectrum(audio, sample_rate)
     cumulative = np.cumsum(power)
     return float(freqs[np.searchsorted(cumulative, energy * cumulative[-1])])
 

@@ -6,6 +6,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from ..audio.analysis import MixAnalysis
 from ..lyrics import Lyrics
 from .flag import Flag
 from .level import detect_clipping, detect_silence
@@ -18,22 +19,31 @@ Signal = tuple[np.ndarray, int]
 """Float (samples,) or (samples, channels) audio and its sample rate."""
 
 
-def judge_take(master: Signal, vocals: Signal, lyrics: Lyrics, settings: FlagSettings,
+def judge_take(master: Signal, vocals: Signal | None, lyrics: Lyrics, settings: FlagSettings,
                take: Mapping[str, Any] | None = None, mix: Signal | None = None,
-               stems: Mapping[str, Signal] | None = None) -> list[Flag]:
+               stems: Mapping[str, Signal] | None = None, analysis: MixAnalysis | None = None) -> list[Flag]:
     """The five flags, in FLAG_NAMES order. Silence is read on the mix when given (mastering lifts a quiet take to
     its target; the mix only ever turns it down), clipping on the master, the mix and each stem (clamps an engine
-    made show there, before the mix rescales and the limiter rounds them), the voice on the last vocal stem."""
+    made show there, before the mix rescales and the limiter rounds them), the voice on the last vocal stem (not
+    checked without one). `analysis`: the master's shared intermediates (loudness, spectrogram) when the caller
+    has them (songforge measure)."""
     audio, rate = master
     signals = {"master": master, **({"mix": mix} if mix is not None else {}), **(stems or {})}
-    activity = vocal_activity(*vocals, settings.voice)
     timeline = lyric_timeline(dict(take)) if take else None
     unsung = unsung_sections(dict(take), lyrics) if take else None
+    if vocals is not None:
+        activity = vocal_activity(*vocals, settings.voice)
+        voice = [detect_ends_early(activity, len(audio) / rate, timeline, unsung, settings.voice),
+                 detect_voiceless_sections(activity, timeline, settings.voice)]
+    else:
+        voice = [Flag(name, False, "not checked: no vocal stem", {"skipped": "no vocal stem was given"})
+                 for name in ("ends_early", "voiceless_sections")]
+    silence = (detect_silence(*mix, settings.silence) if mix is not None else
+               detect_silence(audio, rate, settings.silence, analysis.loudness if analysis is not None else None))
     return [
-        detect_silence(*(mix if mix is not None else master), settings.silence),
+        silence,
         detect_clipping({name: s[0] for name, s in signals.items()}, {name: s[1] for name, s in signals.items()},
                         settings.clipping),
-        detect_ends_early(activity, len(audio) / rate, timeline, unsung, settings.voice),
-        detect_voiceless_sections(activity, timeline, settings.voice),
-        detect_loop(audio, rate, lyrics, settings.loop),
+        *voice,
+        detect_loop(audio, rate, lyrics, settings.loop, analysis),
     ]

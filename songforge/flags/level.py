@@ -6,7 +6,7 @@ from typing import Mapping
 
 import numpy as np
 
-from ..audio.loudness import SHORT_TERM_S, SHORT_TERM_STEP_S, integrated_lufs, short_term_loudness
+from ..audio.loudness import SHORT_TERM_S, SHORT_TERM_STEP_S, Loudness, loudness
 from .flag import Flag
 from .settings import ClippingLimits, SilenceLimits
 
@@ -22,11 +22,12 @@ def true_runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
 
 
-def detect_silence(mix: np.ndarray, sample_rate: int, limits: SilenceLimits) -> Flag:
+def detect_silence(mix: np.ndarray, sample_rate: int, limits: SilenceLimits, reading: Loudness | None = None) -> Flag:
     """Near-silence of float (samples,) or (samples, channels) audio: its integrated loudness below max_lufs, or
-    more than max_silent_share of its 3 s short-term windows below silent_lufs (silent spans listed)."""
-    lufs = integrated_lufs(mix, sample_rate)
-    windows = short_term_loudness(mix, sample_rate)
+    more than max_silent_share of its 3 s short-term windows below silent_lufs (silent spans listed). `reading`:
+    the audio's loudness when the caller has it (songforge measure reads it once for LUFS, LRA and this flag)."""
+    reading = reading if reading is not None else loudness(mix, sample_rate)
+    lufs, windows = reading.integrated_lufs, reading.short_term_lufs
     silent = windows < limits.silent_lufs if windows.size else np.array([not lufs > limits.silent_lufs])
     share = float(silent.mean())
     starts, ends = true_runs(silent)

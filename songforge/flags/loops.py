@@ -13,15 +13,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..audio.io import resample, to_mono
+from ..audio.analysis import ANALYSIS_RATE, HOP, MixAnalysis  # 23 ms frames: a period is matched within 12 ms
 from ..lyrics import Lyrics
 from .flag import Flag
 from .level import true_runs
 from .settings import LoopLimits
 
-ANALYSIS_RATE = 22_050
-HOP = 512  # 23 ms frames: a period is matched within 12 ms
-N_FFT = 2048
 SMOOTH_S = 0.5  # humanised timing and vibrato are not what makes two bars different
 QUIET_DB = -50.0  # frames this far under the loudest match nothing: silence is the silence flag's, not a loop
 
@@ -36,15 +33,16 @@ class Loop:
     end_s: float
 
 
-def loop_features(audio: np.ndarray, sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
+def loop_features(audio: np.ndarray, sample_rate: int,
+                  analysis: MixAnalysis | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(frames, 31) unit vectors (12 chroma, 19 MFCCs without the 0th, mean-removed, each half weighted equally)
-    and (frames,) bool: the frame is loud enough to match, of float (samples,) or (samples, channels) audio."""
+    and (frames,) bool: the frame is loud enough to match, of float (samples,) or (samples, channels) audio.
+    `analysis`: the audio's shared spectrogram (songforge measure's, also read for the tempo) when given."""
     import librosa
     from scipy.ndimage import uniform_filter1d
 
-    mono = resample(to_mono(audio)[:, None], sample_rate, ANALYSIS_RATE)[:, 0]
-    power = np.abs(librosa.stft(mono, n_fft=N_FFT, hop_length=HOP)) ** 2
-    mel = librosa.power_to_db(librosa.feature.melspectrogram(S=power, sr=ANALYSIS_RATE))
+    analysis = analysis if analysis is not None else MixAnalysis(audio, sample_rate)
+    power, mel = analysis.power, analysis.mel_db
     width = max(1, int(round(SMOOTH_S * ANALYSIS_RATE / HOP)))
     chroma = uniform_filter1d(librosa.feature.chroma_stft(S=power, sr=ANALYSIS_RATE), width, axis=1)
     mfcc = uniform_filter1d(librosa.feature.mfcc(S=mel, n_mfcc=20)[1:], width, axis=1)
@@ -82,9 +80,10 @@ def written_repeats(lyrics: Lyrics) -> int:
     return most
 
 
-def detect_loop(audio: np.ndarray, sample_rate: int, lyrics: Lyrics, limits: LoopLimits) -> Flag:
+def detect_loop(audio: np.ndarray, sample_rate: int, lyrics: Lyrics, limits: LoopLimits,
+                analysis: MixAnalysis | None = None) -> Flag:
     """Raised when a stretch repeats more than max(min_repeats, form_factor x the lyrics' most repeated line)."""
-    features, loud = loop_features(audio, sample_rate)
+    features, loud = loop_features(audio, sample_rate, analysis)
     loop = longest_loop(features, loud, limits)
     written = written_repeats(lyrics)
     allowed = max(limits.min_repeats, limits.form_factor * written)

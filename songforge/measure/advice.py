@@ -1,7 +1,9 @@
-"""Plain words about a measured master that will not survive distribution: a true peak above 0 dBTP, clipped samples."""
+"""Plain words about a measured master: peaks that will not survive distribution (a true peak above 0 dBTP,
+clipped samples), and the failure flags it raised."""
 
 from __future__ import annotations
 
+from ..flags.flag import Flag
 from .metrics import SongMetrics
 
 TRUE_PEAK_LIMIT_DBTP = 0.0  # above this the inter-sample peaks overload a DAC and every lossy encoder
@@ -20,3 +22,21 @@ def peak_warnings(metrics: SongMetrics) -> list[str]:
                         "waveform is cut flat at full scale, which sounds as distortion; lower the gain before "
                         "the limiter, or re-render from a source that was not clipped")
     return warnings
+
+
+# What each raised flag means for the song and what to do, after its own summary (the evidence, in numbers).
+FLAG_ADVICE = {
+    "silence": ("the song is silent or nearly so", "check the engine's output and the mix's gains"),
+    "clipping": ("the audio is clipped", "lower the gain where it clipped, or re-render the take"),
+    "ends_early": ("the song ends before its lyrics do", "generate the take again (another seed, or all its "
+                   "segments)"),
+    "voiceless_sections": ("sections with lyrics have no voice", "generate the take again, or check the vocal "
+                           "stem's separation"),
+    "loop": ("the song is stuck in a loop", "generate the take again with another seed"),
+}
+
+
+def flag_warnings(flags: list[Flag]) -> list[str]:
+    """One sentence per raised failure flag (what failed, its evidence, the fix); [] when none is raised."""
+    return [f"failure flag {flag.name}: {FLAG_ADVICE[flag.name][0]} ({flag.summary}); {FLAG_ADVICE[flag.name][1]}"
+            for flag in flags if flag.raised]

@@ -6,10 +6,9 @@ from typing import Literal
 
 import numpy as np
 
-from ..audio.io import resample, to_mono
+from ..audio.analysis import ANALYSIS_RATE, MixAnalysis
 from ..music import Key
 
-ANALYSIS_RATE = 22_050
 HOP = 2048  # ~93 ms: a key is a property of bars, not of onsets
 # Krumhansl & Kessler (1982) probe-tone ratings, tonic first.
 KRUMHANSL_MAJOR = (6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88)
@@ -26,11 +25,12 @@ Profile = Literal["krumhansl", "temperley"]
 SCORE_SAME, SCORE_FIFTH, SCORE_RELATIVE, SCORE_PARALLEL = 1.0, 0.5, 0.3, 0.2
 
 
-def chroma_profile(audio: np.ndarray, sample_rate: int) -> np.ndarray:
-    """Mean constant-Q chroma (12,) of (samples,) or (samples, channels) audio, C first; zeros for silence."""
+def chroma_profile(audio: np.ndarray, sample_rate: int, analysis: MixAnalysis | None = None) -> np.ndarray:
+    """Mean constant-Q chroma (12,) of (samples,) or (samples, channels) audio, C first; zeros for silence.
+    `analysis`: the audio's shared intermediates (its mono 22.05 kHz signal) when the caller has them."""
     import librosa
 
-    mono = resample(to_mono(audio)[:, None], sample_rate, ANALYSIS_RATE)[:, 0]
+    mono = (analysis if analysis is not None else MixAnalysis(audio, sample_rate)).mono
     if not np.any(mono):
         return np.zeros(12)
     chroma = librosa.feature.chroma_cqt(y=mono, sr=ANALYSIS_RATE, hop_length=HOP)
@@ -50,9 +50,10 @@ def key_from_chroma(chroma: np.ndarray, profile: Profile = "krumhansl") -> Key |
     return max(scores, key=scores.__getitem__)
 
 
-def estimate_key(audio: np.ndarray, sample_rate: int, profile: Profile = "krumhansl") -> Key | None:
+def estimate_key(audio: np.ndarray, sample_rate: int, profile: Profile = "krumhansl",
+                 analysis: MixAnalysis | None = None) -> Key | None:
     """Key of (samples,) or (samples, channels) audio; None for silence or a flat chroma."""
-    return key_from_chroma(chroma_profile(audio, sample_rate), profile)
+    return key_from_chroma(chroma_profile(audio, sample_rate, analysis), profile)
 
 
 def key_score(estimated: Key, reference: Key) -> float:
