@@ -1,5 +1,6 @@
-"""Speed and memory of `songforge measure SONG --vocals VOCALS` on a 3-minute song, against the base commit's CLI
-measured in the same run (a script, not a test).
+"""Speed and memory of `songforge measure SONG --vocals VOCALS --take take.json` (the signal metrics and the
+failure flags) on a 3-minute song, against the base commit's CLI (`measure SONG --vocals VOCALS`: no flags then)
+measured in the same run; then the CPU cost of each neural judge whose model is pulled (a script, not a test).
 
     .venv/bin/python benchmarks/measure_speed.py                  # 180 s sketch song; baseline = commit 1c9f1fa
     .venv/bin/python benchmarks/measure_speed.py --baseline HEAD~3 --seconds 60
@@ -10,6 +11,11 @@ os.wait4, start-up (imports, model load) included. The baseline runs from a temp
 base commit with PYTHONPATH pointing at it. Memory is the peak above the process's own baseline: the peak RSS
 of the same CLI measuring a 1-second file (imports and the pitch model loaded, no song). Targets (issue 13,
 2 cores): at most 15 s of CPU time, and a peak at most 4x the decoded audio (mix and vocals, float32).
+
+The neural judges (CLAP, Audiobox Aesthetics, MuQ-MuLan, SongEval, the ASR of intelligibility) run on the GPU slot
+when a GPU is present; their CPU cost is reported apart: each judge whose model folder is pulled loads on CPU and
+scores the same song in its own subprocess (start-up and loading included, then the scoring alone). A judge not
+pulled is listed as not measured, with the pull command: a tiny random model's timing is never shown for it.
 """
 
 from __future__ import annotations
@@ -31,20 +37,22 @@ CPU_TARGET_S = 15.0
 MEMORY_TARGET_X = 4.0  # peak above the baseline, in decoded audio sizes
 
 
-def render_song(folder: Path, seconds: float) -> tuple[Path, Path, int]:
-    """mix.wav and vocals.wav (float32 stereo) of a `seconds`-long sketch song; returns them and the decoded bytes."""
+def render_song(folder: Path, seconds: float) -> tuple[Path, Path, Path, int]:
+    """mix.wav, stems/vocals.wav (float32 stereo) and take.json of a `seconds`-long sketch song, as the engine
+    writes them; returns them and the decoded bytes (mix and vocals)."""
     from songforge.album_file import load_album
     from songforge.audio.io import write_wav
+    from songforge.engine.take import write_take
     from songforge.params import SongSpec
 
     base = load_album(ROOT / "params" / "albums" / "demo.yaml").songs[0]
     lyrics = base.lyrics.replace("[outro]", "").strip() + "\n\n"
     song = SongSpec.model_validate({**base.model_dump(), "lyrics": lyrics * 4 + "[outro]\n", "duration_s": seconds})
     stems = song.engine.engine.generate(song, song.engine.params, song.seed)
-    mix, vocals = folder / "mix.wav", folder / "vocals.wav"
+    write_take(stems, folder, song.engine.engine.identity(song.engine.params), song.seed)
+    mix = folder / "mix.wav"
     write_wav(mix, stems.vocals + stems.instrumental, stems.sample_rate, "FLOAT")
-    write_wav(vocals, stems.vocals, stems.sample_rate, "FLOAT")
-    return mix, vocals, 2 * stems.vocals.astype(np.float32).nbytes
+    return mix, folder / "stems" / "vocals.wav", folder / "take.json", 2 * stems.vocals.astype(np.float32).nbytes
 
 
 def run_cli(tree: Path, *args: str) -> dict:
@@ -62,10 +70,11 @@ def run_cli(tree: Path, *args: str) -> dict:
             "peak_bytes": usage.ru_maxrss * 1024, "metrics": json.loads(output)}
 
 
-def measure_tree(tree: Path, mix: Path, vocals: Path, tiny: Path) -> dict:
-    """The song measured by the CLI of `tree`, with the peak above that CLI's own 1-second baseline."""
+def measure_tree(tree: Path, mix: Path, vocals: Path, tiny: Path, *extra: str) -> dict:
+    """The song measured by the CLI of `tree` (with `extra` options), with the peak above that CLI's own
+    1-second baseline."""
     baseline = run_cli(tree, str(tiny), "--vocals", str(tiny))
-    song = run_cli(tree, str(mix), "--vocals", str(vocals))
+    song = run_cli(tree, str(mix), "--vocals", str(vocals), *extra)
     return {**song, "baseline_bytes": baseline["peak_bytes"], "above_bytes": song["peak_bytes"] - baseline["peak_bytes"]}
 
 
@@ -91,7 +100,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="measure-speed-") as scratch:
         folder = Path(scratch)
-        mix, vocals, decoded = render_song(folder, args.seconds)
+        mix, vocals, take, decoded = render_song(folder, args.seconds)
         tiny = folder / "one_second.wav"
         from songforge.audio.io import write_wav
 
@@ -102,8 +111,9 @@ def main() -> None:
             base = measure_tree(tree, mix, vocals, tiny)
         finally:
             subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)], check=False)
-        ours = measure_tree(ROOT, mix, vocals, tiny)
-    report(base, ours, decoded, args)
+        ours = measure_tree(ROOT, mix, vocals, tiny, "--take", str(take))
+        report(base, ours, decoded, args)
+        report_judges(mix, vocals)
 
 
 def report(base: dict, ours: dict, decoded: int, args: argparse.Namespace) -> None:
@@ -117,13 +127,43 @@ def report(base: dict, ours: dict, decoded: int, args: argparse.Namespace) -> No
         ("peak above the CLI's baseline", base["above_bytes"] / mib, ours["above_bytes"] / mib, "MiB"),
         ("  in decoded audio sizes", base["above_bytes"] / decoded, ours["above_bytes"] / decoded, "x"),
     ])
-    same = {k: (base["metrics"].get(k), ours["metrics"].get(k)) for k in ours["metrics"]
-            if base["metrics"].get(k) != ours["metrics"].get(k)}
-    print(f"metrics that differ from the baseline: {same or 'none'}")
+    differ = {k: (base["metrics"][k], ours["metrics"].get(k)) for k in base["metrics"]
+              if not _same(base["metrics"][k], ours["metrics"].get(k))}
+    print(f"metrics that differ from the baseline (beyond 1e-6): {differ or 'none'}")
+    flags = ours["metrics"].get("flags", [])
+    print(f"failure flags (not in the baseline): {ours['metrics'].get('failed')} raised of {len(flags)}; "
+          + ", ".join(f"{f['name']} {'RAISED' if f['raised'] else 'no'}"
+                      + (" (not checked)" if "skipped" in f["evidence"] else "") for f in flags))
     cpu_ok, memory_ok = ours["cpu_s"] <= CPU_TARGET_S, ours["above_bytes"] <= MEMORY_TARGET_X * decoded
     print(f"{'PASS' if cpu_ok else 'FAIL'}: CPU time {ours['cpu_s']:.1f} s (target <= {CPU_TARGET_S:.0f} s)")
     print(f"{'PASS' if memory_ok else 'FAIL'}: peak above baseline {ours['above_bytes'] / decoded:.1f}x the decoded "
           f"audio (target <= {MEMORY_TARGET_X:.0f}x)")
+
+
+def _same(a: object, b: object) -> bool:
+    """Equal, or floats within 1e-6 (float32 vs float64 sums move LUFS and LRA by 1e-7)."""
+    if isinstance(a, float) and isinstance(b, float):
+        return abs(a - b) <= 1e-6 * max(1.0, abs(a))
+    return a == b
+
+
+def report_judges(mix: Path, vocals: Path) -> None:
+    """CPU cost of each neural judge on the same song, in a subprocess each, or why it was not measured."""
+    sys.path.insert(0, str(Path(__file__).parent))  # run as a script: its sibling module
+    from judges_cpu import JUDGES, pulled, time_judge
+
+    print("\nneural judges on CPU (on a GPU host they run in the GPU slot; start-up and loading included):")
+    print("| judge        | model                  | CPU, whole process | CPU, scoring | wall   |")
+    print("|--------------|------------------------|--------------------|--------------|--------|")
+    for judge in JUDGES:
+        missing = [name for name in judge.models if not pulled(name)]
+        if missing:
+            print(f"| {judge.name:<12} | {judge.models[0]:<22} | not measured: model {', '.join(missing)} not pulled "
+                  f"(songforge models pull {' '.join(missing)}) |")
+            continue
+        timing = time_judge(judge, mix, vocals)
+        print(f"| {judge.name:<12} | {judge.models[0]:<22} | {timing['cpu_s']:16.1f} s | {timing['score_cpu_s']:10.1f} s "
+              f"| {timing['wall_s']:4.1f} s |")
 
 
 if __name__ == "__main__":
