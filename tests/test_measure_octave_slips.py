@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from songforge.measure.octave_slips import MAX_SLIP_FRAMES, fix_octave_slips
+from songforge.measure.octave_slips import MAX_SLIP_FRAMES, MAX_TWO_OCTAVE_SLIP_FRAMES, fix_octave_slips
 from songforge.measure.pitch import held_notes, vocal_pitch
 
 DEMO_ALBUM = Path(__file__).resolve().parents[1] / "params" / "albums" / "demo.yaml"
@@ -38,6 +38,22 @@ def test_a_slip_at_a_note_change_after_a_breath_two_octaves_down_is_folded_back(
     assert np.isnan(fixed[38:40]).all()  # unvoiced frames stay unvoiced
 
 
+def test_a_slip_the_voicing_broke_in_two_is_folded_back_whole():
+    # A 3-minute sketch song: 67 ... 6 frames at 48, 7 unvoiced, 11 at 48 ... 72 (each half alone had the
+    # other half, at its own pitch, for a neighbour).
+    slipped = contour((67, 40), (48, 6), (np.nan, 7), (48, 11), (72, 30))
+    fixed = fix_octave_slips(slipped)
+    assert held_notes(fixed).tolist() == [67, 72]
+    assert np.allclose(fixed[40:46], slipped[40:46] + 24) and np.isnan(fixed[46:53]).all()
+
+
+def test_a_two_octave_slip_longer_than_a_one_octave_one_is_still_a_slip():
+    slipped = contour((72, 30), (48, MAX_SLIP_FRAMES + 1), (72, 30))  # as the 3-minute song's, at 156.6 s
+    assert held_notes(fix_octave_slips(slipped)).tolist() == [72]
+    longer = contour((72, 30), (48, MAX_TWO_OCTAVE_SLIP_FRAMES + 1), (72, 30))
+    assert held_notes(fix_octave_slips(longer)).tolist() == [48, 72]  # held this long, it is not taken for one
+
+
 def test_an_octave_up_slip_is_folded_down():
     slipped = contour((60, 30), (72, 10), (60, 30))
     assert held_notes(fix_octave_slips(slipped)).tolist() == [60]
@@ -63,11 +79,18 @@ def test_only_short_runs_are_slips_and_other_leaps_stay():
 
 
 def demo_songs() -> list[tuple[str, np.ndarray, int, list[int]]]:
-    """Each demo song's title, sketch-engine vocal stem, rate and written vocal notes (MIDI)."""
+    """Each demo song's title, sketch-engine vocal stem, rate and written vocal notes (MIDI); and the first song's
+    lyrics sung four times over 3 minutes (benchmarks/measure_speed.py's song: it read 28 semitones, wrote 17)."""
     from songforge.album_file import load_album
+    from songforge.params import SongSpec
 
+    album = load_album(DEMO_ALBUM).songs
+    first = album[0]
+    verses = first.lyrics.replace("[outro]", "").strip() + "\n\n"
+    long = SongSpec.model_validate({**first.model_dump(), "title": "Morning Light x4",
+                                    "lyrics": verses * 4 + "[outro]\n", "duration_s": 180})
     songs = []
-    for song in load_album(DEMO_ALBUM).songs:
+    for song in [*album, long]:
         stems = song.engine.engine.generate(song, song.engine.params, song.seed)
         songs.append((song.title, stems.vocals, stems.sample_rate, [n[2] for n in stems.metadata["vocal_notes"]]))
     return songs

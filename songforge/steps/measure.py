@@ -42,7 +42,7 @@ def measure(request: Request, inputs: Inputs, folder: Path, progress: Progress |
 
 
 STEP = register_step(Step(
-    name="measure", version="3", phase="measure", run=measure,
+    name="measure", version="4", phase="measure", run=measure,
     params=lambda song, album: Request(bpm=song.bpm, key=song.key, pitch_model=album.measure.pitch_model),
     reads=("master", "vocals"), makes=("metrics", "pitch_contour"), artifacts=("metrics",), metrics=True,
     metric_names=measured_metrics(),
