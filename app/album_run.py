@@ -37,8 +37,11 @@ def check_before_run(spec, source: str, deployment: str | None) -> None:
     if deployment and not os.environ.get("PREFECT_API_URL"):
         raise SongforgeError(f"--deployment {deployment} needs a Prefect server the workers also use. Fix: set "
                              "PREFECT_API_URL (songforge serve prints it), or leave --deployment out.")
-    # licences always; models only when the songs run here (the workers hold their own)
-    check_album(spec, source=source, models=deployment is None)
+    from songforge.licences import LicenceTerms
+
+    # licences always (the terms of those allowed on conditions printed); models only when the songs run here
+    with warnings_echoed(LicenceTerms):
+        check_album(spec, source=source, models=deployment is None)
 
 
 @contextmanager

@@ -39,6 +39,7 @@ class HubModel:
     after_pull: Callable[[Path], None] | None = None
     download: Callable[[Path], str] | None = None
     repo_type: str = "model"  # "dataset" for a data set on the hub (e.g. a benchmark's prompts)
+    gated: bool = False  # the hub serves it only to an account that accepted its licence (a token: HF_TOKEN)
 
     @property
     def pinned(self) -> bool:
@@ -113,12 +114,22 @@ def pull(name: str, dest: Path | None = None) -> Path:
     except SongforgeError:
         raise  # already says what to do (e.g. a download that is not what the catalogue pins)
     except Exception as error:  # network, auth, disk: all end the same way for the user
-        raise EngineError(f"could not download {entry.repo}@{entry.revision} into {dest}: {error}. Fix: check the "
-                          f"network and disk space, then rerun `songforge models pull {name}`.") from error
+        raise EngineError(f"could not download {entry.repo}@{entry.revision} into {dest}: {error}. Fix: "
+                          f"{_gated_fix(entry)}check the network and disk space, then rerun `songforge models pull "
+                          f"{name}`.") from error
     if entry.after_pull is not None:
         entry.after_pull(dest)
     record_pull(dest, name, entry.repo, revision)
     return dest
+
+
+def _gated_fix(entry: HubModel) -> str:
+    """What a gated repository needs before any download: the licence accepted, and the account's token."""
+    if not entry.gated:
+        return ""
+    return (f"{entry.repo} is gated: accept its licence at https://huggingface.co/{entry.repo} with your hub "
+            "account, create a read token (https://huggingface.co/settings/tokens) and set HF_TOKEN to it (or run "
+            "`hf auth login`); then ")
 
 
 def _resolve(entry: HubModel) -> str:

@@ -23,6 +23,7 @@ class Licence:
     commercial: Commercial
     url: str = ""
     terms: str = ""  # what a user must do or know beyond the name (attribution, thresholds, ...)
+    enterprise: bool = True  # False: commercial use only below the licence's revenue threshold (see terms)
 
     def __str__(self) -> str:
         return f"{self.name} ({self.id})"
@@ -37,6 +38,14 @@ CC_BY_4 = Licence("CC-BY-4.0", "Creative Commons Attribution 4.0", "yes",
                   "https://creativecommons.org/licenses/by/4.0/", "credit the authors")
 CC_BY_NC_4 = Licence("CC-BY-NC-4.0", "Creative Commons Attribution-NonCommercial 4.0", "no",
                      "https://creativecommons.org/licenses/by-nc/4.0/", "no commercial use")
+# Stable Audio Open's weights (LICENSE.md of stabilityai/stable-audio-open-1.0; stability.ai/license)
+STABILITY_COMMUNITY = Licence(
+    "Stability-AI-Community", "Stability AI Community License", "yes",
+    "https://huggingface.co/stabilityai/stable-audio-open-1.0/blob/main/LICENSE.md",
+    "commercial use is free only for an individual or organisation with under US$1,000,000 of annual revenue; "
+    "above it, an Enterprise licence from Stability AI is needed (https://stability.ai/license). You own the audio "
+    "you make; a product or service that makes the model available must ship the licence and show 'Powered by "
+    "Stability AI', and all use must follow Stability AI's Acceptable Use Policy", enterprise=False)
 CC_BY_NC_SA_4 = Licence("CC-BY-NC-SA-4.0", "Creative Commons Attribution-NonCommercial-ShareAlike 4.0", "no",
                         "https://creativecommons.org/licenses/by-nc-sa/4.0/", "no commercial use")
 
@@ -47,12 +56,27 @@ def unknown(name: str, url: str = "") -> Licence:
                    "read the model card; list it under licences_checked to vouch for it")
 
 
-def commercial_problems(uses: list[tuple[str, Licence]], checked: set[str]) -> list[str]:
-    """For a commercial album: why each (step, licence) it plans may not be used; empty when all may."""
+def commercial_problems(uses: list[tuple[str, Licence]], checked: set[str], enterprise: bool = False) -> list[str]:
+    """For a commercial album: why each (step, licence) it plans may not be used; empty when all may.
+    enterprise: the album's owner is above the revenue thresholds of licences with enterprise=False."""
     problems = []
     for step, licence in uses:
         if licence.commercial == "no":
             problems.append(f"step '{step}' uses {licence}, which forbids commercial use")
         elif licence.commercial == "unknown" and licence.id not in checked:
             problems.append(f"step '{step}' uses {licence.id}, whose terms nobody has checked")
+        elif enterprise and not licence.enterprise and licence.id not in checked:
+            problems.append(f"step '{step}' uses {licence}, which allows commercial use only below a revenue "
+                            f"threshold, and the album says enterprise: true ({licence.terms}); holding the "
+                            f"licensor's enterprise licence, list {licence.id} under licences_checked")
     return problems
+
+
+class LicenceTerms(UserWarning):
+    """The terms of a licence a commercial album may use only on conditions (printed before any run)."""
+
+
+def commercial_terms(uses: list[tuple[str, Licence]]) -> list[str]:
+    """For a commercial album that may use them: the conditions of each threshold licence it plans, a line each."""
+    return [f"step '{step}' uses {licence}: commercial use on its terms: {licence.terms} ({licence.url})"
+            for step, licence in uses if licence.commercial == "yes" and not licence.enterprise]

@@ -44,6 +44,7 @@ FIXES = {
     "songs": "list at least one song under 'songs:'",
     "commercial": "use true if the songs are for commercial use, else false",
     "licences_checked": "list licence ids, e.g. [xcodec_mini_infer]",
+    "enterprise": "use true if the songs' owner is above the revenue thresholds of community licences, else false",
     "lyrics_file": "give the path of a UTF-8 text file, relative to the params file",
     "allow_poor_reference": "use true to master to a short, low-rate or band-limited reference anyway, else false",
     "takes": f"use a whole number of takes from 1 to {MAX_TAKES}, and a rule to choose by: "
@@ -252,6 +253,17 @@ class SongSpec(Frozen):
                                            "(or 'select: [min: per, max: audiobox_pq]')"))
         return self
 
+    @model_validator(mode="after")
+    def _engine_renders_duration(self) -> "SongSpec":
+        """A song longer than its engine renders (an engine with `max_duration_s`) is refused here, before any run."""
+        longest = getattr(self.engine.engine, "max_duration_s", None)
+        limit = longest(self.engine.params) if longest is not None else None
+        if limit is not None and self.duration_s > limit:
+            raise FieldProblem(ParamsError("duration_s", f"is {self.duration_s:g} s, but the '{self.engine.name}' "
+                                           f"engine renders at most {limit:g} s", f"set duration_s to {limit:g} or "
+                                           "less, or use an engine that makes longer songs (sketch, yue)"))
+        return self
+
     @field_validator("lyrics")
     @classmethod
     def _lyrics_parse(cls, text: str) -> str:
@@ -316,6 +328,9 @@ class AlbumSpec(Frozen):
                              "forbids it are refused before anything runs")
     licences_checked: list[str] = Field(default_factory=list, description="licence ids of models whose terms you "
                                         "have read and vouch for (those songforge lists as not checked)")
+    enterprise: bool = Field(False, description="with commercial: true, the songs' owner is above the revenue "
+                             "threshold of community licences (Stability AI's: US$1M a year): steps under such a "
+                             "licence are refused unless its id is under licences_checked (an enterprise licence)")
     master: MasterSpec = Field(default_factory=MasterSpec)
     measure: MeasureSpec = Field(default_factory=MeasureSpec)
     songs: list[SongSpec] = Field(min_length=1)

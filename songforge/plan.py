@@ -8,6 +8,7 @@ song's engine's own steps, ordered by phase; a step whose params are None for a 
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from pydantic import BaseModel, ConfigDict
 
 from .artifacts import StageOutput
 from .errors import ParamsError
-from .licences import Licence, commercial_problems
+from .licences import Licence, LicenceTerms, commercial_problems, commercial_terms
 from .models import ModelNeed
 from .registry import song_steps
 from .select import check_metrics
@@ -151,11 +152,15 @@ def run_plan(plan: SongPlan, folder: Path, progress: Progress | None = None) -> 
 
 
 def check_commercial(album: Any, plans: list[SongPlan], source: str | None = None) -> None:
-    """For an album with `commercial: true`: ParamsError naming every planned step whose licence forbids it."""
+    """For an album with `commercial: true`: ParamsError naming every planned step whose licence forbids it (or,
+    with `enterprise: true`, allows it only below a revenue threshold); a LicenceTerms warning with the terms of
+    each licence allowed on conditions."""
     if not getattr(album, "commercial", False):
         return
     uses = list(dict.fromkeys(use for plan in plans for use in plan.licences()))
-    problems = commercial_problems(uses, set(album.licences_checked))
+    problems = commercial_problems(uses, set(album.licences_checked), getattr(album, "enterprise", False))
     if problems:
         raise ParamsError.all_of([ParamsError("commercial", problem, "drop the step (or the engine) from the album, "
                                               "or set commercial: false", source) for problem in problems])
+    for terms in commercial_terms(uses):  # allowed on conditions: said before any run (the CLI prints them)
+        warnings.warn(terms, LicenceTerms, stacklevel=2)

@@ -20,6 +20,7 @@ from .step import Step
 ENGINES = {
     "sketch": "songforge.engine.sketch.engine:SketchEngine",
     "yue": "songforge.engine.yue.steps:YuEEngine",
+    "stable-audio-open": "songforge.engine.stable_audio.engine:StableAudioEngine",
 }
 SONG_STEPS = (
     "songforge.steps.lyrics",
