@@ -26,14 +26,14 @@ def list_command() -> None:
     for name, entry in all_models().items():
         revision = entry.revision[:12] if entry.pinned else f"{entry.revision} (unpinned)"
         typer.echo(f"{name:<14} {entry.repo:<34} {revision:<18} {entry.licence.id:<20} "
-                   f"commercial: {entry.licence.commercial:<8} {_disk_state(model_folder(name))}")
+                   f"commercial: {entry.licence.commercial_use:<8} {_disk_state(model_folder(name))}")
     typer.echo("\nsteps and the licences of the models they use (commercial use: yes / no / unknown):")
     steps = [*song_steps(), *(step for name in available_engines() for step in get_engine(name).steps)]
     for step in steps:
         if callable(step.licence):
             licence = "the licence of the model the song names (its row above; a file of your own: unknown)"
         else:
-            licence = f"{step.licence}  commercial: {step.licence.commercial}" if step.licence else "no model"
+            licence = f"{step.licence}  commercial: {step.licence.commercial_use}" if step.licence else "no model"
         typer.echo(f"  {step.key:<18} {licence}")
     _list_voices()
 

@@ -28,6 +28,11 @@ class Licence:
     def __str__(self) -> str:
         return f"{self.name} ({self.id})"
 
+    @property
+    def commercial_use(self) -> str:
+        """'yes', 'no', 'unknown', or for a threshold licence 'yes, below its revenue threshold' (lists, reports)."""
+        return self.commercial if self.enterprise else f"{self.commercial}, below its revenue threshold"
+
 
 APACHE_2 = Licence("Apache-2.0", "Apache License 2.0", "yes", "https://www.apache.org/licenses/LICENSE-2.0")
 MIT = Licence("MIT", "MIT License", "yes", "https://opensource.org/license/mit")

@@ -155,3 +155,15 @@ def test_a_stable_audio_song_through_the_album_flow_cached_on_rerun(tiny, prefec
     again = album_flow(album, out, uri, return_state=True)
     assert task_run_states(again, "generate-01-bed") == ["Cached"]
     assert task_run_states(again, "master-01-bed") == ["Cached"]
+
+
+def test_models_list_shows_the_licence_and_its_threshold():
+    from typer.testing import CliRunner
+
+    from app.models_cli import models_app
+
+    shown = CliRunner().invoke(models_app, ["list"])
+    assert shown.exit_code == 0, shown.output
+    lines = [line for line in shown.output.splitlines() if "stable-audio-open" in line]
+    assert len(lines) == 2 and all("Stability-AI-Community" in line for line in lines)
+    assert all("commercial: yes, below its revenue threshold" in line for line in lines)

@@ -80,6 +80,6 @@ def load_pipeline(name_or_path: str, device: str, dtype: Any) -> Any:
         raise EngineError(f"Stable Audio Open model folder {folder} lacks {', '.join(missing)}. "
                           f"Fix: {_fix(name_or_path)}.")
     folder_state(folder, _fix(name_or_path))  # a recorded file changed or gone is said before loading
-    pipeline = StableAudioPipeline.from_pretrained(folder, local_files_only=True, torch_dtype=dtype)
+    pipeline = StableAudioPipeline.from_pretrained(folder, local_files_only=True, dtype=dtype)
     pipeline.set_progress_bar_config(disable=True)
     return pipeline.to(device)
