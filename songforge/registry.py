@@ -21,6 +21,7 @@ ENGINES = {
     "sketch": "songforge.engine.sketch.engine:SketchEngine",
     "yue": "songforge.engine.yue.steps:YuEEngine",
     "stable-audio-open": "songforge.engine.stable_audio.engine:StableAudioEngine",
+    "ace-step": "songforge.engine.ace_step.steps:AceStepEngine",
     "musicgen": "songforge.engine.musicgen.steps:MusicGenEngine",
 }
 SONG_STEPS = (
