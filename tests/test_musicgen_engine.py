@@ -140,3 +140,25 @@ def test_musicgen_is_refused_under_commercial_and_listed_with_its_licence(tiny, 
     assert set(rows) == {"musicgen-small", "musicgen-medium", "musicgen-large", "musicgen-melody"}
     assert all("CC-BY-NC-4.0" in row and "commercial: no" in row for row in rows.values())
     assert any("musicgen/musicgen-render" in line and "commercial: no" in line for line in listed.splitlines())
+
+
+def test_the_melody_model_reads_the_sung_notes_of_the_sketch_guide_in_its_chroma(tiny):
+    """The feature extractor runs here (torchaudio in pure-Python mode) and its chroma holds the guide's notes: at the
+    middle of each sung note the loudest of the 12 bins (C = 0) is the note's pitch class."""
+    from songforge.audio.io import resample
+    from songforge.engine.musicgen.generate import inputs
+    from songforge.engine.sketch.engine import SketchEngine
+    from songforge.engine.sketch.params import SketchParams
+
+    spec = song(tiny["melody"], duration_s=25.0, melody="sketch")
+    stems = SketchEngine().generate(spec, SketchParams(), 5)
+    melody, rate = guide_melody(spec.model_copy(update={"seed": 5}))
+    np.testing.assert_array_equal(melody, stems.vocals.mean(axis=1))
+    loaded = load(str(tiny["melody"]))
+    chroma = inputs(loaded, "x", resample(melody[:, None], rate, RATE)[:, 0], loaded.model.device)["input_features"]
+    frame_s = loaded.processor.feature_extractor.hop_length / RATE
+    # notes longer than the extractor's 0.5 s FFT window (n_fft 16384 at 32 kHz): shorter ones smear into their
+    # neighbours (9 of them in this 25 s song, all 9 read right; chance is 1 in 12)
+    notes = [(start + length / 2, pitch) for start, length, pitch, _ in stems.metadata["vocal_notes"] if length > 0.45]
+    heard = [int(chroma[0, int(middle / frame_s)].argmax()) == pitch % 12 for middle, pitch in notes]
+    assert len(notes) >= 5 and np.mean(heard) >= 0.8, (len(notes), np.mean(heard))
