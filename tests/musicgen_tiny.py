@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-WORDS = "pop rock jazz ambient piano guitar drums calm happy bpm major minor C D E F G A B , 1 2 3 4 5 6 7 8 9 0".split()
+WORDS = "pop rock jazz ambient piano guitar drums calm happy bpm major minor".split() + list("CDEFGAB,1234567890")
 RATE = 32000
 
 
@@ -22,7 +22,8 @@ def _tokenizer():
 def _parts(vocab: int) -> dict:
     from transformers import EncodecConfig, T5Config
 
-    return {"text_encoder": T5Config(vocab_size=vocab, d_model=16, d_kv=4, d_ff=32, num_layers=1, num_heads=2).to_dict(),
+    text = T5Config(vocab_size=vocab, d_model=16, d_kv=4, d_ff=32, num_layers=1, num_heads=2)
+    return {"text_encoder": text.to_dict(),
             "audio_encoder": EncodecConfig(sampling_rate=RATE, audio_channels=1, num_filters=4, hidden_size=16,
                                            upsampling_ratios=[8, 5, 4, 4], codebook_size=32, codebook_dim=16,
                                            num_lstm_layers=1, num_residual_layers=1, compress=2,
