@@ -45,9 +45,9 @@ class PlanView(BaseModel):
     """What the plan tells the report, MLflow and the progress bar, as plain data (a task input, cache-keyed).
 
     players: (label, step, role) a person listens to, the last step's first (the song's main player); pictures
-    and artifacts: (step, role); metrics: the steps whose data are the song's metrics, and licences: (step,
-    licence) of each of those that uses a model, shown beside its numbers; take: (step, role) of the take.json the
-    song ends up with.
+    and artifacts: (step, role); metrics: the steps whose data are the song's metrics; licences: (step, licence)
+    of each step that uses a model or data under a licence (the engine's, the judges'), shown on the song's card;
+    take: (step, role) of the take.json the song ends up with.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -88,9 +88,8 @@ class SongPlan:
             artifacts=tuple((step.name, role) for step in steps for role in step.artifacts),
             metrics=tuple(step.name for step in steps if step.metrics),
             take=(makers["take"], "take") if "take" in makers else None,
-            licences=tuple((planned.name, f"{licence}, commercial use: {licence.commercial}")
-                           for planned in self.steps if planned.step.metrics
-                           and (licence := planned.step.licence_for(planned.params)) is not None))
+            licences=tuple((planned.name, f"{licence}, commercial use: {licence.commercial_use}")
+                           for planned in self.steps if (licence := planned.step.licence_for(planned.params))))
 
 
 def plan_song(song: Any, album: Any) -> SongPlan:

@@ -52,6 +52,9 @@ def test_a_musicgen_melody_song_runs_through_the_album_flow_and_is_cached_on_rer
     assert facts["melody"] == "sketch" and facts["prompt"].startswith("ambient, piano")
     master, _ = read_audio(song / "master.wav")
     assert np.abs(master).max() > 0.01  # the instrumental made it to the master
+    page = Path(result["report"]).read_text()  # the engine's licence on the song's card
+    assert ("<b>musicgen-render</b>: Creative Commons Attribution-NonCommercial 4.0 (CC-BY-NC-4.0), "
+            "commercial use: no") in page
 
     steps = ("musicgen-guide-01-bed", "musicgen-render-01-bed", "mix-01-bed", "master-01-bed")
     assert all(task_run_states(first, name) == ["Completed"] for name in steps)

@@ -46,7 +46,8 @@ def test_a_songs_plan_is_its_song_steps_and_its_engines_in_phase_order():
     view = plan.view()
     assert view.players[0] == ("master", "master", "preview")  # the last step's player is the song's main one
     assert view.metrics == ("measure", "flags") and view.take == ("generate", "take")
-    assert view.licences == (("measure", "MIT License (MIT), commercial use: yes"),)  # flags uses no model
+    assert view.licences == (("generate", "GNU General Public License v2 (GPL-2.0-only), commercial use: yes"),
+                             ("measure", "MIT License (MIT), commercial use: yes"))  # flags and mix use no model
 
 
 def test_a_step_that_remakes_a_role_feeds_every_later_reader_of_it(monkeypatch):

@@ -83,11 +83,13 @@ def _other_metrics(song) -> str:
 
 
 def _licences(song) -> str:
-    """Under the numbers: the licence of the model each metric step used (a non-commercial judge shows here)."""
+    """Under the numbers: the licence of the model (or data) each step used, the engine's and the judges' (a
+    non-commercial one shows here)."""
     if not song.licences:
         return ""
     items = "".join(f"<li><b>{escape(step)}</b>: {escape(licence)}</li>" for step, licence in song.licences.items())
-    return f"<ul class=\"licences\" title=\"the licences of the models behind these numbers\">{items}</ul>"
+    what = "the licences of the models behind this song and its numbers"
+    return f"<ul class=\"licences\" title=\"{what}\">{items}</ul>"
 
 
 def _lyrics(text: str, sections) -> str:
