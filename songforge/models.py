@@ -26,7 +26,7 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 from .artifacts import FileRef
 from .errors import EngineError
@@ -110,6 +110,29 @@ def missing_recorded(folder: Path) -> list[str] | None:
     if manifest is None:
         return None
     return [rel for rel in manifest["files"] if not (Path(folder) / rel).is_file()]
+
+
+def missing_files(folder: Path, required: Iterable[tuple[str, ...]]) -> list[str]:
+    """What a model folder lacks to load, stat only: ["."] when there is no folder; for a pulled one, the files its
+    pull recorded that are gone; for one of the user's own, each group of glob patterns none of which matches
+    (["a.json or b.json", ...]). [] when it is usable."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return ["."]
+    recorded = missing_recorded(folder)
+    if recorded is not None:
+        return recorded
+    return [" or ".join(options) for options in required if not any(next(folder.glob(p), None) for p in options)]
+
+
+def folder_identity(folder: Path, name: str, fix: str) -> str:
+    """What a model's outputs depend on, for cache keys and lineage: '<pulled commit, or local>:<digest of every
+    file's sha256>' (re-hashing only changed files), or '<name>:absent' for a folder not there (the check before
+    any run names it). `fix`: what to do when a recorded file is gone."""
+    if not Path(folder).is_dir():
+        return f"{name}:absent"
+    state = folder_state(folder, fix)
+    return f"{state.revision[:12] if state.revision else 'local'}:{state.digest()[:16]}"
 
 
 def folder_state(folder: Path, fix: str) -> FolderState:

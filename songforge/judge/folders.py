@@ -11,7 +11,7 @@ from pathlib import Path
 from ..catalogue import CATALOGUE, model_folder
 from ..errors import EngineError
 from ..licences import Licence, unknown
-from ..models import ModelNeed, folder_state, missing_recorded
+from ..models import ModelNeed, folder_identity, missing_recorded
 
 
 def folder_of(name: str) -> Path:
@@ -45,8 +45,7 @@ def identity(name: str, needed: tuple[str, ...]) -> str:
     """'<commit or local>:<digest of every file>', or '<name>:absent' (the check before any run then names it)."""
     if lacking(name, needed):
         return f"{name}:absent"
-    state = folder_state(folder_of(name), fix(name))
-    return f"{state.revision[:12] if state.revision else 'local'}:{state.digest()[:16]}"
+    return folder_identity(folder_of(name), name, fix(name))
 
 
 def licence_of(name: str) -> Licence:

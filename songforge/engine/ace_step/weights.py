@@ -16,6 +16,7 @@ from pathlib import Path
 
 from ...catalogue import HubModel, model_folder, register_model
 from ...licences import MIT
+from ... import models
 from ...models import folder_state, missing_recorded
 from ..base import ModelNeed
 from .params import MODEL
@@ -85,12 +86,8 @@ def _fix(name_or_path: str) -> str:
 
 
 def folder_identity(name_or_path: str) -> str:
-    """Changes when the model's files change (pulled commit + every file's sha256); '<name>:absent' when not there."""
-    folder = model_folder(name_or_path)
-    if not folder.is_dir():
-        return f"{name_or_path}:absent"
-    state = folder_state(folder, _fix(name_or_path))
-    return f"{state.revision[:12] if state.revision else 'local'}:{state.digest()[:16]}"
+    """Changes when the model's files do (songforge.models.folder_identity)."""
+    return models.folder_identity(model_folder(name_or_path), name_or_path, _fix(name_or_path))
 
 
 def verified_folder(name_or_path: str) -> Path:

@@ -16,7 +16,8 @@ from typing import Any
 from ...catalogue import HubModel, model_folder, register_model
 from ...errors import EngineError, ParamsError
 from ...licences import CC_BY_NC_4
-from ...models import ModelNeed, folder_state, missing_recorded
+from ... import models
+from ...models import ModelNeed, folder_state
 
 # Meta's MusicGen weights are CC BY-NC 4.0 (the model cards): no commercial use, whoever runs them.
 LICENCE = CC_BY_NC_4
@@ -59,15 +60,8 @@ class Loaded:
 
 
 def missing_files(folder: Path) -> list[str]:
-    """What a model folder lacks; [] when usable. A pulled folder is held to its manifest. Stat only."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        return ["."]
-    recorded = missing_recorded(folder)
-    if recorded is not None:
-        return recorded
-    return [" or ".join(options) for options in _REQUIRED
-            if not any(next(folder.glob(pattern), None) for pattern in options)]
+    """What a model folder lacks; [] when usable (songforge.models.missing_files)."""
+    return models.missing_files(folder, _REQUIRED)
 
 
 def model_need(name_or_path: str) -> ModelNeed:
@@ -84,12 +78,8 @@ def _fix(name_or_path: str) -> str:
 
 
 def folder_identity(name_or_path: str) -> str:
-    """Changes when the model's files do: the pulled commit and a digest of every file's sha256."""
-    folder = model_folder(name_or_path)
-    if not folder.is_dir():
-        return f"{name_or_path}:absent"
-    state = folder_state(folder, _fix(name_or_path))
-    return f"{state.revision[:12] if state.revision else 'local'}:{state.digest()[:16]}"
+    """Changes when the model's files do (songforge.models.folder_identity)."""
+    return models.folder_identity(model_folder(name_or_path), name_or_path, _fix(name_or_path))
 
 
 def is_melody(name_or_path: str) -> bool | None:

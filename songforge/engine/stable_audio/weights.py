@@ -14,7 +14,8 @@ from typing import Any
 from ...catalogue import HubModel, model_folder, register_model
 from ...errors import EngineError
 from ...licences import STABILITY_COMMUNITY
-from ...models import ModelNeed, folder_state, missing_recorded
+from ... import models
+from ...models import ModelNeed, folder_state
 from .params import DEFAULT_MODEL
 
 LICENCE = STABILITY_COMMUNITY
@@ -32,15 +33,8 @@ _REQUIRED = (("model_index.json",), *((f"{part}/*config.json",) for part in COMP
 
 
 def missing_files(folder: Path) -> list[str]:
-    """What a model folder lacks; [] when usable. A pulled folder is held to its manifest. Stat only."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        return ["."]
-    recorded = missing_recorded(folder)
-    if recorded is not None:
-        return recorded
-    return [" or ".join(options) for options in _REQUIRED
-            if not any(next(folder.glob(pattern), None) for pattern in options)]
+    """What a model folder lacks; [] when usable (songforge.models.missing_files)."""
+    return models.missing_files(folder, _REQUIRED)
 
 
 def model_need(name_or_path: str) -> ModelNeed:
@@ -58,12 +52,8 @@ def _fix(name_or_path: str) -> str:
 
 
 def folder_identity(name_or_path: str) -> str:
-    """Changes when the model's files do: the pulled commit and a digest of every file's sha256."""
-    folder = model_folder(name_or_path)
-    if not folder.is_dir():
-        return f"{name_or_path}:absent"
-    state = folder_state(folder, _fix(name_or_path))
-    return f"{state.revision[:12] if state.revision else 'local'}:{state.digest()[:16]}"
+    """Changes when the model's files do (songforge.models.folder_identity)."""
+    return models.folder_identity(model_folder(name_or_path), name_or_path, _fix(name_or_path))
 
 
 def max_seconds(pipeline: Any) -> float:

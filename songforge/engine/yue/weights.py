@@ -12,7 +12,8 @@ from torch import Tensor
 from ...catalogue import HubModel, model_folder, register_model
 from ...errors import EngineError, ParamsError
 from ...licences import APACHE_2, unknown
-from ...models import folder_state, missing_recorded
+from ... import models
+from ...models import folder_state
 from ..base import ModelNeed
 from .model import ModelArgs, Transformer
 
@@ -77,14 +78,7 @@ def missing_files(folder: Path, role: str) -> list[str]:
     A pulled folder is held to its manifest (every file it records); any other folder to the files the
     role's loader opens.
     """
-    folder = Path(folder)
-    if not folder.is_dir():
-        return ["."]  # the folder itself
-    recorded = missing_recorded(folder)
-    if recorded is not None:
-        return recorded
-    return [" or ".join(options) for options in _required(role)
-            if not any(next(folder.glob(pattern), None) for pattern in options)]
+    return models.missing_files(folder, _required(role))
 
 
 def model_need(role: str, name_or_path: str) -> ModelNeed:
@@ -101,13 +95,8 @@ def _fix(name_or_path: str) -> str:
 
 
 def folder_identity(name_or_path: str) -> str:
-    """Changes when the model's files change: the pulled commit and every file's sha256 (FolderState.digest),
-    trusting recorded hashes while sizes and mtimes hold; '<name>:absent' for a folder not there."""
-    folder = model_folder(name_or_path)
-    if not folder.is_dir():
-        return f"{name_or_path}:absent"
-    state = folder_state(folder, _fix(name_or_path))
-    return f"{state.revision[:12] if state.revision else 'local'}:{state.digest()[:16]}"
+    """Changes when the model's files do (songforge.models.folder_identity)."""
+    return models.folder_identity(model_folder(name_or_path), name_or_path, _fix(name_or_path))
 
 
 def verified_folder(name_or_path: str) -> Path:
