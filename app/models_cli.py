@@ -29,12 +29,13 @@ def list_command() -> None:
                    f"commercial: {entry.licence.commercial_use:<8} {_disk_state(model_folder(name))}")
     typer.echo("\nsteps and the licences of the models they use (commercial use: yes / no / unknown):")
     steps = [*song_steps(), *(step for name in available_engines() for step in get_engine(name).steps)]
+    width = max(len(step.key) for step in steps)
     for step in steps:
         if callable(step.licence):
             licence = "the licence of the model the song names (its row above; a file of your own: unknown)"
         else:
             licence = f"{step.licence}  commercial: {step.licence.commercial_use}" if step.licence else "no model"
-        typer.echo(f"  {step.key:<18} {licence}")
+        typer.echo(f"  {step.key:<{width}}  {licence}")
     _list_voices()
 
 
