@@ -12,10 +12,12 @@ from pathlib import Path
 
 import pytest
 import yaml
+from test_plan_flows import task_run_states
 
 from songforge.album_file import load_album
 from songforge.audio.io import read_audio
 from songforge.audio.loudness import integrated_lufs, true_peak_dbtp
+from songforge.plan import plan_song
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]
@@ -45,9 +47,7 @@ def test_album_runs_masters_measures_and_tracks(prefect_api, tmp_path):
 
     album = load_album(short_album(tmp_path))
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    started = time.perf_counter()
     first = album_flow(album, str(tmp_path / "out"), uri)
-    first_s = time.perf_counter() - started
 
     for folder, row in zip(first["folders"], first["songs"]):
         for name in SONG_FILES:
@@ -74,11 +74,12 @@ def test_album_runs_masters_measures_and_tracks(prefect_api, tmp_path):
     assert parent.data.metrics["songs_meeting_all_targets"] == 2 and parent.data.metrics["tempo_acc1_target_met"] == 2
     assert f"#/experiments/{parent.info.experiment_id}/runs/{parent.info.run_id}" in first["mlflow_page"]
 
-    started = time.perf_counter()
-    second = album_flow(album, str(tmp_path / "out"), uri)
-    second_s = time.perf_counter() - started
+    again = album_flow(album, str(tmp_path / "out"), uri, return_state=True)
+    second = again.result()
     assert second["mlflow_run_id"] == first["mlflow_run_id"]  # all cache hits: nothing re-logged
-    assert second_s < first_s / 3, (first_s, second_s)
+    for step in plan_song(album.songs[0], album).names:  # every step of every song from the cache
+        assert task_run_states(again, f"{step}-%") == ["Cached"] * len(album.songs), step
+    assert set(task_run_states(again, "track-%")) == {"Cached"}  # the songs' and the album's MLflow runs
 
     song = Path(first["folders"][0])
     mixed, manifest = (song / "mix.wav").stat().st_mtime_ns, (song / "manifest.json").read_bytes()
