@@ -11,6 +11,7 @@ under SERIALIZABLE isolation (tasks.locks): two runs that reach the same key com
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from dataclasses import dataclass
@@ -79,13 +80,40 @@ def cached_task(name: str, version: str = "1", stage: str | None = None, **optio
     return task(name=name, cache_policy=policy, **RESULT_OPTIONS, **options)
 
 
+def record_now(result: Any) -> None:
+    """Write the running task's cache record now, before Prefect marks the task Completed.
+
+    Prefect sets Completed first and writes the record when its transaction commits, a moment
+    later: a run killed in between would make a finished step again on resume (an hour of YuE).
+    Written here, the commit only rewrites the same record.
+    """
+    from prefect.transactions import get_transaction
+
+    txn = get_transaction()
+    if txn is None or not txn.key or txn.store is None or not txn.write_on_commit:
+        return
+    holder = STAGE_LOCKS.holder_in_this_process(txn.key)
+    txn.store.persist_result_record(txn.store.create_result_record(result, key=txn.key), holder=holder or "")
+
+
 def stage_task(name: str, version: str = "1", stage: str | None = None, **options: Any) -> Callable:
-    """cached_task for a song's work: retried on I/O errors only, its runs named after the song's folder."""
+    """cached_task for a song's work: retried on I/O errors only, its runs named after the song's folder, its
+    record written the moment it returns (record_now)."""
     options.setdefault("retries", 2)
     options.setdefault("retry_delay_seconds", 2)
     options.setdefault("retry_condition_fn", _transient)
     options.setdefault("task_run_name", f"{name}-{{song_dir.name}}")
-    return cached_task(name, version, stage, **options)
+
+    def decorate(work: Callable) -> Callable:
+        @functools.wraps(work)
+        def recorded(*args: Any, **kwargs: Any) -> Any:
+            result = work(*args, **kwargs)
+            record_now(result)
+            return result
+
+        return cached_task(name, version, stage, **options)(recorded)
+
+    return decorate
 
 
 def _transient(task, task_run, state) -> bool:

@@ -84,6 +84,11 @@ class StageLocks:
     def is_lock_holder(self, key: str, holder: str) -> bool:
         return _live_holder(self._path(key)) == holder
 
+    def holder_in_this_process(self, key: str) -> str | None:
+        """Who in this process holds `key`'s lock (a transaction's private holder id), or None."""
+        with self._guard:
+            return self._held.get(key, (None,))[0]
+
     def wait_for_lock(self, key: str, timeout: Optional[float] = None) -> bool:
         deadline = None if timeout is None else time.monotonic() + timeout
         while self.is_locked(key):

@@ -48,3 +48,24 @@ def test_rerun_hits_cache_and_vanished_output_is_recomputed(prefect_api, tmp_pat
     assert (tmp_path / "shout.txt").read_text() == "HELLO"
 
     assert pipeline("other", str(tmp_path)) == ["Completed", "Completed"]  # new input, new key
+
+
+def test_a_run_killed_after_completed_but_before_prefects_commit_is_not_made_again(prefect_api, tmp_path,
+                                                                                    monkeypatch):
+    """Prefect marks a task Completed, then writes its cache record when the transaction commits. Mocked here:
+    the kill in between (a few milliseconds no test can hit on purpose); a commit that writes nothing leaves
+    the store as that kill does. The record stage tasks write on return must be enough to resume from."""
+    from prefect.transactions import Transaction
+
+    commit = Transaction.commit
+
+    def commit_that_writes_nothing(self):
+        self.write_on_commit = False
+        return commit(self)
+
+    CALLS.clear()
+    monkeypatch.setattr(Transaction, "commit", commit_that_writes_nothing)
+    assert pipeline("killed", str(tmp_path)) == ["Completed", "Completed"]
+    monkeypatch.setattr(Transaction, "commit", commit)
+    assert pipeline("killed", str(tmp_path)) == ["Cached", "Cached"]
+    assert CALLS == ["killed", "shout"]
