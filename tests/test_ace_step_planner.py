@@ -56,7 +56,7 @@ def test_the_code_phase_writes_audio_codes_only_and_exactly_five_a_second(planne
     cond, uncond = prompts(planner, call_of(folder))
     ids = code_phase(planner, cond, uncond, 50, Sampling(1.5, 1.0, 0, 2.0),
                      [torch.Generator().manual_seed(s) for s in range(3)])  # three takes in one batch
-    assert ids.shape == (3, 50) and set(ids.flatten().tolist()) <= code_ids
+    assert ids.shape == (3, 50) and set(planner.vocab.code_ids[ids].flatten().tolist()) <= code_ids
     # Unmasked, the same model would mostly write other tokens: the mask, not luck, keeps them out.
     logits = planner.model(torch.tensor([cond])).logits[0, -1]
     assert logits.softmax(-1)[planner.vocab.code_ids].sum() < 0.5
@@ -80,7 +80,8 @@ def test_our_static_cache_decode_picks_what_transformers_generate_picks(planner,
 
     cond, uncond = prompts(planner, call_of(folder))
     assert len(uncond) < len(cond)  # the unconditional row is left-padded in our batch
-    ours = code_phase(planner, cond, uncond, 40, Sampling(0.0, 1.0, 0, cfg_scale), [torch.Generator()])[0]
+    codes = code_phase(planner, cond, uncond, 40, Sampling(0.0, 1.0, 0, cfg_scale), [torch.Generator()])[0]
+    ours = planner.vocab.code_ids[codes]  # code values -> their token ids
     # transformers' CFG (UnbatchedClassifierFreeGuidanceLogitsProcessor) mixes log-softmaxed branches; ACE-Step
     # mixes raw logits. They differ by a constant per row, so greedy picks the same ids.
     guided = {"guidance_scale": cfg_scale, "negative_prompt_ids": torch.tensor([uncond])} if cfg_scale > 1 else {}

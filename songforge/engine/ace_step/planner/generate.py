@@ -70,19 +70,22 @@ def rows_of(cond: Sequence[int], uncond: Sequence[int], takes: int, s: Sampling)
 @torch.inference_mode()
 def code_phase(planner: Planner, cond: Sequence[int], uncond: Sequence[int], codes: int, s: Sampling,
                generators: Sequence[torch.Generator], compile: bool = False) -> Tensor:
-    """`codes` audio-code token ids for each take (takes, codes), continuing the prompt `cond` (with `uncond`, the
-    same prompt under an empty metadata block, as the unconditional branch when guided)."""
+    """`codes` audio codes for each take (takes, codes), continuing the prompt `cond` (with `uncond`, the same
+    prompt under an empty metadata block, as the unconditional branch when guided).
+
+    Only the head's audio-code rows are scored: the mask would leave nothing else, so the draw is the same
+    distribution as over the masked vocabulary, and each step reads a third less of the 1.7B LM's head."""
     takes = len(generators)
     rows = rows_of(cond, uncond, takes, s)
     decoder = Decoder(planner.model, len(rows), max(map(len, rows)) + codes, compile)
-    allowed = planner.vocab.code_mask(planner.device)
+    head = planner.vocab.code_head(planner.model.lm_head.weight)
+    code_ids = planner.vocab.code_ids.to(planner.device)
     out = torch.empty(takes, codes, dtype=torch.long, device=planner.device)
-    logits = decoder.prefill(rows)
+    scores = decoder.prefill(rows, head)
     for i in range(codes):
-        token = draw(guide(logits, takes, s).masked_fill(~allowed, -float("inf")), s, generators)
-        out[:, i] = token
+        out[:, i] = draw(guide(scores, takes, s), s, generators)
         if i + 1 < codes:
-            logits = decoder.step(token.repeat(len(rows) // takes))
+            scores = decoder.step(code_ids[out[:, i]].repeat(len(rows) // takes), head)
     return out
 
 
@@ -97,11 +100,12 @@ def metadata_phase(planner: Planner, cond: Sequence[int], uncond: Sequence[int],
     barred = vocab.code_mask(planner.device)
     stops = {vocab.eos_id, vocab.think_end_id}
     written: list[int] = []
-    logits = decoder.prefill(rows)
+    head = planner.model.lm_head.weight
+    logits = decoder.prefill(rows, head)
     for _ in range(budget):
         token = draw(guide(logits, 1, s).masked_fill(barred, -float("inf")), s, [generator])
         written.append(int(token))  # the block is short: one host sync a token is cheap here
         if written[-1] in stops or len(written) == budget:
             break
-        logits = decoder.step(token.repeat(len(rows)))
+        logits = decoder.step(token.repeat(len(rows)), head)
     return written

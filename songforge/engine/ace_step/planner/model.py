@@ -5,7 +5,8 @@ prefill once, then one token per call, optionally compiled into CUDA graphs). Kn
 Rows of one batch (the takes, and their unconditional twins under CFG) share the cache's write position, so shorter
 prompts are left-padded; each row has its own RoPE positions and a mask that hides its padding. The mask is built
 here (4-D, boolean, over the whole cache), which transformers passes to SDPA as it is: one shape for every decode
-step, as CUDA graphs need.
+step, as CUDA graphs need. Each call scores the last position against the output rows it is given: the code
+phase passes only the audio-code rows, so its steps read 64000 of the head's rows, not the whole vocabulary's.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from torch import Tensor
 
 from ....errors import EngineError
 from ...yue.generate import compiled
+from ...yue.model import project
 
 CODE_TOKEN = re.compile(r"^<\|audio_code_(\d+)\|>$")
 MAX_CODE = 63999  # ACE-Step's FSQ codebook holds 64000 codes (acestep/constrained_logits_processor.py)
@@ -37,16 +39,19 @@ class Vocab:
     think_end_id: int | None
     size: int
 
+    def code_head(self, weight: Tensor) -> Tensor:
+        """The output head's audio-code rows (row c scores code c): a view when the code tokens are contiguous."""
+        ids = self.code_ids.to(weight.device)
+        first = int(ids[0])
+        if torch.equal(ids, torch.arange(first, first + len(ids), device=weight.device)):
+            return weight[first: first + len(ids)]
+        return weight.index_select(0, ids)
+
     def code_mask(self, device: torch.device | str = "cpu") -> Tensor:
         """(size,) bool: True on the audio-code tokens."""
         mask = torch.zeros(self.size, dtype=torch.bool, device=device)
         mask[self.code_ids.to(device)] = True
         return mask
-
-    def codes_of(self, ids: Tensor) -> list[int]:
-        """Token ids (n,) of audio-code tokens -> their code values."""
-        lookup = {int(token): code for code, token in enumerate(self.code_ids.tolist())}
-        return [lookup[int(token)] for token in ids.tolist()]
 
 
 @dataclass
@@ -94,11 +99,12 @@ def load_planner(folder: Path, device: str | torch.device = "cpu", dtype: torch.
     return Planner(model.to(device).eval(), tokenizer, vocab_of(tokenizer, model.config.vocab_size))
 
 
-def _forward(model: Any, ids: Tensor, positions: Tensor, mask: Tensor, cache: Any) -> Tensor:
-    """Logits (rows, vocab) fp32 of each row's last position; the cache takes the new keys and values."""
-    out = model(input_ids=ids, position_ids=positions, attention_mask=mask, past_key_values=cache, use_cache=True,
-                logits_to_keep=1)
-    return out.logits[:, -1].float()
+def _forward(model: Any, ids: Tensor, positions: Tensor, mask: Tensor, cache: Any, head: Tensor) -> Tensor:
+    """Scores (rows, len(head)) fp32 of each row's last position against the output rows `head` (the whole output
+    head, or only its audio-code rows); the cache takes the new keys and values."""
+    out = model.model(input_ids=ids, position_ids=positions, attention_mask=mask, past_key_values=cache,
+                      use_cache=True)
+    return project(out.last_hidden_state[:, -1], head).float()
 
 
 class Decoder:
@@ -118,8 +124,8 @@ class Decoder:
         self.at = 0  # the cache slot the next token is written to (host-side: no sync needed)
         self.forward = compiled(_forward) if compile and self.device.type == "cuda" else _forward
 
-    def prefill(self, prompts: Sequence[Sequence[int]]) -> Tensor:
-        """Write the prompts (one per row, left-padded to the longest) from slot 0; logits (rows, vocab) of each
+    def prefill(self, prompts: Sequence[Sequence[int]], head: Tensor) -> Tensor:
+        """Write the prompts (one per row, left-padded to the longest) from slot 0; scores (rows, len(head)) of each
         prompt's last token."""
         assert len(prompts) == self.rows, (len(prompts), self.rows)
         longest = max(len(p) for p in prompts)
@@ -135,13 +141,13 @@ class Decoder:
         mask = (self.slots <= query) & ((self.slots >= self.pad[:, None, None]) | (self.slots == query))
         positions = (self.slots[:longest] - self.pad[:, None]).clamp(min=0)
         self.at = longest
-        return _forward(self.model, ids.to(self.device), positions, mask[:, None], self.cache)
+        return _forward(self.model, ids.to(self.device), positions, mask[:, None], self.cache, head)
 
-    def step(self, tokens: Tensor) -> Tensor:
-        """Feed one token per row (rows,) at the next slot; logits (rows, vocab) of the token after it."""
+    def step(self, tokens: Tensor, head: Tensor) -> Tensor:
+        """Feed one token per row (rows,) at the next slot; scores (rows, len(head)) of the token after it."""
         if self.at >= self.length:
             raise EngineError(f"the planner's {self.length}-slot cache is full")
         mask = ((self.slots <= self.at) & (self.slots >= self.pad[:, None]))[:, None, None]
         positions = (self.at - self.pad)[:, None]
         self.at += 1
-        return self.forward(self.model, tokens[:, None], positions, mask, self.cache)
+        return self.forward(self.model, tokens[:, None], positions, mask, self.cache, head)

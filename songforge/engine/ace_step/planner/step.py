@@ -94,7 +94,7 @@ def make_plans(planner: Planner, call: PlanCall, seeds: list[int], compile: bool
     ids = code_phase(planner, tokens(planner, cond), tokens(planner, uncond), prompt.code_count(call.duration_s), s,
                      generators, compile)
     return [{"metadata": metadata, "written": written, "metadata_error": error,
-             "codes": planner.vocab.codes_of(row.cpu())} for row in ids]
+             "codes": row.tolist()} for row in ids]
 
 
 def run_plan(call: PlanCall, inputs: Inputs, folder: Path, progress: Progress | None = None) -> StageOutput:
