@@ -24,6 +24,15 @@ from songforge.params import SongSpec
 LYRICS = "[verse]\nLittle light upon the hill\nShining on and shining still\n"
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Models a few dozen wide: more threads only wait on each other (10x slower on a busy shared box)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory) -> Path:
     return write_tiny_planner(tmp_path_factory.mktemp("models") / "tiny-lm")
@@ -104,6 +113,41 @@ def test_the_metadata_block_is_parsed_and_the_songs_own_fields_win():
     assert prompt.block(planned) == ("<think>\nbpm: 96\ncaption: A hushed synth-pop ballad, breathy female vocal "
                                      "over warm pads\nduration: 10\nkeyscale: F# minor\nlanguage: en\n"
                                      "timesignature: 4\n</think>")
+
+
+def taught_planner(folder: Path, cond_text: str, block_text: str) -> Path:
+    """The tiny LM taught (a few hundred Adam steps) to continue `cond_text` with `block_text`, saved to folder:
+    a random LM never closes a block with fields, and the metadata phase's success path needs one that does."""
+    from ace_step_planner_tiny import tiny_planner
+
+    model, tokenizer = tiny_planner(seed=1)
+    ids = torch.tensor([tokenizer(cond_text)["input_ids"] + tokenizer(block_text)["input_ids"]])
+    optimiser = torch.optim.Adam(model.parameters(), lr=3e-2)
+    model.train()
+    for _ in range(120):
+        optimiser.zero_grad()
+        model(ids, labels=ids).loss.backward()
+        optimiser.step()
+    model.eval().save_pretrained(folder, safe_serialization=True)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+def test_the_metadata_phase_writes_a_block_whose_caption_the_codes_follow(tmp_path):
+    from ace_step_planner_tiny import tiny_planner_tokenizer
+
+    written = "caption: a hushed synth-pop ballad\nduration: 187\nkeyscale: D major\nlanguage: ja\n</think>"
+    call = call_of(tmp_path / "lm", think=True, temperature=0.0, cfg_scale=1.0)
+    cond, _ = prompt.metadata_prompts(tiny_planner_tokenizer(), call.caption, call.lyrics, 96)
+    planner = load_planner(taught_planner(tmp_path / "lm", cond, written))
+    (plan,) = make_plans(planner, call, [0], budget=80)
+    assert plan["metadata_error"] is None
+    assert plan["written"] == {"caption": "a hushed synth-pop ballad", "duration": "187", "keyscale": "D major",
+                               "language": "ja"}
+    # The LM's caption joins the block; the song's key, duration and language stay.
+    assert plan["metadata"] == {"bpm": 96, "caption": "a hushed synth-pop ballad", "duration": 10,
+                                "keyscale": "F# minor", "language": "en", "timesignature": 4}
+    assert len(plan["codes"]) == 50
 
 
 def test_a_malformed_metadata_block_is_named_and_the_plan_falls_back_to_the_songs_fields(planner, folder):
