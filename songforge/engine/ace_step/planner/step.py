@@ -7,7 +7,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import torch
 from pydantic import Field
 
 from ....artifacts import StageOutput, output
@@ -21,12 +20,14 @@ from ..params import LM, MODEL, AceStepParams, MemoryMode, PlannerParams
 from ..render import caption
 from ..weights import folder_identity
 from . import prompt
-from .generate import META_TOKENS, Sampling, code_phase, metadata_phase
-from .model import Planner, load_planner, missing_files
+
+# .model and .generate (torch) are imported where used: registering the engine stays as light as the rest of it.
 
 VERSION = "1"  # bump whenever the same inputs would give other codes
 ROLE = "plan"
-COMPILE_ENV = "SONGFORGE_ACE_PLANNER_COMPILE"  # "0": decode eagerly on a GPU too (compiling is never done on a CPU)
+# "1": compile the decode step into CUDA graphs on a GPU (never on a CPU). Off by default until it has been run on
+# one: a compiler failure falls back to eager decoding (the same codes), but its cost has not been measured yet.
+COMPILE_ENV = "SONGFORGE_ACE_PLANNER_COMPILE"
 
 
 def lm_folder(name_or_path: str) -> Path:
@@ -36,6 +37,8 @@ def lm_folder(name_or_path: str) -> Path:
 
 
 def model_need(name_or_path: str) -> ModelNeed:
+    from .model import missing_files
+
     folder = lm_folder(name_or_path)
     return ModelNeed("ACE-Step planner LM", name_or_path, folder, tuple(missing_files(folder)),
                      pull=name_or_path if name_or_path == MODEL else None)
@@ -69,14 +72,19 @@ def plan_call(song: SongSpec, album: Any = None) -> PlanCall | None:
                     memory=params.memory)
 
 
-def tokens(planner: Planner, text: str) -> list[int]:
+def tokens(planner: Any, text: str) -> list[int]:
     return planner.tokenizer(text)["input_ids"]
 
 
-def make_plans(planner: Planner, call: PlanCall, seeds: list[int], compile: bool = False,
-               budget: int = META_TOKENS) -> list[dict[str, Any]]:
-    """One plan per seed (the takes decoded as one batch; the metadata block written once, from the first seed):
+def make_plans(planner: Any, call: PlanCall, seeds: list[int], compile: bool = False,
+               budget: int | None = None) -> list[dict[str, Any]]:
+    """One plan per seed for `planner` (model.Planner): the takes decoded as one batch, the metadata block written
+    once, from the first seed (at most `budget` tokens, default generate.META_TOKENS); each plan
     {"metadata", "written", "metadata_error", "codes"}."""
+    import torch
+
+    from .generate import META_TOKENS, Sampling, code_phase, metadata_phase
+
     s = Sampling(call.planner.temperature, call.planner.top_p, call.planner.top_k, call.planner.cfg_scale)
     generators = [torch.Generator(planner.device).manual_seed(seed) for seed in seeds]
     fixed = prompt.song_metadata(call.bpm, call.duration_s, call.key, call.time_signature)
@@ -84,7 +92,7 @@ def make_plans(planner: Planner, call: PlanCall, seeds: list[int], compile: bool
     if call.planner.think:
         cond, uncond = prompt.metadata_prompts(planner.tokenizer, call.caption, call.lyrics, fixed["bpm"])
         text = planner.tokenizer.decode(metadata_phase(planner, tokens(planner, cond), tokens(planner, uncond), s,
-                                                       generators[0], budget))
+                                                       generators[0], budget or META_TOKENS))
         try:
             written = prompt.parse_metadata(text)  # what the LM wrote after the song's forced "bpm: .." line
         except prompt.MetadataError as problem:
@@ -103,6 +111,7 @@ def run_plan(call: PlanCall, inputs: Inputs, folder: Path, progress: Progress | 
 
     from ....device_memory import free_memory
     from ..pipeline import dtype_for, resolve_memory
+    from .model import load_planner
 
     report = progress or (lambda fraction, what: None)
     report(0.0, "loading the planner LM")
@@ -111,7 +120,7 @@ def run_plan(call: PlanCall, inputs: Inputs, folder: Path, progress: Progress | 
     planner = load_planner(lm_folder(call.planner.model), device, dtype_for(call.dtype, memory))
     try:
         report(0.1, "planning")
-        compile = device == "cuda" and os.environ.get(COMPILE_ENV, "1") != "0"
+        compile = device == "cuda" and os.environ.get(COMPILE_ENV, "0") == "1"
         (plan,) = make_plans(planner, call, [call.seed], compile)
     finally:
         del planner
