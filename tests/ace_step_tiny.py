@@ -35,8 +35,10 @@ def tiny_tokenizer():
     return PreTrainedTokenizerFast(tokenizer_object=bpe, eos_token="<|endoftext|>", pad_token="<|endoftext|>")
 
 
-def tiny_components(seed: int = 0, turbo: bool = True) -> dict:
-    """The pipeline's components with random weights (seeded), as AceStepPipeline(**components) takes them."""
+def tiny_components(seed: int = 0, turbo: bool = True, pool_window_size: int = 2) -> dict:
+    """The pipeline's components with random weights (seeded), as AceStepPipeline(**components) takes them.
+    pool_window_size: latent frames per audio code (20 makes the planner's 5 codes a second span the 100 latent
+    frames a second of this VAE, as the real 5 do its 25)."""
     from diffusers import AceStepTransformer1DModel, AutoencoderOobleck, FlowMatchEulerDiscreteScheduler
     from diffusers.pipelines.ace_step import (AceStepAudioTokenDetokenizer, AceStepAudioTokenizer,
                                               AceStepConditionEncoder)
@@ -55,7 +57,8 @@ def tiny_components(seed: int = 0, turbo: bool = True) -> dict:
                                                 num_timbre_encoder_hidden_layers=2, **LAYERS)
     with torch.no_grad():  # the real converter bakes encoded silence here; random values stand in for it
         condition_encoder.silence_latent.normal_(0.0, 0.5)
-    pooler = dict(hidden_size=WIDTH, intermediate_size=64, audio_acoustic_hidden_dim=ACOUSTIC, pool_window_size=2,
+    pooler = dict(hidden_size=WIDTH, intermediate_size=64, audio_acoustic_hidden_dim=ACOUSTIC,
+                  pool_window_size=pool_window_size,
                   num_attention_pooler_hidden_layers=1, **LAYERS)
     audio_tokenizer = AceStepAudioTokenizer(fsq_dim=WIDTH, fsq_input_levels=[4, 4, 4], fsq_input_num_quantizers=1,
                                             **pooler)
@@ -73,10 +76,10 @@ def tiny_components(seed: int = 0, turbo: bool = True) -> dict:
             "audio_tokenizer": audio_tokenizer, "audio_token_detokenizer": detokenizer}
 
 
-def write_tiny_ace_step(folder: Path, seed: int = 0, turbo: bool = True) -> Path:
+def write_tiny_ace_step(folder: Path, seed: int = 0, turbo: bool = True, pool_window_size: int = 2) -> Path:
     """The tiny pipeline saved (safetensors) as diffusers' AceStepPipeline folder layout: model_index.json and one
     subfolder per component."""
     from diffusers import AceStepPipeline
 
-    AceStepPipeline(**tiny_components(seed, turbo)).save_pretrained(folder, safe_serialization=True)
+    AceStepPipeline(**tiny_components(seed, turbo, pool_window_size)).save_pretrained(folder, safe_serialization=True)
     return Path(folder)

@@ -221,7 +221,9 @@ def test_the_catalogue_entry_is_the_main_repository_pinned_and_mit():
 
     entry = catalogue_entry("ace-step-1.5")
     assert entry.repo == "ACE-Step/Ace-Step1.5" and entry.pinned and entry.licence.commercial == "yes"
-    assert not any("lm" in pattern.lower() for pattern in entry.patterns)  # the planner LM is the plan step's
+    # The 1.7B planner LM (the plan step's) comes with it; no other LM or DiT of the repository does.
+    assert [p for p in entry.patterns if "lm" in p.lower()] == [
+        f"acestep-5Hz-lm-1.7B/*.{ext}" for ext in ("json", "safetensors", "txt", "jinja")]
 
 
 def test_the_memory_mode_is_not_in_the_render_cache_key(tiny):

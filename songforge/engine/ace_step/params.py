@@ -9,13 +9,32 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_serializer
 
 from ..base import EngineParams
 
 MODEL = "ace-step-1.5"
 MemoryMode = Literal["auto", "resident", "offload", "cpu"]
 PLACEMENT = {"memory"}  # where the models live, not what they compute: not in the engine's identity
+LM = "acestep-5Hz-lm-1.7B"  # the planner LM's subfolder of the main repository (the catalogue entry pulls it)
+
+
+class PlannerParams(BaseModel):
+    """The optional 5 Hz planner LM (the `plan` step): it writes the song's metadata, then 5 audio codes a second
+    that the render's DiT follows. Sampling defaults are ACE-Step's own (acestep/inference.py GenerationParams)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    enabled: bool = Field(False, description="run the plan step before the render (a Qwen3 LM on the GPU slot)")
+    model: str = Field(MODEL, min_length=1, description=f"'{MODEL}' (its {LM} subfolder, pulled with it) or a "
+                       "folder holding a 5 Hz LM (config.json, *.safetensors, the tokenizer), e.g. the 0.6B or 4B")
+    think: bool = Field(True, description="let the LM write the metadata block (its caption) before the codes; "
+                        "false: the codes follow the song's own bpm, key, duration and time signature only")
+    temperature: float = Field(0.85, ge=0.0, le=2.0, description="sampling temperature; 0 decodes greedily")
+    top_p: float = Field(0.9, gt=0.0, le=1.0, description="nucleus sampling; 1 turns it off")
+    top_k: int = Field(0, ge=0, le=1000, description="top-k sampling; 0 turns it off")
+    cfg_scale: float = Field(2.0, ge=1.0, le=10.0, description="classifier-free guidance on the LM's logits "
+                             "(against an empty metadata block); 1 turns it off and halves the cost")
 
 
 class AceStepParams(EngineParams):
@@ -41,6 +60,18 @@ class AceStepParams(EngineParams):
         "auto", description="weights and compute dtype; auto: bfloat16 on a GPU, float32 on the CPU")
     memory: MemoryMode = Field("auto", description="resident: every model on the GPU; offload: one "
                                "model on the GPU at a time; cpu: no GPU (slow); auto: by the GPU's size")
+    # Left out of dumps and cache keys unless set (see _dump): a song without the planner keeps its keys.
+    planner: PlannerParams = Field(default_factory=PlannerParams, exclude=True,
+                                   description="the planner LM, e.g. {enabled: true, cfg_scale: 2.0}")
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler):
+        """Dumps (and so the engine's identity) carry the planner's settings only when they differ from the
+        defaults."""
+        dumped = handler(self)
+        if self.planner != PlannerParams():
+            dumped["planner"] = self.planner.model_dump()
+        return dumped
 
     @field_validator("reference_audio", "lora_path")
     @classmethod

@@ -51,9 +51,12 @@ def to_mix(audios: Any, samples: int | None = None) -> np.ndarray:
     return np.ascontiguousarray(mix[:samples] if samples else mix, dtype=np.float32)
 
 
-def text2music(pipe: Any, song: Any, params: AceStepParams, seed: int) -> np.ndarray:
-    """The song's mix at pipe.sample_rate, exactly song.duration_s long."""
+def text2music(pipe: Any, song: Any, params: AceStepParams, seed: int, codes: str | None = None) -> np.ndarray:
+    """The song's mix at pipe.sample_rate, exactly song.duration_s long; `codes`, the planner's 5 Hz audio codes
+    ("<|audio_code_N|>..."), condition the DiT when given (the pipeline then runs its cover task on them)."""
     kwargs = call_kwargs(song, params, seed)
+    if codes:
+        kwargs["audio_codes"] = codes
     ref = reference(params.reference_audio, pipe.sample_rate)
     audios = pipe(**kwargs, reference_audio=ref).audios
     return to_mix(audios, int(round(song.duration_s * pipe.sample_rate)))

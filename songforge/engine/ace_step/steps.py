@@ -1,4 +1,5 @@
-"""The ace-step engine: one `render` step (DiT + VAE on the GPU slot) that writes the take's mix.
+"""The ace-step engine: an optional `plan` step (the planner LM: planner/step.py) and the `render` step (DiT + VAE
+on the GPU slot) that writes the take's mix, from the plan's audio codes when there is one.
 
 ACE-Step makes a mix, not stems. The take keeps it as `engine_mix`; its `instrumental` is that mix and its `vocals`
 are silent, and take.json says so: a song that wants real stems sets `separate: {}` (songforge/steps/separate.py
@@ -22,6 +23,8 @@ from ..base import EngineParams, ModelNeed, Stems
 from ..take import TAKE_PLAYERS, TAKE_ROLES, write_take
 from . import pipeline as ace  # called through the module: a test may count loads
 from .params import PLACEMENT, AceStepParams, MemoryMode
+from .planner.step import PLAN, ROLE as PLAN_ROLE, planned_codes
+from .planner.step import model_need as planner_need
 from .render import caption, text2music
 from .weights import folder_identity, model_need
 
@@ -61,12 +64,12 @@ def render_call(song: SongSpec, album: Any = None) -> RenderCall:
 def run_render(call: RenderCall, inputs: Inputs, folder: Path, progress: Progress | None = None) -> StageOutput:
     """stems/engine_mix.wav (48 kHz stereo float), the take's stems (see the module's note) and take.json."""
     params = call.song.engine.params.model_copy(update={"memory": call.memory})
-    stems = AceStepEngine().generate(call.song, params, call.song.seed, progress)
+    stems = AceStepEngine().generate(call.song, params, call.song.seed, progress, planned_codes(inputs))
     return write_take(stems, folder, call.identity, call.song.seed)
 
 
 RENDER = Step(name="render", owner="ace-step", version="1", phase="generate", params=render_call, run=run_render,
-              makes=(*TAKE_ROLES, "engine_mix"), loads_models=True, licence=LICENCE,
+              may_read=(PLAN_ROLE,), makes=(*TAKE_ROLES, "engine_mix"), loads_models=True, licence=LICENCE,
               models=lambda call: [model_need(call.song.engine.params.model)], players=TAKE_PLAYERS,
               artifacts=("take",))
 
@@ -76,7 +79,7 @@ class AceStepEngine:
 
     name: ClassVar[str] = "ace-step"
     Params: ClassVar[type[EngineParams]] = AceStepParams
-    steps: ClassVar[tuple[Step, ...]] = (RENDER,)
+    steps: ClassVar[tuple[Step, ...]] = (PLAN, RENDER)
     tag_vocabulary: ClassVar[str | None] = None  # ACE-Step's caption is free text
 
     def identity(self, params: EngineParams) -> str:
@@ -91,19 +94,21 @@ class AceStepEngine:
 
     def models_needed(self, params: EngineParams) -> list[ModelNeed]:
         assert isinstance(params, AceStepParams), type(params)
-        return [model_need(params.model)]
+        return [model_need(params.model), *([planner_need(params.planner.model)] if params.planner.enabled else [])]
 
-    def generate(self, song: SongSpec, params: EngineParams, seed: int, progress: Progress | None = None) -> Stems:
-        """The song's mix by text2music, as a take (vocals silent until `separate` makes them)."""
+    def generate(self, song: SongSpec, params: EngineParams, seed: int, progress: Progress | None = None,
+                 codes: str | None = None) -> Stems:
+        """The song's mix by text2music, as a take (vocals silent until `separate` makes them); `codes`: the plan
+        step's audio codes, when it ran."""
         assert isinstance(params, AceStepParams), type(params)
         report = progress or (lambda fraction, what: None)
         report(0.0, "loading ACE-Step")
         with ace.loaded(params) as (pipe, memory):
             report(0.2, "rendering")
-            mix = text2music(pipe, song, params, seed)
+            mix = text2music(pipe, song, params, seed, codes)
             rate = pipe.sample_rate
         report(1.0, "done")
         metadata = {"identity": self.identity(params), "seed": seed, "caption": caption(song, params),
-                    "memory": memory, "licence": str(LICENCE), "stems": STEMS_NOTE,
+                    "memory": memory, "licence": str(LICENCE), "stems": STEMS_NOTE, "planned": codes is not None,
                     "params": params.model_dump(mode="json", exclude=PLACEMENT)}
         return Stems(np.zeros_like(mix), mix, rate, mix=mix, metadata=metadata)

@@ -19,7 +19,7 @@ from ...licences import MIT
 from ... import models
 from ...models import folder_state, missing_recorded
 from ..base import ModelNeed
-from .params import MODEL
+from .params import LM, MODEL
 
 DIT = "acestep-v15-turbo"
 CONVERTED = f"{DIT}-diffusers"
@@ -34,12 +34,15 @@ def _convert_after_pull(dest: Path) -> None:
 
 # ACE-Step's main repository (MIT, code and weights). The commit is the one third-party byte-identical copies of it
 # record (Audante/ACE-Step-1.5-bf16, arraypress/song-ace-step-1.5: "ACE-Step/Ace-Step1.5 at revision 19671f4...").
-# Only the VAE, the text encoder and the turbo DiT are taken; the 5 Hz planner LMs are the `plan` step's.
+# The VAE, the text encoder, the turbo DiT and the 1.7B planner LM (the `plan` step's, with its tokenizer and chat
+# template) are taken; the other DiTs and LMs of the repository are not.
 ENTRY = register_model(MODEL, HubModel(
     "ACE-Step/Ace-Step1.5", "19671f406d603126926c1b7e2adc169acbcade22", MIT,
     patterns=("vae/*.json", "vae/*.safetensors", f"{TEXT}/*.json", f"{TEXT}/*.safetensors", f"{TEXT}/*.txt",
-              f"{DIT}/config.json", f"{DIT}/*.safetensors", f"{DIT}/silence_latent.pt"),
-    what="ACE-Step 1.5: Oobleck VAE, Qwen3 text encoder, turbo DiT", after_pull=_convert_after_pull))
+              f"{DIT}/config.json", f"{DIT}/*.safetensors", f"{DIT}/silence_latent.pt",
+              f"{LM}/*.json", f"{LM}/*.safetensors", f"{LM}/*.txt", f"{LM}/*.jinja"),
+    what="ACE-Step 1.5: Oobleck VAE, Qwen3 text encoder, turbo DiT, 1.7B planner LM",
+    after_pull=_convert_after_pull))
 
 
 def components(folder: Path) -> dict[str, Path]:

@@ -1,0 +1,146 @@
+"""The `plan` step: the planner LM writes plan.json (the metadata block and the song's audio codes) before the
+render, which passes the codes to the DiT. On the GPU slot; cached on what defines the plan (the song's text and
+musical facts, the planner's settings, its folder's identity, the seed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field
+
+from ....artifacts import StageOutput, output
+from ....catalogue import model_folder
+from ....licences import MIT
+from ....models import ModelNeed
+from ....params import Frozen, SongSpec
+from ....paths import write_json
+from ....step import Inputs, Progress, Step
+from ..params import LM, MODEL, AceStepParams, MemoryMode, PlannerParams
+from ..render import caption
+from ..weights import folder_identity
+from . import prompt
+
+# .model and .generate (torch) are imported where used: registering the engine stays as light as the rest of it.
+
+VERSION = "1"  # bump whenever the same inputs would give other codes
+ROLE = "plan"
+# "1": compile the decode step into CUDA graphs on a GPU (never on a CPU). Off by default until it has been run on
+# one: a compiler failure falls back to eager decoding (the same codes), but its cost has not been measured yet.
+COMPILE_ENV = "SONGFORGE_ACE_PLANNER_COMPILE"
+
+
+def lm_folder(name_or_path: str) -> Path:
+    """The catalogue's main repository's LM subfolder, or a folder given as the LM itself."""
+    folder = model_folder(name_or_path)
+    return folder / LM if name_or_path == MODEL else folder
+
+
+def model_need(name_or_path: str) -> ModelNeed:
+    from .model import missing_files
+
+    folder = lm_folder(name_or_path)
+    return ModelNeed("ACE-Step planner LM", name_or_path, folder, tuple(missing_files(folder)),
+                     pull=name_or_path if name_or_path == MODEL else None)
+
+
+class PlanCall(Frozen):
+    """What a plan depends on; `memory`, where it runs, is carried outside the cache key."""
+
+    caption: str
+    lyrics: str
+    duration_s: float
+    bpm: float
+    key: str
+    language: str
+    time_signature: str
+    planner: PlannerParams
+    dtype: str
+    identity: str
+    seed: int
+    memory: MemoryMode = Field("auto", exclude=True)
+
+
+def plan_call(song: SongSpec, album: Any = None) -> PlanCall | None:
+    params: AceStepParams = song.engine.params  # type: ignore[assignment]
+    if not params.planner.enabled:
+        return None
+    identity = f"{VERSION}:{folder_identity(params.planner.model)}"  # the main folder's files cover its LM's
+    return PlanCall(caption=caption(song, params), lyrics=song.lyrics, duration_s=song.duration_s, bpm=song.bpm,
+                    key=song.key, language=song.language, time_signature=params.time_signature,
+                    planner=params.planner, dtype=params.dtype, identity=identity, seed=song.seed,
+                    memory=params.memory)
+
+
+def tokens(planner: Any, text: str) -> list[int]:
+    return planner.tokenizer(text)["input_ids"]
+
+
+def make_plans(planner: Any, call: PlanCall, seeds: list[int], compile: bool = False,
+               budget: int | None = None) -> list[dict[str, Any]]:
+    """One plan per seed for `planner` (model.Planner): the takes decoded as one batch, the metadata block written
+    once, from the first seed (at most `budget` tokens, default generate.META_TOKENS); each plan
+    {"metadata", "written", "metadata_error", "codes"}."""
+    import torch
+
+    from .generate import META_TOKENS, Sampling, code_phase, metadata_phase
+
+    s = Sampling(call.planner.temperature, call.planner.top_p, call.planner.top_k, call.planner.cfg_scale)
+    generators = [torch.Generator(planner.device).manual_seed(seed) for seed in seeds]
+    fixed = prompt.song_metadata(call.bpm, call.duration_s, call.key, call.time_signature)
+    written, error = None, None
+    if call.planner.think:
+        cond, uncond = prompt.metadata_prompts(planner.tokenizer, call.caption, call.lyrics, fixed["bpm"])
+        text = planner.tokenizer.decode(metadata_phase(planner, tokens(planner, cond), tokens(planner, uncond), s,
+                                                       generators[0], budget or META_TOKENS))
+        try:
+            written = prompt.parse_metadata(text)  # what the LM wrote after the song's forced "bpm: .." line
+        except prompt.MetadataError as problem:
+            error = str(problem)  # documented fallback: the song's own fields (prompt.py)
+    metadata = prompt.planned_metadata(fixed, call.language, written)
+    cond, uncond = prompt.code_prompts(planner.tokenizer, call.caption, call.lyrics, metadata)
+    ids = code_phase(planner, tokens(planner, cond), tokens(planner, uncond), prompt.code_count(call.duration_s), s,
+                     generators, compile)
+    return [{"metadata": metadata, "written": written, "metadata_error": error,
+             "codes": row.tolist()} for row in ids]
+
+
+def run_plan(call: PlanCall, inputs: Inputs, folder: Path, progress: Progress | None = None) -> StageOutput:
+    """ace-step/plan.json: the metadata block, the codes (5 a second), the settings that made them."""
+    import os
+
+    from ....device_memory import free_memory
+    from ..pipeline import dtype_for, resolve_memory
+    from .model import load_planner
+
+    report = progress or (lambda fraction, what: None)
+    report(0.0, "loading the planner LM")
+    memory = resolve_memory(call.memory)
+    device = "cpu" if memory == "cpu" else "cuda"
+    planner = load_planner(lm_folder(call.planner.model), device, dtype_for(call.dtype, memory))
+    try:
+        report(0.1, "planning")
+        compile = device == "cuda" and os.environ.get(COMPILE_ENV, "0") == "1"
+        (plan,) = make_plans(planner, call, [call.seed], compile)
+    finally:
+        del planner
+        free_memory()
+    report(1.0, "planned")
+    facts = {"identity": call.identity, "seed": call.seed, "planner": call.planner.model_dump(),
+             "codes_per_second": prompt.CODES_PER_SECOND, "licence": str(MIT)}
+    path = write_json(folder / "ace-step" / "plan.json", {**facts, **plan})
+    return output("plan", {"codes": len(plan["codes"]), "metadata_error": plan["metadata_error"]}, **{ROLE: path})
+
+
+def planned_codes(inputs: Inputs) -> str | None:
+    """The plan's codes as the pipeline takes them, when a plan step ran before the render."""
+    import json
+
+    if ROLE not in inputs:
+        return None
+    return prompt.code_string(json.loads(inputs[ROLE].path(ROLE).read_text())["codes"])
+
+
+PLAN = Step(name="plan", owner="ace-step", version=VERSION, phase="prepare", params=plan_call, run=run_plan,
+            makes=(ROLE,), loads_models=True, licence=MIT,
+            models=lambda call: [model_need(call.planner.model)], artifacts=(ROLE,))
