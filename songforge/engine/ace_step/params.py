@@ -32,6 +32,11 @@ class AceStepParams(EngineParams):
     shift: float = Field(3.0, gt=0, le=5.0, description="timestep shift of the flow-matching schedule (1, 2 or 3)")
     reference_audio: Path | None = Field(None, description="an audio file whose timbre the take borrows "
                                          "(ACE-Step's timbre encoder: 30 s taken from its front, middle and back)")
+    cover_of: Path | None = Field(None, description="an audio file the take covers: its melody and structure "
+                                  "(ACE-Step's cover task, through the audio tokenizer) sung in this song's caption "
+                                  "and lyrics; its first duration_s seconds are used (silence after a shorter one)")
+    cover_strength: float = Field(1.0, ge=0.0, le=1.0, description="how closely a cover follows cover_of, 0-1 (below "
+                                  "1 it is blended with text2music of the same song)")
     lora_path: Path | None = Field(None, description="a LoRA in ACE-Step's or diffusers' format: a .safetensors "
                                    "file or a folder holding one")
     lora_scale: float = Field(1.0, ge=0.0, le=2.0, description="how strongly the LoRA applies, 0-2")
@@ -42,7 +47,7 @@ class AceStepParams(EngineParams):
     memory: MemoryMode = Field("auto", description="resident: every model on the GPU; offload: one "
                                "model on the GPU at a time; cpu: no GPU (slow); auto: by the GPU's size")
 
-    @field_validator("reference_audio", "lora_path")
+    @field_validator("reference_audio", "cover_of", "lora_path")
     @classmethod
     def _exists(cls, path: Path | None) -> Path | None:
         if path is not None and not Path(path).expanduser().exists():
