@@ -1,0 +1,42 @@
+"""The edit flow: one edit of a finished song (songforge.song_edit) through the same machinery as a song: its
+plan's steps as cached run_step tasks (flows.plan), then its MLflow run, a child of the song's own run, and its
+review page (in the edit folder's review/, beside the edited song's own files)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from prefect import flow
+from prefect.task_runners import ThreadPoolTaskRunner
+
+from songforge.report.album import song_metrics
+from songforge.song_edit import EditRequest, claim, plan_edit
+from tasks.edit import log_edit
+from tasks.track import TrackedRun, runs_page
+
+from .album import album_report
+from .plan import submit_plan
+from .progress import stage_done
+from .song import SongFailed, wait_for_songs
+
+REVIEW = "review"
+
+
+@flow(name="edit", task_runner=ThreadPoolTaskRunner(max_workers=2))
+def edit_flow(song_folder: str, request: EditRequest, tracking_uri: str) -> dict:
+    """The edited version of the song in song_folder, in SONG/edits/NN-<range>/; its folder, metrics and runs."""
+    job = plan_edit(Path(song_folder), request)
+    claim(job)
+    futures = submit_plan(job.plan, job.folder, {})
+    (results,) = wait_for_songs(job.album, [futures])
+    if "error" in results:
+        raise SongFailed(results["error"])
+    view = job.plan.view()
+    tracked = log_edit(TrackedRun(tracking_uri, job.original.run_id), job.song, results, job.album.master, view,
+                       request, job.folder.name)
+    stage_done(job.song.title, "track")
+    report = album_report(job.album, [results], job.folder / REVIEW, [view])
+    cached = [name for name, future in futures.items() if future.state.name == "Cached"]
+    return {"folder": str(job.folder), "steps": list(job.plan.names), "cached": cached,
+            "metrics": song_metrics(results, view) or {},
+            "report": str(report.path("html")), "mlflow_run_id": tracked.run_id, "mlflow_page": runs_page(tracked)}
