@@ -77,7 +77,7 @@ def test_the_covered_files_content_is_in_the_cache_key_not_its_path(tiny, covere
 
 
 def test_a_missing_cover_or_a_strength_out_of_range_is_named(tmp_path):
-    with pytest.raises(ParamsError, match="engine.params.cover_of"):
+    with pytest.raises(ParamsError, match="engine.params.cover_of: '.*no.wav' does not exist"):
         engine_params("ace-step", {"cover_of": str(tmp_path / "no.wav")})
-    with pytest.raises(ParamsError, match="engine.params.cover_strength"):
+    with pytest.raises(ParamsError, match="engine.params.cover_strength: Input should be less than or equal to 1"):
         engine_params("ace-step", {"cover_strength": 1.5})
