@@ -1,12 +1,14 @@
 """`songforge edit` on an ACE-Step song made by the album flow (a real Prefect API, a real sqlite MLflow store, the
 tiny random AceStepPipeline saved and loaded by the engine's loader), through the real command (typer's runner):
 
-- repaint --from 4 --to 7: inside the range the edited engine mix differs from the original at least as much as
-  another seed's take of the same song does (within the 0.9x spread of such takes); outside it, beyond the 0.5 s crossfade (edit.CROSSFADE_S), it is the
-  original bit for bit (tolerance stated: 0; measured: 0); the original folder is untouched; the edit is a song
-  folder of its own (mix, master, measure, plots, manifest) with an MLflow run that is a child of the song's run;
-  the same edit again is taken from the cache, in the same folder.
+- repaint --from 4 --to 7: inside the range the edited engine mix differs from the original as much as another
+  seed's take of the same song does (at least 0.9x of it: the spread of such takes); outside it, beyond the 0.5 s
+  crossfade (edit.CROSSFADE_S), it is the original bit for bit (tolerance stated: 0; measured: 0); the original
+  folder is untouched; the edit is a song folder of its own (mix, master, measure, plots, manifest) with an MLflow
+  run that is a child of the song's run; the same edit again is taken from the cache, in the same folder.
 - extend --extend 3: the song is 3 s longer, its first part the original's.
+- --lyrics FILE: the repaint is conditioned on them (the same seed without them gives other audio in the range),
+  and the edited song's take.json and lyrics.txt hold them.
 - refused before any work, exit 2 and no edit folder: a range past the take, a folder that is no song's, a model
   that is gone.
 """
@@ -171,3 +173,22 @@ def test_bad_requests_are_refused_before_any_work(api, tmp_path):
     assert elsewhere.exit_code == 2 and "--tracking-uri" in elsewhere.output
     now = sorted(p.name for p in (folder / "edits").iterdir()) if (folder / "edits").is_dir() else []
     assert now == edits  # no edit folder made by any of them
+
+
+def test_new_lyrics_for_the_range_reach_the_repaint_and_the_edited_songs_files(api, tmp_path):
+    folder = api["folder"]
+    words = LYRICS.replace("Lanterns in the rain", "Lanterns on the lane")
+    (tmp_path / "new.txt").write_text(words)
+    same_seed = run(api, "--from", 8, "--to", 10, "--seed", 5)
+    worded = run(api, "--from", 8, "--to", 10, "--seed", 5, "--lyrics", tmp_path / "new.txt")
+    assert same_seed.exit_code == 0 and worded.exit_code == 0, worded.output
+    plain_folder, worded_folder = (Path(done.output.split("edit: ")[1].splitlines()[0]) for done in (same_seed,
+                                                                                                      worded))
+    assert plain_folder != worded_folder and worded_folder.parent == folder / "edits"
+    assert json.loads((worded_folder / "take.json").read_text())["lyrics"] == words
+    assert "Lanterns on the lane" in (worded_folder / "lyrics.txt").read_text()
+    plain, _ = read_audio(plain_folder / "stems" / "engine_mix.wav")
+    rewritten, _ = read_audio(worded_folder / "stems" / "engine_mix.wav")
+    inside = slice(8 * RATE, 10 * RATE)
+    assert rms(rewritten[inside] - plain[inside]) > 1e-3 * rms(plain[inside])  # the words reach the DiT
+    np.testing.assert_array_equal(rewritten[:int(7.5 * RATE)], plain[:int(7.5 * RATE)])
