@@ -212,6 +212,15 @@ def plan_edit(folder: Path, request: EditRequest, original: SongFolder | None = 
 
 
 def claim(job: EditJob) -> Path:
-    """The edit's folder, with edit.json saying what it holds (written first: a rerun of the same edit finds it)."""
-    write_json(job.folder / REQUEST, job.request.model_dump(mode="json"))
+    """The edit's folder, with edit.json saying what it holds (written first: a rerun of the same edit finds it);
+    SongforgeError when another edit took the folder since it was planned (two edits started at once)."""
+    asked, path = job.request.model_dump(mode="json"), job.folder / REQUEST
+    try:
+        taken = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else asked
+    except (OSError, ValueError):
+        taken = None
+    if taken != asked:
+        raise SongforgeError(f"{job.folder} holds another edit ({path.name}), started while this one was planned. "
+                             "Fix: run the command again: it takes the next free number.")
+    write_json(path, asked)
     return job.folder

@@ -122,3 +122,14 @@ def test_claim_writes_what_the_folder_holds(tiny, tmp_path):
     assert claim(job) == job.folder
     assert json.loads((job.folder / "edit.json").read_text()) == job.request.model_dump(mode="json")
     assert plan_edit(folder, job.request).folder == job.folder  # the same edit again: the same folder
+
+
+def test_a_folder_another_edit_took_meanwhile_is_not_claimed(tiny, tmp_path):
+    folder = song_folder(tmp_path / "01-lanterns", ace_song(tiny))
+    original = read_song_folder(folder)
+    mine, theirs = (plan_edit(folder, request_for(original, 1, 2, None, None, seed)) for seed in (5, 6))
+    assert mine.folder == theirs.folder  # both planned before either claimed it
+    claim(theirs)
+    with pytest.raises(SongforgeError, match="holds another edit"):
+        claim(mine)
+    assert plan_edit(folder, mine.request).folder.name == "02-1-2"
