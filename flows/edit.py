@@ -1,6 +1,6 @@
 """The edit flow: one edit of a finished song (songforge.song_edit) through the same machinery as a song: its
-plan's steps as cached run_step tasks (flows.plan), then its MLflow run, a child of the song's own run, and its
-review page (in the edit folder's review/, beside the edited song's own files)."""
+plan's steps as cached run_step tasks (flows.plan), then its MLflow run, a child of the song's own run, and a
+review page of the original and the edit side by side (in the edit folder's review/, beside the edit's files)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ from prefect import flow
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from songforge.report.album import song_metrics
-from songforge.song_edit import EditRequest, claim, plan_edit
+from songforge.params import AlbumSpec
+from songforge.plan import PlanView, plan_song
+from songforge.song_edit import EditJob, EditRequest, claim, plan_edit, recorded_results
 from tasks.edit import log_edit
 from tasks.track import TrackedRun, runs_page
 
@@ -35,8 +37,18 @@ def edit_flow(song_folder: str, request: EditRequest, tracking_uri: str) -> dict
     tracked = log_edit(TrackedRun(tracking_uri, job.original.run_id), job.song, results, job.album.master, view,
                        request, job.folder.name)
     stage_done(job.song.title, "track")
-    report = album_report(job.album, [results], job.folder / REVIEW, [view])
+    album, songs, views = _side_by_side(job, results, view)
+    report = album_report(album, songs, job.folder / REVIEW, views)
     cached = [name for name, future in futures.items() if future.state.name == "Cached"]
     return {"folder": str(job.folder), "steps": list(job.plan.names), "cached": cached,
             "metrics": song_metrics(results, view) or {},
             "report": str(report.path("html")), "mlflow_run_id": tracked.run_id, "mlflow_page": runs_page(tracked)}
+
+
+def _side_by_side(job: EditJob, results: dict, view: PlanView) -> tuple[AlbumSpec, list[dict], list[PlanView]]:
+    """The review page's songs: the original (its outputs as its manifest records them) and the edit."""
+    title = job.song.title
+    original = job.original.song.model_copy(update={"title": f"{title} (original)"[:120]})
+    edited = job.song.model_copy(update={"title": f"{title} (edit {job.folder.name})"[:120]})
+    album = job.album.model_copy(update={"songs": [original, edited]})
+    return album, [recorded_results(job.original), results], [plan_song(job.original.song, job.album).view(), view]

@@ -19,6 +19,7 @@ from typing import Any, Callable
 
 from pydantic import BaseModel, Field
 
+from .artifacts import FileRef, StageOutput
 from .errors import ParamsError, SongforgeError
 from .lyrics import parse_lyrics
 from .params import MAX_DURATION_S, AlbumSpec, Frozen, MasterSpec, SongSpec
@@ -66,6 +67,7 @@ class SongFolder:
     master: MasterSpec
     duration_s: float  # the take's
     run_id: str | None  # the song's MLflow run
+    outputs: dict[str, dict[str, Any]]  # step -> role -> {path (relative to the folder), sha256, size}: manifest.json's
 
 
 @dataclass(frozen=True)
@@ -116,7 +118,21 @@ def read_song_folder(folder: Path) -> SongFolder:
     except ParamsError as error:  # a file the song's params name is gone since
         raise error.located(str(folder / "manifest.json"), "params") from None
     run_id = (manifest.get("runs") or {}).get("mlflow", {}).get("run_id")
-    return SongFolder(folder, song, master, duration, run_id)
+    return SongFolder(folder, song, master, duration, run_id, manifest.get("outputs") or {})
+
+
+def recorded_results(original: SongFolder) -> dict[str, StageOutput]:
+    """The original's step outputs as its manifest records them, for the review page beside its edit: each step's
+    files by role, and a `metrics` JSON file as its step's data (the measure step's numbers; other steps' numbers
+    are not in the folder's files in that form and are left out)."""
+    results = {}
+    for step, files in original.outputs.items():
+        refs = {role: FileRef(str(original.folder / ref["path"]), ref["sha256"], ref["size"])
+                for role, ref in files.items()}
+        metrics = refs.get("metrics")
+        data = json.loads(Path(metrics.path).read_text()) if metrics and metrics.path.endswith(".json") else {}
+        results[step] = StageOutput(step, refs, data if isinstance(data, dict) else {})
+    return results
 
 
 def editing_engines() -> list[str]:

@@ -111,6 +111,9 @@ def test_a_repaint_changes_its_range_only_is_a_tracked_version_and_is_cached_on_
     assert snapshot(folder) == before  # the original untouched
     for made_file in ("mix.wav", "manifest.json", "take.json", "metrics.json", "review/report.html"):
         assert (edited_folder / made_file).is_file(), made_file  # the song's chain re-run on the edit
+    page = (edited_folder / "review" / "report.html").read_text()
+    assert "Lanterns (original)" in page and "Lanterns (edit 01-4-7)" in page  # side by side
+    assert "../../../stems/engine_mix.wav" in page and "../stems/engine_mix.wav" in page  # both players
     take = json.loads((edited_folder / "take.json").read_text())
     assert take["edit"]["start_s"] == 4 and take["edit"]["end_s"] == 7 and take["edit"]["seed"] == 1
 
