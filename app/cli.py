@@ -1,4 +1,4 @@
-"""The `songforge` command: album, song, sweep, bench, measure, yue, models, separate, serve, setup, worker.
+"""The `songforge` command: album, song, edit, sweep, bench, measure, yue, models, separate, serve, setup, worker.
 
 Params are checked before Prefect is imported; only the commands that run flows import it.
 """
@@ -20,6 +20,7 @@ from .album_run import check_before_run, prefect_api as _prefect_api, print_summ
 from .album_run import fmt as _fmt, input_warnings as _input_warnings, run_flow as _run_flow
 from .bench_cli import bench_app
 from .console import fail
+from .edit_cli import edit_command
 from .models_cli import models_app
 from .separate_cli import separate_command
 from .yue_cli import yue_app
@@ -29,6 +30,7 @@ app.add_typer(yue_app, name="yue")
 app.add_typer(models_app, name="models")
 app.add_typer(bench_app, name="bench")
 app.command("separate")(separate_command)
+app.command("edit")(edit_command)
 
 @app.command()
 def album(

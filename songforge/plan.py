@@ -92,9 +92,10 @@ class SongPlan:
                            for planned in self.steps if (licence := planned.step.licence_for(planned.params))))
 
 
-def plan_song(song: Any, album: Any) -> SongPlan:
-    """The song's steps in phase order (song steps and its engine's), each read wired to its last maker."""
-    candidates = song_steps() + list(song.engine.engine.steps)
+def plan_song(song: Any, album: Any, engine_steps: tuple[Step, ...] | None = None) -> SongPlan:
+    """The song's steps in phase order (song steps and its engine's), each read wired to its last maker.
+    engine_steps: in place of the engine's own (`songforge edit` plans its edit step there: songforge.song_edit)."""
+    candidates = song_steps() + list(song.engine.engine.steps if engine_steps is None else engine_steps)
     ordered = sorted(candidates, key=lambda step: PHASES.index(step.phase))  # stable: registration order kept
     planned, made = [], {}
     for step in ordered:

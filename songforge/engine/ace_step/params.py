@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_serializer
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_serializer, model_validator
 
 from ..base import EngineParams
 
@@ -51,6 +51,11 @@ class AceStepParams(EngineParams):
     shift: float = Field(3.0, gt=0, le=5.0, description="timestep shift of the flow-matching schedule (1, 2 or 3)")
     reference_audio: Path | None = Field(None, description="an audio file whose timbre the take borrows "
                                          "(ACE-Step's timbre encoder: 30 s taken from its front, middle and back)")
+    cover_of: Path | None = Field(None, description="an audio file the take covers: its melody and structure "
+                                  "(ACE-Step's cover task, through the audio tokenizer) sung in this song's caption "
+                                  "and lyrics; its first duration_s seconds are used (silence after a shorter one)")
+    cover_strength: float = Field(1.0, ge=0.0, le=1.0, description="how closely a cover follows cover_of, 0-1 (below "
+                                  "1 it is blended with text2music of the same song)")
     lora_path: Path | None = Field(None, description="a LoRA in ACE-Step's or diffusers' format: a .safetensors "
                                    "file or a folder holding one")
     lora_scale: float = Field(1.0, ge=0.0, le=2.0, description="how strongly the LoRA applies, 0-2")
@@ -73,9 +78,16 @@ class AceStepParams(EngineParams):
             dumped["planner"] = self.planner.model_dump()
         return dumped
 
-    @field_validator("reference_audio", "lora_path")
+    @field_validator("reference_audio", "cover_of", "lora_path")
     @classmethod
     def _exists(cls, path: Path | None) -> Path | None:
         if path is not None and not Path(path).expanduser().exists():
             raise ValueError(f"'{path}' does not exist")
         return path
+
+    @model_validator(mode="after")
+    def _one_source_of_structure(self) -> "AceStepParams":
+        if self.cover_of is not None and self.planner.enabled:
+            raise ValueError("cover_of and planner.enabled are both set: the covered audio and the planner's codes "
+                             "would both set the song's structure; keep one (drop the planner for a cover)")
+        return self

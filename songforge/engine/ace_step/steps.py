@@ -1,5 +1,6 @@
-"""The ace-step engine: an optional `plan` step (the planner LM: planner/step.py) and the `render` step (DiT + VAE
-on the GPU slot) that writes the take's mix, from the plan's audio codes when there is one.
+"""The ace-step engine: an optional `plan` step (the planner LM: planner/step.py), the `render` step (DiT + VAE
+on the GPU slot) that writes the take's mix, from the plan's audio codes when there is one, and the `repaint` step
+`songforge edit` plans in its place (edit_step.py).
 
 ACE-Step makes a mix, not stems. The take keeps it as `engine_mix`; its `instrumental` is that mix and its `vocals`
 are silent, and take.json says so: a song that wants real stems sets `separate: {}` (songforge/steps/separate.py
@@ -18,10 +19,12 @@ from pydantic import Field
 from ...artifacts import StageOutput, content_sha256
 from ...licences import MIT
 from ...params import Frozen, MixSpec, SongSpec
+from ...song_edit import Editor
 from ...step import Inputs, Progress, Step
 from ..base import EngineParams, ModelNeed, Stems
 from ..take import TAKE_PLAYERS, TAKE_ROLES, write_take
 from . import pipeline as ace  # called through the module: a test may count loads
+from .edit_step import REPAINT, edit_call
 from .params import PLACEMENT, AceStepParams, MemoryMode
 from .planner.step import PLAN, ROLE as PLAN_ROLE, planned_codes
 from .planner.step import model_need as planner_need
@@ -79,7 +82,9 @@ class AceStepEngine:
 
     name: ClassVar[str] = "ace-step"
     Params: ClassVar[type[EngineParams]] = AceStepParams
-    steps: ClassVar[tuple[Step, ...]] = (PLAN, RENDER)
+    steps: ClassVar[tuple[Step, ...]] = (PLAN, RENDER, REPAINT)
+    editor: ClassVar[Editor] = Editor(REPAINT, lambda song, folder, request: edit_call(render_call(song), folder,
+                                                                                          request))  # songforge edit
     tag_vocabulary: ClassVar[str | None] = None  # ACE-Step's caption is free text
 
     def identity(self, params: EngineParams) -> str:
@@ -109,6 +114,7 @@ class AceStepEngine:
             rate = pipe.sample_rate
         report(1.0, "done")
         metadata = {"identity": self.identity(params), "seed": seed, "caption": caption(song, params),
+                    "lyrics": song.lyrics,  # what `songforge edit` conditions a repaint on (lyrics.txt: sections)
                     "memory": memory, "licence": str(LICENCE), "stems": STEMS_NOTE, "planned": codes is not None,
                     "params": params.model_dump(mode="json", exclude=PLACEMENT)}
         return Stems(np.zeros_like(mix), mix, rate, mix=mix, metadata=metadata)

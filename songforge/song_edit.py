@@ -1,0 +1,242 @@
+"""`songforge edit`: a section of a finished song made anew by its engine, as a new version beside the original.
+
+A song folder (OUT/<album>/<nn>-<song>/) records what made it: manifest.json (the song's params without its
+lyrics, the album's master, its MLflow run) and take.json (the engine's facts; an ACE-Step take, its lyrics). An
+edit is that song planned again (songforge.plan) with its engine's edit step in place of the engine's own steps:
+the edited take, then the rest of the song's chain (separate, mix, master, measure, ...) on it, into
+SONG/edits/NN-<from>-<to>/ (NN-extend-<s>/ for an extension), itself a song folder. The original is only read.
+
+An engine that can edit has an `editor` (Editor: its edit step, and how a request becomes that step's params);
+a song of another engine is refused naming the engines that can. Pure of orchestration: flows/edit.py runs it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Callable
+
+from pydantic import BaseModel, Field
+
+from .artifacts import FileRef, StageOutput
+from .errors import ParamsError, SongforgeError
+from .lyrics import parse_lyrics
+from .params import MAX_DURATION_S, AlbumSpec, Frozen, MasterSpec, SongSpec
+from .paths import write_json
+from .plan import SongPlan, plan_song
+from .step import Step
+
+EDITS = "edits"  # a song's edits, each a folder of its own under it
+REQUEST = "edit.json"  # what an edit folder was made for: the same edit again reuses the folder (and the cache)
+TAKE_FIELDS = ("takes", "select", "retakes")  # an edit is one take: the original's take rule is left out
+
+
+class EditRequest(Frozen):
+    """The edit asked for: the time range made anew (an end past the song's end extends it), the seed of the new
+    audio, and the lyrics ACE-Step is given for it (None: the song's own)."""
+
+    start_s: float = Field(ge=0)
+    end_s: float
+    extend_s: float | None = None
+    seed: int = Field(ge=0)
+    lyrics: str | None = None
+
+    @property
+    def label(self) -> str:
+        """The edit folder's name after its number: '62-78', or 'extend-20'."""
+        return f"extend-{self.extend_s:g}" if self.extend_s is not None else f"{self.start_s:g}-{self.end_s:g}"
+
+
+@dataclass(frozen=True)
+class Editor:
+    """What an engine that can edit declares (`editor` on the engine): its edit step (listed in its `steps`, its
+    params None in every song's own plan) and `call(song, song_folder, request)`, the step's params for one edit:
+    ParamsError for a range the take does not have, before any work."""
+
+    step: Step
+    call: Callable[[SongSpec, Path, EditRequest], BaseModel]
+
+
+@dataclass(frozen=True)
+class SongFolder:
+    """A finished song as its folder records it."""
+
+    folder: Path
+    song: SongSpec
+    master: MasterSpec
+    duration_s: float  # the take's
+    run_id: str | None  # the song's MLflow run
+    outputs: dict[str, dict[str, Any]]  # step -> role -> {path (relative to the folder), sha256, size}: manifest.json's
+
+
+@dataclass(frozen=True)
+class EditJob:
+    """An edit planned: the original, the request, the edited song (an album of one) and its plan and folder."""
+
+    original: SongFolder
+    request: EditRequest
+    album: AlbumSpec
+    plan: SongPlan
+    folder: Path
+
+    @property
+    def song(self) -> SongSpec:
+        return self.album.songs[0]
+
+
+def _not_a_song(folder: Path, why: str) -> ParamsError:
+    return ParamsError("SONG_FOLDER", f"{folder} is not a finished song's folder ({why})",
+                       "give the folder `songforge album` or `songforge song` made for the song, e.g. "
+                       "out/<album>/01-<song>/ (one with manifest.json and take.json)")
+
+
+def _json(path: Path, folder: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise _not_a_song(folder, f"no {path.name}")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise _not_a_song(folder, f"{path.name} does not read as JSON: {error}") from None
+
+
+def read_song_folder(folder: Path) -> SongFolder:
+    """The song, its master and its take's length as the folder records them; ParamsError when it is no song's."""
+    folder = Path(folder).expanduser()
+    if not folder.is_dir():
+        raise _not_a_song(folder, "no such folder")
+    manifest, take = _json(folder / "manifest.json", folder), _json(folder / "take.json", folder)
+    try:
+        params = manifest["params"]
+        song_fields = {k: v for k, v in params["song"].items() if k not in TAKE_FIELDS}
+        lyrics = take.get("lyrics") or (folder / "lyrics.txt").read_text(encoding="utf-8")  # older takes: sections
+        song = SongSpec.model_validate({**song_fields, "lyrics": lyrics, "engine": params["engine"]})
+        master = MasterSpec.model_validate(params.get("master") or {})
+        duration = float(take["duration_s"])
+    except (KeyError, TypeError, OSError) as error:
+        raise _not_a_song(folder, f"its manifest.json or take.json lacks {error}") from None
+    except ParamsError as error:  # a file the song's params name is gone since
+        raise error.located(str(folder / "manifest.json"), "params") from None
+    run_id = (manifest.get("runs") or {}).get("mlflow", {}).get("run_id")
+    return SongFolder(folder, song, master, duration, run_id, manifest.get("outputs") or {})
+
+
+def recorded_results(original: SongFolder) -> dict[str, StageOutput]:
+    """The original's step outputs as its manifest records them, for the review page beside its edit: each step's
+    files by role, and a `metrics` JSON file as its step's data (the measure step's numbers; other steps' numbers
+    are not in the folder's files in that form and are left out)."""
+    results = {}
+    for step, files in original.outputs.items():
+        refs = {role: FileRef(str(original.folder / ref["path"]), ref["sha256"], ref["size"])
+                for role, ref in files.items()}
+        metrics = refs.get("metrics")
+        data = json.loads(Path(metrics.path).read_text()) if metrics and metrics.path.endswith(".json") else {}
+        results[step] = StageOutput(step, refs, data if isinstance(data, dict) else {})
+    return results
+
+
+def editing_engines() -> list[str]:
+    """The engines that can edit a take (those with an `editor`)."""
+    from .registry import available_engines, get_engine
+
+    return [name for name in available_engines() if getattr(get_engine(name), "editor", None) is not None]
+
+
+def editor_of(original: SongFolder) -> Editor:
+    """The song's engine's editor; SongforgeError, one paragraph naming the engine and what edit supports."""
+    editor = getattr(original.song.engine.engine, "editor", None)
+    if editor is None:
+        name = original.song.engine.name
+        raise SongforgeError(
+            f"{original.folder} was made by the '{name}' engine, which cannot edit a take: `songforge edit` "
+            f"repaints a time range (--from/--to, optionally with new --lyrics) or extends the song (--extend) "
+            f"only for songs made by an engine that regenerates part of its own audio: "
+            f"{', '.join(editing_engines())}. Fix: make the song with one of those (engine: {{name: ace-step}} "
+            f"in its params file), then edit that song's folder.")
+    return editor
+
+
+def request_for(original: SongFolder, start_s: float | None, end_s: float | None, extend_s: float | None,
+                lyrics: str | None, seed: int | None) -> EditRequest:
+    """The request from the command's options: a range (--from and --to) or an extension (--extend), not both;
+    lyrics as a file or the text itself; the seed by default the song's + 1 (not the original's noise)."""
+    if (extend_s is None) == (start_s is None and end_s is None):
+        raise ParamsError("--from/--to/--extend", "give either a range (--from and --to) or --extend, not both "
+                          "nor neither", "e.g. --from 62 --to 78, or --extend 20")
+    if extend_s is not None:
+        if extend_s <= 0:
+            raise ParamsError("--extend", f"is {extend_s} s", "extend by a positive number of seconds")
+        start_s, end_s = original.duration_s, original.duration_s + extend_s
+        if end_s > MAX_DURATION_S:
+            raise ParamsError("--extend", f"makes the song {end_s:g} s long, over the {MAX_DURATION_S:g} s a song "
+                              "may last", f"extend by at most {MAX_DURATION_S - original.duration_s:g} s")
+    elif start_s is None or end_s is None:
+        raise ParamsError("--from" if start_s is None else "--to", "is missing", "give both --from and --to (s)")
+    if start_s < 0:
+        raise ParamsError("--from", f"is {start_s} s", "start the range at 0 s or later")
+    return EditRequest(start_s=start_s, end_s=end_s, extend_s=extend_s,
+                       seed=original.song.seed + 1 if seed is None else seed, lyrics=_lyrics(lyrics))
+
+
+def _lyrics(given: str | None) -> str | None:
+    """--lyrics: a file's text when it names one, else the text itself; checked as lyrics are."""
+    if given is None:
+        return None
+    path = Path(given).expanduser()
+    text = path.read_text(encoding="utf-8") if len(given) < 4096 and "\n" not in given and path.is_file() else given
+    parse_lyrics(text, field="--lyrics")  # ParamsError naming the option and the format
+    return text.strip() + "\n"
+
+
+def edited_song(original: SongFolder, request: EditRequest) -> SongSpec:
+    """The song as edited: the request's lyrics, an extended song's new length, one take."""
+    changes: dict[str, Any] = {"takes": 1, "select": None, "retakes": 0}
+    if request.lyrics is not None:
+        changes["lyrics"] = request.lyrics
+    if request.end_s > original.duration_s:
+        changes["duration_s"] = request.end_s
+    return original.song.model_copy(update=changes)
+
+
+def edit_folder(folder: Path, request: EditRequest) -> Path:
+    """SONG/edits/NN-<label>/: the folder of an earlier identical request, else the next number."""
+    edits = Path(folder) / EDITS
+    numbered = sorted(edits.glob("[0-9][0-9]-*"))
+    asked = request.model_dump(mode="json")
+    for existing in numbered:
+        try:
+            if json.loads((existing / REQUEST).read_text(encoding="utf-8")) == asked:
+                return existing
+        except (OSError, ValueError):
+            continue  # not an edit's folder: its number is still taken
+    number = 1 + max((int(path.name[:2]) for path in numbered), default=0)
+    return edits / f"{number:02d}-{request.label}"
+
+
+def plan_edit(folder: Path, request: EditRequest, original: SongFolder | None = None) -> EditJob:
+    """The edit's plan: the song's own plan with the engine's edit step in place of the engine's steps. Every
+    error (a folder that is no song's, an engine that cannot edit, a range the take lacks) before any work."""
+    original = original or read_song_folder(folder)
+    editor = editor_of(original)
+    song = edited_song(original, request)
+    call = editor.call(song, original.folder, request)
+    step = replace(editor.step, params=lambda song, album: call)
+    target = edit_folder(original.folder, request)
+    title = f"{song.title}: edit {target.name}"[:120]
+    album = AlbumSpec(title=title, master=original.master, songs=[song])
+    return EditJob(original, request, album, plan_song(song, album, engine_steps=(step,)), target)
+
+
+def claim(job: EditJob) -> Path:
+    """The edit's folder, with edit.json saying what it holds (written first: a rerun of the same edit finds it);
+    SongforgeError when another edit took the folder since it was planned (two edits started at once)."""
+    asked, path = job.request.model_dump(mode="json"), job.folder / REQUEST
+    try:
+        taken = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else asked
+    except (OSError, ValueError):
+        taken = None
+    if taken != asked:
+        raise SongforgeError(f"{job.folder} holds another edit ({path.name}), started while this one was planned. "
+                             "Fix: run the command again: it takes the next free number.")
+    write_json(path, asked)
+    return job.folder

@@ -1,0 +1,135 @@
+"""songforge.song_edit without running anything: a song folder read back as its song, the edit planned as the song's
+own plan with the engine's repaint step in place of its render, a song of an engine that cannot edit refused in
+one paragraph naming it and those that can, bad requests named, and an edit's folder found again for the same
+request. Song folders are written by the project's own writers (write_take, build_manifest) on a tiny model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from ace_step_tiny import write_tiny_ace_step
+
+from songforge.engine.base import Stems
+from songforge.engine.take import write_take
+from songforge.errors import ParamsError, SongforgeError
+from songforge.lineage import build_manifest
+from songforge.params import AlbumSpec, MasterSpec, SongSpec
+from songforge.paths import write_json
+from songforge.plan import plan_song
+from songforge.song_edit import (EditRequest, claim, edit_folder, plan_edit, read_song_folder, request_for)
+
+LYRICS = "[verse]\nLittle light upon the hill\n\n[chorus]\nLanterns in the rain\n"
+RATE = 48000
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory) -> Path:
+    return write_tiny_ace_step(tmp_path_factory.mktemp("models") / "tiny-ace")
+
+
+def song_folder(folder: Path, song: SongSpec, seconds: float = 12.0) -> Path:
+    """A song's folder as the album flow leaves it, as far as an edit reads it: take.json (with the engine's
+    lyrics), the engine's mix and manifest.json."""
+    audio = np.random.default_rng(0).normal(0, 0.1, (int(seconds * RATE), 2)).astype(np.float32)
+    take = write_take(Stems(np.zeros_like(audio), audio, RATE, mix=audio, metadata={"lyrics": song.lyrics}), folder,
+                      song.engine.engine.identity(song.engine.params), song.seed)
+    manifest = build_manifest(song, {"render": take}, song_dir=folder, code={}, master=MasterSpec(target_lufs=-12),
+                              runs={"mlflow": {"run_id": "abc", "parent_run_id": "def"}})
+    write_json(folder / "manifest.json", manifest)
+    return folder
+
+
+def ace_song(model: Path, **fields) -> SongSpec:
+    return SongSpec(title="Lanterns", lyrics=LYRICS, duration_s=12, seed=3, bpm=96, genre=["dreamy synth-pop"],
+                    engine={"name": "ace-step", "params": {"model": str(model), "inference_steps": 2}}, **fields)
+
+
+def test_a_song_folder_reads_back_as_its_song_and_the_edit_plans_repaint_in_place_of_render(tiny, tmp_path):
+    song = ace_song(tiny, mood=["wistful"])
+    folder = song_folder(tmp_path / "01-lanterns", song)
+    original = read_song_folder(folder)
+    assert original.song == song and original.master.target_lufs == -12 and original.run_id == "abc"
+    assert original.duration_s == 12
+
+    job = plan_edit(folder, request_for(original, 4, 7, None, None, None))
+    own = plan_song(song, AlbumSpec(title="x", songs=[song]))
+    assert "render" in own.names and "repaint" not in own.names  # never in a song's own plan
+    assert job.plan.names == tuple("repaint" if name == "render" else name for name in own.names)
+    repaint = job.plan.steps[job.plan.names.index("repaint")]
+    assert repaint.step.key == "ace-step/repaint" and repaint.params.seed == 4  # the song's seed + 1
+    assert repaint.params.source == (folder / "stems" / "engine_mix.wav").resolve()
+    assert job.folder == folder / "edits" / "01-4-7" and job.album.master.target_lufs == -12
+
+    new_words = "[verse]\nLittle light upon the hill\n\n[chorus]\nLanterns on the lane\n"
+    worded = plan_edit(folder, request_for(original, 4, 7, None, new_words, 9))
+    assert worded.song.lyrics == new_words and worded.plan.steps[0].params.lyrics.endswith("on the lane\n")
+    longer = plan_edit(folder, request_for(original, None, None, 20, None, None))
+    assert longer.song.duration_s == 32 and longer.folder.name == "01-extend-20"
+
+
+def test_an_edit_folder_is_found_again_for_the_same_request_and_numbered_after_the_others(tmp_path):
+    first = EditRequest(start_s=4, end_s=7, seed=1)
+    assert edit_folder(tmp_path, first) == tmp_path / "edits" / "01-4-7"
+    write_json(tmp_path / "edits" / "01-4-7" / "edit.json", first.model_dump(mode="json"))
+    assert edit_folder(tmp_path, first) == tmp_path / "edits" / "01-4-7"
+    other_seed = first.model_copy(update={"seed": 2})
+    assert edit_folder(tmp_path, other_seed) == tmp_path / "edits" / "02-4-7"
+    extension = EditRequest(start_s=12, end_s=32, extend_s=20, seed=1)
+    (tmp_path / "edits" / "02-4-7").mkdir()  # an edit under way whose edit.json is not written yet: taken
+    assert edit_folder(tmp_path, extension) == tmp_path / "edits" / "03-extend-20"
+
+
+def test_a_song_of_another_engine_is_refused_naming_it_and_the_engines_that_edit(tmp_path):
+    song = SongSpec(title="Sketch", lyrics=LYRICS, duration_s=12, engine={"name": "sketch"})
+    folder = song_folder(tmp_path / "01-sketch", song)
+    with pytest.raises(SongforgeError) as refused:
+        plan_edit(folder, EditRequest(start_s=1, end_s=2, seed=0))
+    text = str(refused.value)
+    assert "made by the 'sketch' engine, which cannot edit" in text and "ace-step" in text and "Fix:" in text
+    assert "\n" not in text  # one paragraph
+    assert not (folder / "edits").exists()
+
+
+def test_bad_requests_and_folders_are_named(tiny, tmp_path):
+    folder = song_folder(tmp_path / "01-lanterns", ace_song(tiny))
+    original = read_song_folder(folder)
+    cases = [((None, None, None, None, None), "--from/--to/--extend"), ((1, 2, 3, None, None), "--from/--to/--extend"),
+             ((1, None, None, None, None), "--to"), ((None, None, -2, None, None), "--extend"),
+             ((None, None, 590, None, None), "--extend"), ((1, 2, None, "words without tags", None), "--lyrics")]
+    for args, field in cases:
+        with pytest.raises(ParamsError) as bad:
+            request_for(original, *args)
+        assert bad.value.field == field, (args, bad.value)
+    with pytest.raises(ParamsError, match="to: is 3.0 s, not after"):
+        plan_edit(folder, request_for(original, 5, 3, None, None, None))
+    lyrics_file = tmp_path / "new.txt"
+    lyrics_file.write_text("[chorus]\nLanterns on the lane\n")
+    assert request_for(original, 1, 2, None, str(lyrics_file), None).lyrics == "[chorus]\nLanterns on the lane\n"
+
+    with pytest.raises(ParamsError, match="is not a finished song's folder \\(no manifest.json\\)"):
+        read_song_folder(tmp_path)
+    (folder / "stems" / "engine_mix.wav").unlink()
+    with pytest.raises(ParamsError, match="has no stems/engine_mix.wav"):
+        plan_edit(folder, request_for(original, 1, 2, None, None, None))
+
+
+def test_claim_writes_what_the_folder_holds(tiny, tmp_path):
+    folder = song_folder(tmp_path / "01-lanterns", ace_song(tiny))
+    job = plan_edit(folder, request_for(read_song_folder(folder), 1, 2, None, None, 5))
+    assert claim(job) == job.folder
+    assert json.loads((job.folder / "edit.json").read_text()) == job.request.model_dump(mode="json")
+    assert plan_edit(folder, job.request).folder == job.folder  # the same edit again: the same folder
+
+
+def test_a_folder_another_edit_took_meanwhile_is_not_claimed(tiny, tmp_path):
+    folder = song_folder(tmp_path / "01-lanterns", ace_song(tiny))
+    original = read_song_folder(folder)
+    mine, theirs = (plan_edit(folder, request_for(original, 1, 2, None, None, seed)) for seed in (5, 6))
+    assert mine.folder == theirs.folder  # both planned before either claimed it
+    claim(theirs)
+    with pytest.raises(SongforgeError, match="holds another edit"):
+        claim(mine)
+    assert plan_edit(folder, mine.request).folder.name == "02-1-2"
