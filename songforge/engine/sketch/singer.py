@@ -5,9 +5,8 @@ low voices); the General MIDI synth voice otherwise (zh, ja, ko, ...), or when F
 `Singer` says which, and `singer_identity` goes into the engine's identity so a cache never mixes them.
 
 One syllabification: the notes are numbered by the syllables of songforge.syllables (melody.py), and
-Festival sings exactly those. Each word gets a lexicon entry whose pronunciation is Festival's own
-(its lexicon or letter-to-sound rules), regrouped into as many syllables as the word has notes
-(`fit_syllables`), so Festival's syllables and the melody's stay in step whatever the two think.
+Festival sings exactly those, each word as a token whose lexicon entry has that many syllables
+(pronounce.py).
 
 Festival sings a line at a time (one process per song), each line to a wave that is resampled and
 placed at its first note's sample; Festival keeps the times given within the line. Durations go in
@@ -18,7 +17,6 @@ one octave above the usual name, hence `festival_note`.
 from __future__ import annotations
 
 import logging
-import unicodedata
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -26,27 +24,25 @@ from typing import Any
 import numpy as np
 
 from ...audio.io import resample
-from ...syllables import Word
 from .arrangement import Arrangement, Note
-from .festival import installed_festival, parse_sexpr, run_script, scheme_string, scratch_dir
+from .festival import installed_festival, run_script, scratch_dir
 from .form import LinePlan
 from .orchestra import LOW_REGISTER
+from .pronounce import lexicon, spoken_form
 
 log = logging.getLogger(__name__)
 
 # language -> (voice for high registers, voice for low registers); Debian's festvox packages.
 VOICES = {"en": ("kal_diphone", "kal_diphone"), "it": ("lp_diphone", "pc_diphone")}
+_ACCENTED = ("it",)  # languages whose letter-to-sound rules read accented letters (the others get ASCII)
 # Festival's diphone voices crash (SIGSEGV) on a pitch above about 500 Hz: B4 (MIDI 71, 494 Hz) is the top a
 # song may ask of them, so a high voice sings E3..B4 (the synth voice's A3..E5 less a fourth); low voices fit.
 FESTIVAL_TOP_MIDI = 71
 FESTIVAL_HIGH_REGISTER = (52, FESTIVAL_TOP_MIDI)
 _NOTE_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
-_FILLER_WORD = "la"  # a word with no Latin letters (e.g. a kanji in an English song) is sung on 'la'
-_SCHWA = "ax"  # a syllable added to a word is built on it where the phone set has it
 _GLIDE_S = 0.015  # a sung note reaches its pitch this soon after it starts and holds it until this before it ends
 _SHORTEST_S = 0.02  # a syllable is never given less time than this
 _LINE_FADE_S = 0.005  # each sung line fades in and out this fast, so no line starts or ends with a click
-Syllable = tuple[tuple[str, ...], str]  # (phones, stress mark as Festival writes it)
 
 
 @dataclass(frozen=True)
@@ -59,6 +55,7 @@ class Singer:
     version: str | None
     note: str
     register: tuple[int, int] | None = None
+    language: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "register": list(self.register) if self.register else None}
@@ -82,7 +79,7 @@ def choose_singer(language: str, low_voice: bool) -> Singer:
         return Singer("synth", None, None, f"festival lacks the voice {voice} (scripts/install.sh installs it): "
                       "the GM synth voice sings the melody without words")
     return Singer("festival", voice, festival.version, f"festival {festival.version} sings the words ({voice})",
-                  LOW_REGISTER if low_voice else FESTIVAL_HIGH_REGISTER)
+                  LOW_REGISTER if low_voice else FESTIVAL_HIGH_REGISTER, language)
 
 
 def singer_identity() -> str:
@@ -100,57 +97,6 @@ def festival_note(midi: int) -> str:
     return f"{_NOTE_NAMES[midi % 12]}{midi // 12}"
 
 
-def fit_syllables(syllables: list[Syllable], n: int, vowels: frozenset[str]) -> list[Syllable]:
-    """Festival's syllables of a word regrouped into `n`, keeping every phone in order.
-
-    Too many: the boundary whose next syllable has the shortest onset merges first (a hiatus
-    before a cluster; later boundaries first among equals): fi-re -> fire, i-de-a -> i-dea.
-    Too few: a syllable is added at the longest coda, which becomes its onset, on a schwa
-    (ev-ery -> e-ve-ry); with no coda anywhere, the last vowel is sung again.
-    """
-    fitted = [(tuple(p), s) for p, s in syllables] or [(("ax",), "0")]
-    while len(fitted) > n:
-        j = min(range(len(fitted) - 1), key=lambda k: (_onset(fitted[k + 1][0], vowels), -k))
-        (left, stress), (right, other) = fitted[j], fitted[j + 1]
-        fitted[j:j + 2] = [(left + right, max(stress, other))]
-    while len(fitted) < n:
-        filler = _SCHWA if _SCHWA in vowels else _last_vowel(fitted, vowels)
-        codas = [len(p) - _last_vowel_index(p, vowels) - 1 for p, _ in fitted]
-        j = max(range(len(fitted)), key=lambda k: (codas[k], k))
-        phones, stress = fitted[j]
-        cut = len(phones) - codas[j] if codas[j] > 0 and j < len(fitted) - 1 else len(phones)
-        fitted[j:j + 1] = [(phones[:cut], stress), (phones[cut:] + (filler,), "0")]
-    return fitted
-
-
-def _onset(phones: tuple[str, ...], vowels: frozenset[str]) -> int:
-    return next((i for i, p in enumerate(phones) if p in vowels), len(phones))
-
-
-def _last_vowel_index(phones: tuple[str, ...], vowels: frozenset[str]) -> int:
-    return max((i for i, p in enumerate(phones) if p in vowels), default=len(phones) - 1)
-
-
-def _last_vowel(fitted: list[Syllable], vowels: frozenset[str]) -> str:
-    return next((p for phones, _ in reversed(fitted) for p in reversed(phones) if p in vowels), fitted[-1][0][-1])
-
-
-def spoken_form(word: Word) -> str:
-    """The word as Festival's lexicon should look it up: lower case, letters and inner apostrophes only,
-    in Latin-1 (other letters fold to their base letter); 'la' for a word with no Latin letters."""
-    text = unicodedata.normalize("NFKC", word.text).lower().replace("\u2019", "'")
-    kept = []
-    for char in text:
-        if char.isalpha():
-            if char.encode("latin-1", errors="ignore"):
-                kept.append(char)
-            else:
-                kept.append(unicodedata.normalize("NFKD", char)[0].encode("ascii", errors="ignore").decode())
-        elif char == "'" and kept:
-            kept.append(char)
-    return "".join(kept).strip("'") or _FILLER_WORD
-
-
 def sing(arrangement: Arrangement, singer: Singer, sample_rate: int, n_samples: int) -> np.ndarray:
     """The guide vocal sung by Festival: float32 (n_samples, 2), each line at its notes' times (dry, unlevelled)."""
     assert singer.kind == "festival" and singer.voice, singer
@@ -161,21 +107,12 @@ def sing(arrangement: Arrangement, singer: Singer, sample_rate: int, n_samples: 
         return np.repeat(mono[:, None], 2, axis=1)
     with scratch_dir() as scratch:
         workdir = Path(scratch)
-        spoken = sorted({spoken_form(word) for line in lines for word in line.words})
-        pronunciations, vowels = _look_up(spoken, singer.voice, workdir)
-        keys: dict[tuple[str, int], str] = {}
-        entries = []
-        for line in lines:
-            for word in line.words:
-                form = spoken_form(word)
-                if (form, len(word.syllables)) not in keys:
-                    key = _key(form, len(keys))
-                    keys[form, len(word.syllables)] = key
-                    entries.append(_entry(key, fit_syllables(pronunciations[form], len(word.syllables), vowels)))
+        accents = singer.language in _ACCENTED
+        keys, entries = lexicon([word for line in lines for word in line.words], singer.voice, accents, workdir)
         script = [f"(voice_{singer.voice})", "(require 'singing-mode)", *entries, _SING_DEFINE]
         for index, line in enumerate(lines):
             xml = line_xml(line, [notes[line.first_syllable + i] for i in range(line.n_syllables)], arrangement,
-                           [keys[spoken_form(w), len(w.syllables)] for w in line.words])
+                           [keys[spoken_form(w, accents), len(w.syllables)] for w in line.words])
             (workdir / f"line{index}.xml").write_text(xml, encoding="ascii")
             script.append(f'(sf_sing "line{index}.xml" "line{index}")')
         run_script("\n".join(script) + "\n", workdir)
@@ -189,8 +126,14 @@ def sing(arrangement: Arrangement, singer: Singer, sample_rate: int, n_samples: 
 # Singing mode's own f0 targets glide from 90 % of a note to 10 % of the next (50 ms at eighths: pitches between
 # the notes, off the scale), and after a line's last syllable its f0 fell to about 100 Hz (a note nobody wrote).
 # These targets hold each note's pitch to within _GLIDE_S of its edges, the last syllable to its very end.
+# Singing mode times a syllable's phones by item.leafs, whose walk (to the leaf after the last, compared with
+# equal?) ran on to the end of the word with the Italian voices: a first syllable shared its time with the
+# next one's phones and the next note's pitch came half a note early. Leaves by daughters stay in the syllable.
 # Each utterance Festival makes of a line's XML is saved as <base>_<k>.wav.
-_SING_DEFINE = """(define (singing_f0_targets utt syl)
+_SING_DEFINE = """(define (item.leafs si)
+  (let ((daughters (item.daughters si)))
+    (if daughters (apply append (mapcar item.leafs daughters)) (list si))))
+(define (singing_f0_targets utt syl)
   (let ((start (item.feat syl 'syllable_start))
         (end (item.feat syl 'syllable_end))
         (freqs (mapcar parse-number (syl->freq syl)))
@@ -238,38 +181,6 @@ def line_xml(line: LinePlan, notes: list[Note], arrangement: Arrangement, keys: 
                 parts.append(f'<REST SECONDS="{rest:.4f}"></REST>')
     return ('<?xml version="1.0"?>\n<!DOCTYPE SINGING PUBLIC "-//SINGING//DTD SINGING mark up//EN" '
             '"Singing.v0_1.dtd" []>\n<SINGING BPM="60">\n' + "\n".join(parts) + "\n</SINGING>\n")
-
-
-def _look_up(spoken: list[str], voice: str, workdir: Path) -> tuple[dict[str, list[Syllable]], frozenset[str]]:
-    """Festival's syllables for each word (its lexicon, else its letter-to-sound rules), and its vowels."""
-    script = [f"(voice_{voice})",
-              "(define (sf_look i w) (print (list i (car (cddr (lex.lookup w nil))))))",
-              "(print (cadr (assoc 'phones (PhoneSet.description '(phones)))))"]
-    script += [f"(sf_look {i} {scheme_string(word)})" for i, word in enumerate(spoken)]
-    printed = [line for line in run_script("\n".join(script) + "\n", workdir).splitlines() if line.strip()]
-    vowels = frozenset(str(phone[0]) for phone in parse_sexpr(printed[0]) if len(phone) > 1 and phone[1] == "+")
-    found: dict[str, list[Syllable]] = {}
-    for text in printed[1:]:
-        index, syllables = parse_sexpr(text)
-        found[spoken[int(index)]] = [(tuple(phones), str(stress)) for phones, stress in syllables]
-    return found, vowels
-
-
-def _key(spoken: str, index: int) -> str:
-    """A token Festival passes to its lexicon untouched: ASCII letters, unique per (word, syllable count)."""
-    letters = "".join(c for c in unicodedata.normalize("NFKD", spoken) if c.isascii() and c.isalpha())
-    suffix, number = "", index
-    while True:  # base-26 index: 'a', 'b', ... keeps every key distinct
-        suffix = chr(ord("a") + number % 26) + suffix
-        number //= 26
-        if number == 0:
-            break
-    return f"{letters or 'la'}q{suffix}"
-
-
-def _entry(key: str, syllables: list[Syllable]) -> str:
-    body = " ".join(f"(({' '.join(phones)}) {stress})" for phones, stress in syllables)
-    return f"(lex.add.entry '({scheme_string(key)} nil ({body})))"
 
 
 def _read_line(workdir: Path, base: str, sample_rate: int) -> np.ndarray:
