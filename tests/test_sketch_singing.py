@@ -209,3 +209,18 @@ def test_pocketsphinx_hears_the_sung_words_and_not_the_synth_voice_or_other_lyri
     heard, control, wordless = words_heard(festival, LYRICS), words_heard(festival, OTHER), words_heard(synth, LYRICS)
     print(f"words heard: festival {heard:.1%}, against other lyrics {control:.1%}, synth voice {wordless:.1%}")
     assert heard >= 0.10 and max(control, wordless) < min(0.07, heard / 4), (heard, control, wordless)
+
+
+@needs_festival
+@pytest.mark.slow
+def test_the_demo_albums_first_song_sings_words_pocketsphinx_hears():
+    """The README's first command's album: its first song's English guide vocal, as the album renders it."""
+    from pathlib import Path
+
+    from songforge.album_file import load_album
+
+    first = load_album(Path(__file__).resolve().parents[1] / "params" / "albums" / "demo.yaml").songs[0]
+    stems = first.engine.engine.generate(first, first.engine.params, first.seed)
+    heard = words_heard(stems.vocals, first.lyrics)
+    print(f"{first.title}: pocketsphinx hears {heard:.1%} of its words")
+    assert first.language == "en" and stems.metadata["singer"]["kind"] == "festival" and heard >= 0.10, heard
