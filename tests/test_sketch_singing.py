@@ -224,3 +224,10 @@ def test_the_demo_albums_first_song_sings_words_pocketsphinx_hears():
     heard = words_heard(stems.vocals, first.lyrics)
     print(f"{first.title}: pocketsphinx hears {heard:.1%} of its words")
     assert first.language == "en" and stems.metadata["singer"]["kind"] == "festival" and heard >= 0.10, heard
+
+
+def test_sing_words_off_gives_the_synth_voice_and_another_identity():
+    engine = get_engine("sketch")
+    assert engine.identity(engine.Params(sing_words=False)) != engine.identity(engine.Params())
+    singer = choose_singer("en", low_voice=False, words=False)
+    assert singer.kind == "synth" and "sing_words is off" in singer.note

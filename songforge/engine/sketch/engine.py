@@ -51,7 +51,8 @@ class SketchEngine:
         assert isinstance(params, SketchParams), type(params)
         report = progress or (lambda fraction, step: None)
         report(0.0, "composing")
-        singer = choose_singer(song.language, choose_band(song, params).vocal_register == LOW_REGISTER)
+        singer = choose_singer(song.language, choose_band(song, params).vocal_register == LOW_REGISTER,
+                               params.sing_words)
         arrangement = compose(song, params, seed, singer.register)
         sung = None
         if singer.kind == "festival":

@@ -61,8 +61,11 @@ class Singer:
         return {**asdict(self), "register": list(self.register) if self.register else None}
 
 
-def choose_singer(language: str, low_voice: bool) -> Singer:
-    """Festival with the language's voice when both are here; the synth voice, with the reason, otherwise."""
+def choose_singer(language: str, low_voice: bool, words: bool = True) -> Singer:
+    """Festival with the language's voice when both are here (and `words` is asked for); the synth voice, with
+    the reason, otherwise."""
+    if not words:
+        return Singer("synth", None, None, "sing_words is off: the GM synth voice plays the melody without words")
     festival = installed_festival()
     voices = VOICES.get(language)
     if voices is None:
