@@ -37,8 +37,8 @@ class SketchEngine:
         return f"{VERSION}:{digest}:{soundfont_sha256()[:12]}:{singer_identity()}"
 
     def model_revision(self, params: EngineParams | None = None) -> str:
-        """What stands in for weights here: the SoundFont it renders with (for lineage)."""
-        return f"soundfont-sha256:{soundfont_sha256()}"
+        """What stands in for weights here: the SoundFont it renders with and who may sing (for lineage)."""
+        return f"soundfont-sha256:{soundfont_sha256()};singer:{singer_identity()}"
 
     def min_duration_s(self, song: SongSpec, params: EngineParams) -> float:
         """The shortest duration_s generate accepts for the song's lyrics at its bpm (params check it at load)."""
