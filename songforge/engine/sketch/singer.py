@@ -147,7 +147,7 @@ _SING_DEFINE = """(define (item.leafs si)
           (mapcar (lambda (d f)
                     (let ((range (* (/ d total) (- end start))) (old time))
                       (set! time (+ time range))
-                      (let ((edge (if (< (* 0.1 range) 0.015) (* 0.1 range) 0.015)))
+                      (let ((edge (if (< (* 0.1 range) GLIDE_S) (* 0.1 range) GLIDE_S)))
                         (set! targets (append targets (list (list (+ old edge) f) (list (- time edge) f)))))))
                   durs freqs)
           (if last_one (append targets (list (list end (car (last freqs))))) targets)))))
@@ -156,7 +156,7 @@ _SING_DEFINE = """(define (item.leafs si)
   (set! tts_hooks (list utt.synth (lambda (utt)
      (utt.save.wave utt (format nil "%s_%d.wav" base sf_count) 'riff)
      (set! sf_count (+ 1 sf_count)))))
-  (tts_file xml 'singing))"""
+  (tts_file xml 'singing))""".replace("GLIDE_S", str(_GLIDE_S))
 
 
 def line_xml(line: LinePlan, notes: list[Note], arrangement: Arrangement, keys: list[str]) -> str:
