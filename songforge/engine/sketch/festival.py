@@ -82,9 +82,7 @@ def scheme_string(text: str) -> str:
 
 def parse_sexpr(text: str) -> list | str:
     """One printed s-expression as nested lists of strings (atoms and string literals alike)."""
-    tokens = _tokens(text)
-    value, end = _read(tokens, 0)
-    return value
+    return _read(_tokens(text), 0)[0]
 
 
 def _tokens(text: str) -> list[str]:
