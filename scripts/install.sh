@@ -35,7 +35,7 @@ fi
 .venv/bin/python -c "import audiobox_aesthetics.model.aes, audiobox_aesthetics.infer" >/dev/null
 .venv/bin/python -c "from transformers import LlamaForCausalLM" >/dev/null  # no torchvision crept in
 # Debian packages: chromium lets tests open the review page headless (playwright drives it; no browser
-# download); ffmpeg, without which audio-separator will not start; a CJK font lets song titles in Chinese,
+# download); festival and its voices (below); ffmpeg, without which audio-separator will not start; a CJK font lets song titles in Chinese,
 # Japanese or Korean show in the plots (else: boxes).
 # Without apt (or root) the review-page tests skip and say why, and such titles show as boxes.
 wanted=()
@@ -43,6 +43,13 @@ command -v chromium >/dev/null 2>&1 || wanted+=(chromium)
 command -v ffmpeg >/dev/null 2>&1 || wanted+=(ffmpeg)  # audio-separator refuses to start without it
 command -v espeak-ng >/dev/null 2>&1 || wanted+=(espeak-ng)  # phonemizer's backend (lyric intelligibility: PER)
 fc-list 2>/dev/null | grep -qiE "wqy|noto sans cjk" || wanted+=(fonts-wqy-zenhei)
+# festival sings the sketch engine's guide vocal with its words (English: kal; Italian: lp and pc); without it the
+# guide vocal is the GM synth voice, without words.
+command -v festival >/dev/null 2>&1 || wanted+=(festival)
+voices=/usr/share/festival/voices
+[ -d $voices/english/kal_diphone ] || wanted+=(festvox-kallpc16k)
+[ -d $voices/italian/lp_diphone ] || wanted+=(festvox-italp16k)
+[ -d $voices/italian/pc_diphone ] || wanted+=(festvox-itapc16k)
 if [ ${#wanted[@]} -gt 0 ]; then
     if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
         { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${wanted[@]}" >/dev/null; } \

@@ -54,10 +54,9 @@ def guide_call(song: SongSpec, album: Any = None) -> GuideCall | None:
     if song.engine.params.melody != "sketch":
         return None
     from ..sketch.engine import SketchEngine
-    from ..sketch.params import SketchParams
 
     return GuideCall(song=song.model_copy(update={"mix": MixSpec()}),
-                     sketch_identity=SketchEngine().identity(SketchParams()))
+                     sketch_identity=SketchEngine().identity(guide_params()))
 
 
 def render_call(song: SongSpec, album: Any = None) -> RenderCall:
@@ -68,12 +67,19 @@ def render_call(song: SongSpec, album: Any = None) -> RenderCall:
                       model_identity=folder_identity(params.model))
 
 
-def guide_melody(song: SongSpec) -> tuple[np.ndarray, int]:
-    """The sketch engine's guide vocal for the song (its default params, the song's seed): mono float32, rate."""
-    from ..sketch.engine import SketchEngine
+def guide_params() -> EngineParams:
+    """The sketch engine's defaults with the synth voice: MusicGen-Melody follows the chroma of the guide, where a
+    sung voice's formants outweigh its pitch (4 of 9 long notes read off); the wordless voice reads them all."""
     from ..sketch.params import SketchParams
 
-    stems = SketchEngine().generate(song, SketchParams(), song.seed)
+    return SketchParams(sing_words=False)
+
+
+def guide_melody(song: SongSpec) -> tuple[np.ndarray, int]:
+    """The sketch engine's guide vocal for the song (`guide_params`, the song's seed): mono float32, rate."""
+    from ..sketch.engine import SketchEngine
+
+    stems = SketchEngine().generate(song, guide_params(), song.seed)
     return to_mono(stems.vocals), stems.sample_rate
 
 

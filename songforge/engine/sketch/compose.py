@@ -23,8 +23,12 @@ _STREAMS = {"harmony": 1, "vocal": 2, "bass": 3, "lead": 4}
 LEVELS_DB = {"drums": -5.0, "bass": -4.0, "chords": -2.0, "pad": -7.0, "lead": -6.0}
 
 
-def compose(song: SongSpec, params: SketchParams, seed: int) -> Arrangement:
-    """The song's arrangement: same song, params and seed give the same notes."""
+def compose(song: SongSpec, params: SketchParams, seed: int,
+            vocal_register: tuple[int, int] | None = None) -> Arrangement:
+    """The song's arrangement: same song, params and seed give the same notes.
+
+    `vocal_register` (lowest, highest MIDI note) overrides the band's, for a singer with a narrower range.
+    """
     rng = {name: np.random.default_rng([seed, stream]) for name, stream in _STREAMS.items()}
     key = song.musical_key
     sections = plan_form(song.sections, song.bpm, song.duration_s, TAIL_S, params.bars_per_line, song.language)
@@ -32,7 +36,7 @@ def compose(song: SongSpec, params: SketchParams, seed: int) -> Arrangement:
     chord_at = lambda beat: chords[min(int(beat // BEATS_PER_BAR), len(chords) - 1)]  # noqa: E731
     band = choose_band(song, params)
     vocal = [note for section in sections for i, line in enumerate(section.lines)
-             for note in sing_line(line, section.kind, section.energy, chord_at, key, band.vocal_register,
+             for note in sing_line(line, section.kind, section.energy, chord_at, key, vocal_register or band.vocal_register,
                                    rng["vocal"], answer=i % 2 == 1, end_on_tonic=i == len(section.lines) - 1,
                                    temperature=params.temperature)]
     tracks = _tracks(band, params, song.bpm, sections, chord_at, key, vocal, rng)

@@ -22,6 +22,9 @@ class SketchParams(EngineParams):
     humanize: float = Field(0.5, ge=0, le=1, description="timing and velocity looseness, 0 = quantised")
     drums: bool = True
     vocal_program: VocalProgram = Field("auto", description="GM voice for the guide vocal; auto reads the voice tags")
+    sing_words: bool = Field(
+        True, description="festival sings the lyrics where it has the language's voice (en, it); false: the GM "
+        "synth voice plays the melody without words (a cleaner pitch guide, e.g. for MusicGen-Melody's chroma)")
     vocal_balance_db: float = Field(
         0.0, ge=-12, le=12, description="guide vocal loudness relative to the instrumental, in LU")
     reverb_wet: float = Field(0.15, ge=0, le=1, description="room reverb on the instrumental, 0 = dry")

@@ -80,21 +80,27 @@ def _events(track: Track, bpm: float, sample_rate: int, n_samples: int) -> list[
     return sorted(events)
 
 
+def n_samples_of(arrangement: Arrangement, sample_rate: int) -> int:
+    """The song's length in samples (both stems have it)."""
+    return int(round(arrangement.duration_s * sample_rate))
+
+
 def render_stems(arrangement: Arrangement, sample_rate: int, vocal_balance_db: float,
-                 reverb_wet: float) -> tuple[np.ndarray, np.ndarray]:
+                 reverb_wet: float, sung: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(vocals, instrumental) float32 (samples, 2): parts at their levels, faded, the sum peaking at PEAK_DBFS.
 
     Each part is set by loudness, not by MIDI volume, because the SoundFont's presets differ by
-    tens of dB; the vocal sits `vocal_balance_db` LU from the instrumental.
+    tens of dB; the vocal sits `vocal_balance_db` LU from the instrumental. `sung`: a vocal sung
+    elsewhere (singer.py), (n_samples_of(...), 2), in place of the vocal track's GM voice.
     """
-    n_samples = int(round(arrangement.duration_s * sample_rate))
+    n_samples = n_samples_of(arrangement, sample_rate)
     instrumental = np.zeros((n_samples, 2), dtype=np.float32)
     for track in arrangement.instruments:
         audio = render_track(track, arrangement.bpm, n_samples, sample_rate)
         instrumental += audio * _gain_to(audio, sample_rate, REFERENCE_LUFS + track.level_db)
     if reverb_wet > 0:
         instrumental = _room(instrumental, sample_rate, reverb_wet)
-    vocals = render_track(arrangement.vocal, arrangement.bpm, n_samples, sample_rate)
+    vocals = render_track(arrangement.vocal, arrangement.bpm, n_samples, sample_rate) if sung is None else sung.copy()
     band_lufs = integrated_lufs(instrumental, sample_rate)
     band_lufs = band_lufs if np.isfinite(band_lufs) else REFERENCE_LUFS
     vocals *= _gain_to(vocals, sample_rate, band_lufs + vocal_balance_db)
