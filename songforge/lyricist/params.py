@@ -40,6 +40,8 @@ class LyricistParams(Frozen):
     max_rounds: int = Field(3, ge=1, le=10, description="drafts asked before the rules' problems are reported")
     timeout_s: float = Field(120.0, gt=0, le=3600)
     retries: int = Field(2, ge=0, le=10, description="retries of a transient failure (connection, 429, 5xx)")
+    stream: bool = Field(True, description="read the reply as it is written (SSE): timeout_s bounds each wait, "
+                         "not the whole reply")
 
     @field_validator("base_url")
     @classmethod

@@ -1,0 +1,69 @@
+"""The lyricist with a tiny random transformers chat model (tests/lyricist_tiny.py): behind the tests' own
+OpenAI-compatible server on 127.0.0.1 (transport, streaming, the nonsense path), and in process (LocalChat).
+Random weights write nonsense: every draft is refused by the rules, and the loop fails clearly."""
+
+from __future__ import annotations
+
+import pytest
+from lyricist_tiny import write_tiny_chat_model
+from openai_server import MODEL_ID, REVISION, Server, serve
+
+from songforge.lyricist.endpoint import EndpointChat
+from songforge.lyricist.local import LocalChat
+from songforge.lyricist.params import LyricistParams
+from songforge.lyricist.repair import LyricsRejected, draft_song
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    return write_tiny_chat_model(tmp_path_factory.mktemp("tiny-chat"))
+
+
+def test_nonsense_from_a_model_behind_the_server_is_streamed_checked_sent_back_and_refused(tiny_model):
+    # responder: the tiny random transformers model, through its chat template (LocalChat), streamed as SSE
+    local = LocalChat(LyricistParams(backend="transformers", model=str(tiny_model), max_tokens=64, seed=1))
+    answers: list[str] = []
+
+    def respond(body: dict) -> str:
+        answers.append(local(body["messages"]).text)
+        return answers[-1]
+
+    with serve(Server(respond)) as server:
+        chat = EndpointChat(LyricistParams(base_url=server.url, model=MODEL_ID, stream=True, max_tokens=64))
+        with pytest.raises(LyricsRejected) as raised:
+            draft_song(chat, "leaving a harbour town", "en", max_rounds=3)
+        assert chat.provenance()["revision"] == REVISION  # as the server's /v1/models reports it
+    chats = server.chats()
+    assert len(chats) == 3 and all(body["stream"] for body in chats)
+    assert len(answers) == 3 and any(answers)  # the model answered; its words came through the stream whole
+    for round_ in (1, 2):  # each later request carries the model's own answer and the problems found in it
+        assert chats[round_]["messages"][-2] == {"role": "assistant", "content": answers[round_ - 1]}
+        assert "rules" in chats[round_]["messages"][-1]["content"]
+    assert "after 3 round(s)" in str(raised.value) and raised.value.problems
+    assert {p.rule for p in raised.value.problems} <= {"format", "section_tag", "sung_sections", "chorus_repeats",
+                                                       "section_lines", "line_syllables", "fits_duration",
+                                                       "fills_duration", "line_crowded", "tag_vocabulary"}
+
+
+def test_the_in_process_backend_reads_the_chat_template_and_is_reproducible_per_seed(tiny_model):
+    # no server: the tiny random model in process
+    def answer(seed: int) -> str:
+        return LocalChat(LyricistParams(backend="transformers", model=str(tiny_model), max_tokens=64, seed=seed))(
+            [{"role": "user", "content": "Write a song"}]).text
+
+    assert answer(1) == answer(1)
+    assert answer(1) != answer(2) or answer(1) != answer(3)
+    chat = LocalChat(LyricistParams(backend="transformers", model=str(tiny_model), max_tokens=64))
+    with pytest.raises(LyricsRejected):
+        draft_song(chat, "a harbour song", "it", max_rounds=2)
+    assert chat.requests == 2
+    provenance = chat.provenance()
+    assert provenance["backend"] == "transformers" and provenance["weights"].startswith("local:")
+
+
+def test_a_model_folder_that_is_not_there_names_the_pull_command(tmp_path):
+    from songforge.errors import EngineError
+
+    chat = LocalChat(LyricistParams(backend="transformers", model=str(tmp_path / "absent")))
+    with pytest.raises(EngineError, match="songforge models pull"):
+        chat([{"role": "user", "content": "x"}])
