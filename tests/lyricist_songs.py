@@ -19,3 +19,4 @@ BAD = {**GOOD, "genre": ["harbourcore"],
 
 def reply(song: dict, **changes) -> str:
     return json.dumps({**song, **changes})
+

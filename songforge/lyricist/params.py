@@ -7,30 +7,37 @@ file, a cache key and a lineage manifest can carry the whole model without ever 
 from __future__ import annotations
 
 import os
-from typing import Literal
+from pathlib import Path
+from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from ..params import Frozen
+from ..errors import ParamsError
+from ..params_file import read_yaml_file
+from ..problems import validation_problems
 
+LYRICIST_FILE = Path("params/lyricist.yaml")  # read by `songforge write` where it exists
 DEFAULT_BASE_URL = "http://127.0.0.1:8080/v1"  # llama.cpp's llama-server; Ollama: http://127.0.0.1:11434/v1
 
 LYRICIST_FIXES = {
     "backend": "use 'endpoint' (an OpenAI-compatible server) or 'transformers' (in process)",
     "base_url": "give the server's URL up to /v1, e.g. http://127.0.0.1:8080/v1, with no user or password in it",
     "model": "name the model as the server lists it (GET /v1/models), or a hub id / local folder for transformers",
-    "api_key_env": "name an environment variable holding the key (e.g. OPENAI_API_KEY), never the key itself",
+    "api_key_env": "name an environment variable holding the key, in capitals (e.g. OPENAI_API_KEY), never the key",
 }
 
 
-class LyricistParams(Frozen):
-    """The lyricist's backend, model and generation settings (album `lyricist:`, or params/lyricist.yaml)."""
+class LyricistParams(BaseModel):
+    """The lyricist's backend, model and generation settings (album `lyricist:`, or params/lyricist.yaml).
+    (Frozen, unknown keys refused: as songforge.params' models, which read this one.)"""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     backend: Literal["endpoint", "transformers"] = "endpoint"
     base_url: str = Field(DEFAULT_BASE_URL, description="the OpenAI-compatible server, up to /v1")
     model: str = Field("default", min_length=1, max_length=200, description="model name, hub id or local folder")
-    api_key_env: str | None = Field(None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+    api_key_env: str | None = Field(None, pattern=r"^[A-Z_][A-Z0-9_]*$",
                                     description="the NAME of the environment variable holding the API key")
     revision: str | None = Field(None, max_length=100, description="the model's pinned revision (transformers)")
     temperature: float = Field(0.8, ge=0, le=2)
@@ -69,3 +76,22 @@ def public_url(url: str) -> str:
     netloc = f"[{host}]" if ":" in host else host
     netloc += f":{parts.port}" if parts.port else ""
     return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+def lyricist_params(raw: Any, source: str | None = None, prefix: str = "") -> LyricistParams:
+    """`raw` (a mapping) validated; ParamsError naming every bad field (under `prefix`) and its fix otherwise."""
+    try:
+        return LyricistParams.model_validate(raw if raw is not None else {})
+    except ValidationError as error:
+        raise ParamsError.all_of(validation_problems(error, LYRICIST_FIXES, source, prefix)) from None
+
+
+def load_lyricist(path: Path | None, overrides: dict[str, Any]) -> LyricistParams:
+    """The lyricist's params: the file (LYRICIST_FILE where it exists and no other is named), then `overrides`
+    (command-line flags that are set) on top, all checked at once."""
+    if path is None and LYRICIST_FILE.is_file():
+        path = LYRICIST_FILE
+    raw = read_yaml_file(path, "lyricist params", "'backend:' and 'model:'", empty_ok=True) if path else {}
+    raw = raw.get("lyricist", raw) if isinstance(raw.get("lyricist"), dict) else raw
+    return lyricist_params({**raw, **{k: v for k, v in overrides.items() if v is not None}},
+                           str(path) if path else "(command line)")

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ..errors import SongforgeError
+from ..paths import slugify
 from .draft import SongDraft, check, draft_schema
 from .endpoint import Reply
 from .fit import Problem
@@ -21,6 +22,8 @@ log = logging.getLogger(__name__)
 
 
 class Chat(Protocol):
+    params: LyricistParams
+
     def __call__(self, messages: list[Message], schema: dict | None = None) -> Reply: ...
 
     def provenance(self) -> dict: ...
@@ -59,14 +62,18 @@ def make_chat(params: LyricistParams) -> Chat:
 
 
 def draft_song(chat: Chat, brief: str, language: str, max_rounds: int, bpm: float | None = None,
-               duration_s: float | None = None) -> Drafted:
+               duration_s: float | None = None, taken: tuple[str, ...] = ()) -> Drafted:
     """A song for `brief` in `language` that keeps every fit rule (at the song's own bpm and duration_s when
-    given); LyricsRejected with the last draft's problems after `max_rounds` drafts."""
+    given) and whose title is not one of `taken` (the album's other songs); LyricsRejected with the last draft's
+    problems after `max_rounds` drafts."""
     fixed = "".join(f", {name} {value:g}" for name, value in (("bpm", bpm), ("duration_s", duration_s)) if value)
     messages, problems = opening(language, brief, f" ({fixed[2:]})" if fixed else ""), []
     for round_ in range(1, max_rounds + 1):
         reply = chat(messages, draft_schema())
         checked = check(reply.text, language, bpm, duration_s)
+        if checked.draft is not None and slugify(checked.draft.title) in {slugify(title) for title in taken}:
+            checked.problems.append(Problem("title", "title_unique", f"'{checked.draft.title}' is the title of "
+                                            "another song of the album: give this song a title of its own"))
         if not checked.problems and checked.draft is not None:
             return Drafted(checked.draft, checked.duration_s, round_, {**chat.provenance(), "rounds": round_})
         problems = checked.problems
