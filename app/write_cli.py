@@ -14,7 +14,7 @@ from typing import Optional
 import typer
 
 from songforge.errors import ParamsError, SongforgeError
-from songforge.lyricist.params import LyricistParams
+from songforge.lyricist_params import LyricistParams
 
 from .console import fail
 from .options import given, options_from
@@ -41,7 +41,7 @@ def write_command(
     **settings,
 ) -> None:
     """Draft lyrics with an LLM (a local OpenAI-compatible server, or in process) into an album file."""
-    from songforge.lyricist.params import load_lyricist
+    from songforge.lyricist_params import load_lyricist
     from songforge.lyricist.repair import make_chat
     from songforge.params import LANGUAGES
 

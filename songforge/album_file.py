@@ -141,6 +141,8 @@ def _song(index: int, raw: Any, base_dir: Path, source: str, roots: Roots) -> So
         raise _SongProblems([ParamsError(prefix, "a song must be a mapping of fields",
                                          "give at least 'title' and 'lyrics'", source)], prefix, False)
     problems: list[ParamsError] = []  # fields relative to the song
+    if "lyrics_by" in raw:
+        problems.append(ParamsError("lyrics_by", "is set by songforge, not by the params file", "remove the field"))
     if "lyrics_file" in raw:
         try:
             raw["lyrics"] = _read_lyrics(raw.pop("lyrics_file"), base_dir, roots)
@@ -154,7 +156,7 @@ def _song(index: int, raw: Any, base_dir: Path, source: str, roots: Roots) -> So
     except ValidationError as error:  # the engine's problems come from _engine; a failed lyrics_file's, above
         problems += [p for p in validation_problems(error, FIXES) if not p.field.startswith("engine")
                      and not (p.field == "lyrics" and unread)]
-    if song is not None and engine is not None:
+    if song is not None and engine is not None and song.lyrics:  # a lyrics_brief's draft is fitted when drafted
         problems += lyrics_fit_problems(song)
     if engine is None:  # the song's tags were not checked against its engine's vocabulary: do it here
         problems += _tag_problems(raw)

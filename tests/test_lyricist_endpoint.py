@@ -12,7 +12,7 @@ from lyricist_songs import BAD, GOOD, reply
 from openai_server import MODEL_ID, REVISION, Server, scripted, serve
 
 from songforge.lyricist.endpoint import EndpointChat, EndpointError
-from songforge.lyricist.params import LyricistParams
+from songforge.lyricist_params import LyricistParams
 from songforge.lyricist.repair import LyricsRejected, draft_song
 
 

@@ -10,7 +10,7 @@ from openai_server import MODEL_ID, REVISION, Server, serve
 
 from songforge.lyricist.endpoint import EndpointChat
 from songforge.lyricist.local import LocalChat
-from songforge.lyricist.params import LyricistParams
+from songforge.lyricist_params import LyricistParams
 from songforge.lyricist.repair import LyricsRejected, draft_song
 
 

@@ -18,7 +18,7 @@ from typing import Iterator
 import httpx
 
 from ..errors import SongforgeError
-from .params import LyricistParams, public_url
+from ..lyricist_params import LyricistParams, public_url
 from .prompts import Message
 
 log = logging.getLogger(__name__)

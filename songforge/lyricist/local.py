@@ -11,7 +11,7 @@ from ..catalogue import CATALOGUE, model_folder
 from ..errors import EngineError
 from ..models import folder_identity
 from .endpoint import Reply
-from .params import LyricistParams
+from ..lyricist_params import LyricistParams
 from .prompts import Message
 
 

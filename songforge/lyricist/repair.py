@@ -15,7 +15,7 @@ from ..paths import slugify
 from .draft import SongDraft, check, draft_schema
 from .endpoint import Reply
 from .fit import Problem
-from .params import LyricistParams
+from ..lyricist_params import LyricistParams
 from .prompts import Message, opening, repair
 
 log = logging.getLogger(__name__)

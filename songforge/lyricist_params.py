@@ -13,9 +13,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from ..errors import ParamsError
-from ..params_file import read_yaml_file
-from ..problems import validation_problems
+from .errors import ParamsError
+from .params_file import read_yaml_file
+from .problems import validation_problems
 
 LYRICIST_FILE = Path("params/lyricist.yaml")  # read by `songforge write` where it exists
 DEFAULT_BASE_URL = "http://127.0.0.1:8080/v1"  # llama.cpp's llama-server; Ollama: http://127.0.0.1:11434/v1
