@@ -67,3 +67,24 @@ def test_a_model_folder_that_is_not_there_names_the_pull_command(tmp_path):
     chat = LocalChat(LyricistParams(backend="transformers", model=str(tmp_path / "absent")))
     with pytest.raises(EngineError, match="songforge models pull"):
         chat([{"role": "user", "content": "x"}])
+
+
+def test_the_in_process_lyricist_model_is_in_the_catalogue_with_its_licence(tmp_path, monkeypatch):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from songforge.catalogue import catalogue_entry
+    from songforge.errors import EngineError
+
+    entry = catalogue_entry("llama-3-8b-instruct")
+    assert entry.repo == "meta-llama/Meta-Llama-3-8B-Instruct" and entry.gated
+    assert entry.licence.name == "Meta Llama 3 Community License" and "700 million" in entry.licence.terms
+    root = Path(__file__).resolve().parents[1]
+    listed = subprocess.run([sys.executable, "-m", "app.cli", "models", "list"], cwd=root, capture_output=True,
+                            text=True, env={**__import__("os").environ, "SONGFORGE_MODELS": str(tmp_path)}, timeout=300)
+    row = next(line for line in listed.stdout.splitlines() if line.startswith("llama-3-8b-instruct"))
+    assert "Llama-3-Community" in row and "below its revenue threshold" in row
+    monkeypatch.setenv("SONGFORGE_MODELS", str(tmp_path))  # nothing pulled there: the draft says how to pull it
+    with pytest.raises(EngineError, match="songforge models pull llama-3-8b-instruct"):
+        LocalChat(LyricistParams(backend="transformers", model="llama-3-8b-instruct"))([{"role": "user", "content": "x"}])
