@@ -3,7 +3,8 @@
 reply's text. Every request is kept (path, headers, body) for the tests to look at.
 
 `statuses`: statuses answered (with an error body) before the responder, one per request, e.g. [503] for a
-transient failure. `structured=False`: a server that refuses `response_format` with a 400, as some do.
+transient failure. `structured=False`: a server that refuses `response_format` with a 400, as some do; `models=False`: one
+without GET /v1/models.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ class Server:
     responder: Callable[[dict], str]
     statuses: list[int] = field(default_factory=list)
     structured: bool = True
+    models: bool = True  # False: no /v1/models (404), as some servers
     requests: list[dict] = field(default_factory=list)
     url: str = ""
 
@@ -49,6 +51,8 @@ def serve(server: Server):
 
         def do_GET(self):
             server.requests.append({"path": self.path, "headers": dict(self.headers), "body": None, "answered": True})
+            if not server.models:
+                return self._json(404, {"error": {"message": "not found"}})
             self._json(200, {"object": "list", "data": [{"id": MODEL_ID, "object": "model", "revision": REVISION}]})
 
         def do_POST(self):

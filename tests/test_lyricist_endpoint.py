@@ -49,16 +49,18 @@ def test_what_still_breaks_after_the_last_round_is_an_error_naming_rule_and_sect
 
 
 def test_a_server_without_structured_output_is_asked_in_plain_text_and_the_text_is_parsed():
-    # responder: scripted, a plain-text song (fields, then tagged lyrics); the server refuses response_format
+    # responder: scripted, a plain-text song (fields, then tagged lyrics); the server refuses response_format and
+    # has no /v1/models: the model is the one its replies name
     plain = (f"Title: {GOOD['title']}\nGenre: folk\nMood: melancholic\nInstrument: acoustic guitar\nVoice: female\n"
              f"BPM: 96\nKey: D major\n\n{GOOD['lyrics']}")
-    with serve(Server(scripted(plain), structured=False)) as server:
-        chat = EndpointChat(params(server.url))
+    with serve(Server(scripted(plain), structured=False, models=False)) as server:
+        chat = EndpointChat(LyricistParams(base_url=server.url, model="whatever-the-server-serves"))
         drafted = draft_song(chat, "a harbour song", "en", max_rounds=1)
     assert drafted.draft.lyrics.startswith("[verse]") and drafted.draft.bpm == 96 and drafted.draft.genre == ["folk"]
     assert [("response_format" in r["body"], r["answered"]) for r in server.requests if r["body"]] == [
         (True, False), (False, True)]
     assert drafted.provenance["structured_output"] is False
+    assert drafted.provenance["model"] == MODEL_ID and drafted.provenance["revision"] is None
 
 
 def test_a_transient_503_is_retried_and_a_400_is_not():

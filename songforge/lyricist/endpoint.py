@@ -43,6 +43,7 @@ class EndpointChat:
     params: LyricistParams
     structured: bool = True  # set False once the server refuses response_format
     requests: int = 0
+    answered_by: str | None = None  # the model the last reply names
     _served: dict | None = field(default=None, repr=False)
 
     def __call__(self, messages: list[Message], schema: dict | None = None) -> Reply:
@@ -67,19 +68,30 @@ class EndpointChat:
     def provenance(self) -> dict:
         """The endpoint's URL (no credentials), the model and revision its /models reports (where it does)."""
         served = self.served()
-        return {"backend": "endpoint", "url": self.url, "model": served.get("id", self.params.model),
+        model = served.get("id") or self.answered_by or self.params.model
+        return {"backend": "endpoint", "url": self.url, "model": model,
                 "revision": _revision(served), "structured_output": self.structured}
 
     def served(self) -> dict:
-        """The server's entry for the model in GET /models ({} where it lists none)."""
+        """The server's entry for the model in GET /models ({} where it lists none, or has no /models)."""
         if self._served is None:
-            listed = self._request("GET", "/models").json().get("data") or []
+            try:
+                listed = self._request("GET", "/models").json().get("data") or []
+            except EndpointError as error:
+                if getattr(error, "status", None) != 404:
+                    raise
+                listed = []
             ours = [entry for entry in listed if isinstance(entry, dict) and entry.get("id") == self.params.model]
             self._served = (ours or [entry for entry in listed if isinstance(entry, dict)][:1] or [{}])[0]
         return self._served
 
     def _complete(self, body: dict) -> Reply:
         self.requests += 1
+        reply = self._reply(body)
+        self.answered_by = reply.model
+        return reply
+
+    def _reply(self, body: dict) -> Reply:
         if not body["stream"]:
             data = self._request("POST", "/chat/completions", body).json()
             return Reply(data["choices"][0]["message"].get("content") or "", data.get("model", self.params.model))
