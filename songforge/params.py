@@ -323,8 +323,9 @@ class SongSpec(Frozen):
     @property
     def sections(self) -> Lyrics:
         if not self.lyrics:
-            raise ParamsError("lyrics", f"of '{self.title}' are not drafted yet", "draft them first "
-                              "(songforge.lyricist.brief: the album flow does it before planning the song)")
+            raise ParamsError("lyrics", f"of '{self.title}' are not drafted from its lyrics_brief yet", "make it with "
+                              "`songforge album` or `songforge song`, which draft them first, or write them with "
+                              "`songforge write --song BRIEF` and give them as lyrics")
         return parse_lyrics(self.lyrics)
 
     @property

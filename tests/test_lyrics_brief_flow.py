@@ -14,6 +14,7 @@ from openai_server import MODEL_ID, REVISION, Server, serve
 from test_album_flow import run_cli
 
 from songforge.album_file import load_album
+from songforge.errors import ParamsError
 from songforge.lyrics import parse_lyrics
 
 KEY = "sk-brief-test-77c1d2e3"
@@ -31,6 +32,8 @@ def test_a_briefed_song_loads_without_lyrics_and_refuses_both_or_neither(tmp_pat
     album = load_album(briefed_album(tmp_path, "http://127.0.0.1:9/v1"))
     song = album.songs[0]
     assert song.lyrics == "" and song.lyricist.model == MODEL_ID and song.lyrics_brief.startswith("the last ferry")
+    with pytest.raises(ParamsError, match="not drafted from its lyrics_brief yet"):
+        song.sections  # a step planned before the draft would read no words: refused, never sung empty
     both = tmp_path / "both.yaml"
     both.write_text(yaml.safe_dump({"title": "x", "songs": [
         {"title": "a", "lyrics_brief": "b", "lyrics": "[verse]\nla\n"},
