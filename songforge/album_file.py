@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from .confine import OutsideRoots, Roots, confine
 from .errors import ParamsError
 from .inputs import InputWarning, engine_input_problems, reference_problems
+from .lyricist_params import LYRICIST_FILE, load_lyricist
 from .params import (FIXES, MAX_BPM, MAX_DURATION_S, AlbumSpec, EngineSpec, MasterSpec, RejectedSong, SongSpec,
                      engine_params)
 from .plan import select_problems
@@ -148,6 +149,12 @@ def _song(index: int, raw: Any, base_dir: Path, source: str, roots: Roots) -> So
             raw["lyrics"] = _read_lyrics(raw.pop("lyrics_file"), base_dir, roots)
         except ParamsError as error:
             problems.append(error)
+    if raw.get("lyrics_brief") and "lyricist" not in raw and LYRICIST_FILE.is_file():  # the project's lyricist
+        try:
+            raw["lyricist"] = load_lyricist(LYRICIST_FILE, {})
+        except ParamsError as error:  # said as the song's lyricist, read from that file
+            problems += [ParamsError("lyricist", f"({LYRICIST_FILE}) {one.field}: {one.problem}", one.fix)
+                         for one in error.problems]
     unread = bool(problems)  # a lyrics_file that could not be read: no 'lyrics is required' on top
     engine = _engine(raw.get("engine"), roots, problems)
     song = None

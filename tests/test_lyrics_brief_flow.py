@@ -45,6 +45,25 @@ def test_a_briefed_song_loads_without_lyrics_and_refuses_both_or_neither(tmp_pat
     assert "songs[2].lyrics: is required" in text and "lyrics_brief: ..." in text
 
 
+def test_a_briefed_song_without_a_lyricist_takes_the_projects_params_lyricist_yaml(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "params").mkdir()
+    (tmp_path / "params" / "lyricist.yaml").write_text("base_url: http://127.0.0.1:11434/v1\nmodel: llama3\nseed: 7\n")
+    path = tmp_path / "a.yaml"
+    path.write_text(yaml.safe_dump({"title": "x", "songs": [{"title": "a", "lyrics_brief": "the sea"},
+                                                           {"title": "b", "lyrics_brief": "the hill",
+                                                            "lyricist": {"model": "mine"}}]}))
+    first, second = load_album(path).songs
+    assert (first.lyricist.model, first.lyricist.seed, first.lyricist.base_url) == ("llama3", 7,
+                                                                                   "http://127.0.0.1:11434/v1")
+    assert second.lyricist.model == "mine" and second.lyricist.seed == 0
+    (tmp_path / "params" / "lyricist.yaml").write_text("temperature: 9\n")
+    with pytest.raises(ParamsError) as raised:
+        load_album(path)
+    assert "a.yaml: songs[0].lyricist: (params/lyricist.yaml) temperature: Input should be less than or equal to 2" in (
+        str(raised.value))
+
+
 @pytest.mark.slow
 def test_a_lyrics_brief_is_drafted_made_and_cached_on_rerun(prefect_api, tmp_path, monkeypatch):
     # responder: scripted, the good song (it fits 40 s at 96 bpm; at 30 s its lines crowd: the song fails alone)
