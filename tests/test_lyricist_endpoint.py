@@ -110,3 +110,13 @@ def test_the_prompt_is_written_in_the_language_asked(language, word):
         except LyricsRejected:
             pass
     assert word in server.chats()[0]["messages"][-1]["content"]
+
+
+def test_a_songs_own_words_only_count_the_replys_lyrics():
+    # responder: scripted, a song whose tags and key are unusable but whose lyrics keep every rule at 96 bpm, 40 s
+    with serve(Server(scripted(reply(GOOD, genre=["harbourcore"], key="nowhere", title="")))) as server:
+        drafted = draft_song(EndpointChat(params(server.url)), "x", "en", max_rounds=1, bpm=96, duration_s=40,
+                             words_only=True)
+        with pytest.raises(LyricsRejected, match="key: format"):  # a whole song: every field counts
+            draft_song(EndpointChat(params(server.url)), "x", "en", max_rounds=1, bpm=96, duration_s=40)
+    assert drafted.draft.lyrics == GOOD["lyrics"] and drafted.duration_s == 40 and drafted.rounds == 1

@@ -52,7 +52,7 @@ def draft_words(call: BriefCall, inputs: Inputs, folder: Path, progress: Progres
     if progress:
         progress(0.0, "drafting the lyrics")
     drafted = draft_song(make_chat(call.lyricist), call.brief, call.language, call.lyricist.max_rounds,
-                         bpm=call.bpm, duration_s=call.duration_s)
+                         bpm=call.bpm, duration_s=call.duration_s, words_only=True)
     data = {"lyrics": drafted.draft.lyrics.strip() + "\n", "provenance": drafted.provenance,
             "settings": call.lyricist.settings()}
     return output("lyricist", data, draft=write_json(folder / DRAFT_FILE, data))

@@ -62,24 +62,30 @@ class Checked:
     problems: list[Problem]
 
 
-def read_reply(text: str) -> SongDraft | list[Problem]:
-    """The draft a reply holds (JSON, fenced JSON, or 'Field: value' lines and tagged lyrics), or its problems."""
+def read_reply(text: str, stand_ins: dict | None = None) -> SongDraft | list[Problem]:
+    """The draft a reply holds (JSON, fenced JSON, or 'Field: value' lines and tagged lyrics), or its problems.
+    stand_ins: only the reply's lyrics are read, the other fields are these (a song that has its own)."""
     raw = _json(text)
     if raw is None:
         raw = _plain(text)
+    if stand_ins is not None:
+        raw = {**stand_ins, "lyrics": raw.get("lyrics", "")}
     try:
         return SongDraft.model_validate(raw)
     except ValidationError as error:
         return [Problem(".".join(map(str, item["loc"])) or "reply", "format", item["msg"]) for item in error.errors()]
 
 
-def check(text: str, language: str, bpm: float | None = None, duration_s: float | None = None) -> Checked:
-    """The reply read and held to every rule; a song's own bpm and duration_s, when set, win over the draft's."""
-    found = read_reply(text)
+def check(text: str, language: str, bpm: float | None = None, duration_s: float | None = None,
+          words_only: bool = False) -> Checked:
+    """The reply read and held to every rule; a song's own bpm and duration_s, when set, win over the draft's.
+    words_only: the song has its own title, tags and key (a lyrics_brief): only the reply's lyrics count."""
+    stand_ins = {"title": "-", "genre": ["pop"], "voice": ["female"], "bpm": bpm or 100, "key": "C"}
+    found = read_reply(text, stand_ins if words_only else None)
     if not isinstance(found, SongDraft):
         return Checked(None, duration_s or 0.0, found)
     draft = found if bpm is None else found.model_copy(update={"bpm": bpm})
-    problems = tag_problems(draft.tags())
+    problems = [] if words_only else tag_problems(draft.tags())
     if duration_s is None:
         try:
             duration_s = fitting_duration_s(parse_lyrics(draft.lyrics), language, draft.bpm)

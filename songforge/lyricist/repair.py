@@ -62,15 +62,15 @@ def make_chat(params: LyricistParams) -> Chat:
 
 
 def draft_song(chat: Chat, brief: str, language: str, max_rounds: int, bpm: float | None = None,
-               duration_s: float | None = None, taken: tuple[str, ...] = ()) -> Drafted:
+               duration_s: float | None = None, taken: tuple[str, ...] = (), words_only: bool = False) -> Drafted:
     """A song for `brief` in `language` that keeps every fit rule (at the song's own bpm and duration_s when
     given) and whose title is not one of `taken` (the album's other songs); LyricsRejected with the last draft's
-    problems after `max_rounds` drafts."""
+    problems after `max_rounds` drafts. words_only: only the lyrics are the model's (see draft.check)."""
     fixed = "".join(f", {name} {value:g}" for name, value in (("bpm", bpm), ("duration_s", duration_s)) if value)
     messages, problems = opening(language, brief, f" ({fixed[2:]})" if fixed else ""), []
     for round_ in range(1, max_rounds + 1):
         reply = chat(messages, draft_schema())
-        checked = check(reply.text, language, bpm, duration_s)
+        checked = check(reply.text, language, bpm, duration_s, words_only)
         if checked.draft is not None and slugify(checked.draft.title) in {slugify(title) for title in taken}:
             checked.problems.append(Problem("title", "title_unique", f"'{checked.draft.title}' is the title of "
                                             "another song of the album: give this song a title of its own"))
