@@ -10,6 +10,7 @@ without GET /v1/models.
 from __future__ import annotations
 
 import json
+import sys
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -84,9 +85,14 @@ def serve(server: Server):
             self.end_headers()
             self.wfile.write(payload)
 
+    class Quiet(ThreadingHTTPServer):
+        def handle_error(self, request, client_address):
+            if not isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):  # a client that gave up
+                super().handle_error(request, client_address)
+
     class Running:
         def __enter__(self):
-            self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+            self.httpd = Quiet(("127.0.0.1", 0), Handler)
             server.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
             threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
             return server

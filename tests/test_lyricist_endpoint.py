@@ -120,3 +120,19 @@ def test_a_songs_own_words_only_count_the_replys_lyrics():
         with pytest.raises(LyricsRejected, match="key: format"):  # a whole song: every field counts
             draft_song(EndpointChat(params(server.url)), "x", "en", max_rounds=1, bpm=96, duration_s=40)
     assert drafted.draft.lyrics == GOOD["lyrics"] and drafted.duration_s == 40 and drafted.rounds == 1
+
+
+def test_a_server_slower_than_timeout_s_is_retried_then_reported():
+    # responder: scripted but slow, answering after 1.5 s, past a 0.3 s timeout
+    import time
+
+    def slow(body: dict) -> str:
+        time.sleep(1.5)
+        return reply(GOOD)
+
+    with serve(Server(slow)) as server:
+        started = time.monotonic()
+        with pytest.raises(EndpointError, match="ReadTimeout"):
+            EndpointChat(params(server.url, timeout_s=0.3, retries=1, stream=False))([{"role": "user", "content": "x"}])
+        assert time.monotonic() - started < 1.5 * 2  # each try gave up at its timeout
+        assert len(server.chats()) == 2  # one try and one retry
