@@ -8,6 +8,7 @@ import pytest
 from lyricist_tiny import write_tiny_chat_model
 from openai_server import MODEL_ID, REVISION, Server, serve
 
+from songforge.errors import EngineError
 from songforge.lyricist.endpoint import EndpointChat
 from songforge.lyricist.local import LocalChat
 from songforge.lyricist_params import LyricistParams
@@ -88,3 +89,24 @@ def test_the_in_process_lyricist_model_is_in_the_catalogue_with_its_licence(tmp_
     monkeypatch.setenv("SONGFORGE_MODELS", str(tmp_path))  # nothing pulled there: the draft says how to pull it
     with pytest.raises(EngineError, match="songforge models pull llama-3-8b-instruct"):
         LocalChat(LyricistParams(backend="transformers", model="llama-3-8b-instruct"))([{"role": "user", "content": "x"}])
+
+
+def test_a_hub_id_is_read_from_the_hugging_face_cache_never_downloaded(tiny_model, tmp_path, monkeypatch):
+    # the tiny random model laid out as the hub's cache keeps a snapshot (tests' own repo id: never a real model)
+    import shutil
+
+    commit = "0" * 39 + "1"
+    repo = tmp_path / "hub" / "models--songforge-tests--tiny-chat"
+    shutil.copytree(tiny_model, repo / "snapshots" / commit)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(commit)
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    import huggingface_hub.constants as constants
+
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    chat = LocalChat(LyricistParams(backend="transformers", model="songforge-tests/tiny-chat", max_tokens=64))
+    assert isinstance(chat([{"role": "user", "content": "Write a song"}]).text, str) and chat.requests == 1
+    missing = LocalChat(LyricistParams(backend="transformers", model="songforge-tests/not-cached"))
+    with pytest.raises(EngineError, match="nor in the Hugging Face cache"):
+        missing([{"role": "user", "content": "x"}])

@@ -1,5 +1,6 @@
-"""The lyricist in process with transformers: a causal LM from a local folder or a pulled catalogue name, its own
-chat template, on the GPU where one is visible. Nothing downloads here: `songforge models pull` fetches weights."""
+"""The lyricist in process with transformers: a causal LM from a pulled catalogue name, a local folder, or a hub id
+already in the Hugging Face cache (at `revision` when given), its own chat template, on the GPU where one is
+visible. Nothing downloads here: `songforge models pull` fetches weights."""
 
 from __future__ import annotations
 
@@ -50,7 +51,8 @@ class LocalChat:
         """The model's name and its pinned revision: the catalogue's commit, else the folder's own identity."""
         entry = CATALOGUE.get(self.params.model)
         revision = self.params.revision or (entry.revision if entry else None)
-        identity = folder_identity(self.folder, self.params.model, f"songforge models pull {self.params.model}")
+        identity = (folder_identity(self.folder, self.params.model, f"songforge models pull {self.params.model}")
+                    if self.folder.is_dir() else "hub-cache")
         return {"backend": "transformers", "model": self.params.model, "revision": revision, "weights": identity}
 
     def _load(self) -> tuple[Any, Any, str]:
@@ -59,11 +61,23 @@ class LocalChat:
 
             from ..device_memory import default_device
 
-            if not self.folder.is_dir():
-                raise EngineError(f"lyricist model '{self.params.model}' is not at {self.folder}. Fix: run "
-                                  f"`songforge models pull {self.params.model}`, or give a local folder as model")
+            source = self._source()
+            where = {} if isinstance(source, Path) else {"revision": self.params.revision, "local_files_only": True}
             device = default_device()
-            tokenizer = AutoTokenizer.from_pretrained(self.folder)
-            model = AutoModelForCausalLM.from_pretrained(self.folder).to(device).eval()
+            tokenizer = AutoTokenizer.from_pretrained(source, **where)
+            model = AutoModelForCausalLM.from_pretrained(source, **where).to(device).eval()
             self._loaded = (tokenizer, model, device)
         return self._loaded
+
+    def _source(self) -> Path | str:
+        """The folder, or a hub id found in the Hugging Face cache; EngineError saying how to get it otherwise."""
+        if self.folder.is_dir():
+            return self.folder
+        name = self.params.model
+        if "/" in name and name not in CATALOGUE and not name.startswith((".", "/", "~")):
+            from huggingface_hub import try_to_load_from_cache
+
+            if isinstance(try_to_load_from_cache(name, "config.json", revision=self.params.revision), str):
+                return name
+        raise EngineError(f"lyricist model '{name}' is not at {self.folder} nor in the Hugging Face cache. Fix: run "
+                          f"`songforge models pull {name}` for a catalogue model, or give a local folder as model")
