@@ -43,10 +43,16 @@ def draft_songs(chat: Chat, brief: str, count: int, language: str, max_rounds: i
 
 def song_fields(drafted: Drafted, language: str, seed: int) -> dict[str, Any]:
     """A song of the album file, in the order a person reads it."""
+    from ruamel.yaml.comments import CommentedSeq
     from ruamel.yaml.scalarstring import LiteralScalarString
 
+    def inline(tags: list[str]) -> CommentedSeq:  # genre: [folk, indie], as people write tags
+        seq = CommentedSeq(tags)
+        seq.fa.set_flow_style()
+        return seq
+
     draft = drafted.draft
-    fields = {"title": draft.title, "language": language, **{k: v for k, v in draft.tags().items() if v},
+    fields = {"title": draft.title, "language": language, **{k: inline(v) for k, v in draft.tags().items() if v},
               "bpm": int(draft.bpm) if float(draft.bpm).is_integer() else draft.bpm, "key": draft.key,
               "duration_s": drafted.duration_s, "seed": seed,
               "lyrics": LiteralScalarString(draft.lyrics.strip() + "\n")}
