@@ -51,8 +51,16 @@ def draft_words(call: BriefCall, inputs: Inputs, folder: Path, progress: Progres
     what still breaks), written with who drafted it to lyrics_draft.json."""
     if progress:
         progress(0.0, "drafting the lyrics")
-    drafted = draft_song(make_chat(call.lyricist), call.brief, call.language, call.lyricist.max_rounds,
-                         bpm=call.bpm, duration_s=call.duration_s, words_only=True)
+    chat = make_chat(call.lyricist)
+    try:
+        drafted = draft_song(chat, call.brief, call.language, call.lyricist.max_rounds, bpm=call.bpm,
+                             duration_s=call.duration_s, words_only=True)
+    finally:
+        if call.lyricist.backend == "transformers":  # as every model step ends: the memory back for the next
+            from ..device_memory import free_memory
+
+            del chat
+            free_memory()
     data = {"lyrics": drafted.draft.lyrics.strip() + "\n", "provenance": drafted.provenance,
             "settings": call.lyricist.settings()}
     return output("lyricist", data, draft=write_json(folder / DRAFT_FILE, data))
