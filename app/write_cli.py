@@ -49,7 +49,8 @@ def write_command(
 
     try:
         if language not in LANGUAGES:
-            raise ParamsError("--language", f"'{language}' is not a song language", f"use one of {', '.join(LANGUAGES)}")
+            raise ParamsError("--language", f"'{language}' is not a song language",
+                              f"use one of {', '.join(LANGUAGES)}")
         chat = make_chat(load_lyricist(lyricist, given(settings)))
         if revise is not None:
             if not song or not note:

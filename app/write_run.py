@@ -43,7 +43,7 @@ def revise_song(chat: Chat, path: Path, title: str, note: str) -> Path:
     index = song_index(document, songs, title, str(path))
     song = next(s for s in songs if s.title == title)
     others = tuple(s.title for s in songs if s.title != title)
-    drafted = draft_song(chat, revise_brief(title, song.lyrics, note), song.language, chat.params.max_rounds, bpm=song.bpm,
-                         taken=others)
+    drafted = draft_song(chat, revise_brief(title, song.lyrics, note), song.language, chat.params.max_rounds,
+                         bpm=song.bpm, taken=others)
     return write_checked(render(rewritten(document, index, drafted)), path)
 

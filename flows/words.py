@@ -45,5 +45,6 @@ def draft_briefs(album: AlbumSpec, out_dir: Path) -> AlbumSpec:
 
 
 def _rejected(album: AlbumSpec, i: int, error: object) -> RejectedSong:
-    reason = f"lyrics_brief: {error}" if isinstance(error, BaseException) else f"lyrics_brief: the draft failed ({error})"
+    why = error if isinstance(error, BaseException) else f"the draft failed ({error})"
+    reason = f"lyrics_brief: {why}"
     return RejectedSong(index=album.song_numbers[i] - 1, title=album.songs[i].title, reason=reason)

@@ -3,8 +3,8 @@
 reply's text. Every request is kept (path, headers, body) for the tests to look at.
 
 `statuses`: statuses answered (with an error body) before the responder, one per request, e.g. [503] for a
-transient failure. `structured=False`: a server that refuses `response_format` with a 400, as some do; `models=False`: one
-without GET /v1/models.
+transient failure. `structured=False`: a server that refuses `response_format` with a 400, as some do;
+`models=False`: one without GET /v1/models.
 """
 
 from __future__ import annotations

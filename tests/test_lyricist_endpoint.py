@@ -101,7 +101,8 @@ def test_the_api_key_goes_in_the_header_only(monkeypatch, caplog):
         LyricistParams(base_url=f"http://user:{key}@127.0.0.1:1/v1")
 
 
-@pytest.mark.parametrize("language,word", [("it", "Scrivi"), ("zh", "请写"), ("ja", "書いて"), ("ko", "써 주세요")])
+@pytest.mark.parametrize("language,word", [("it", "Scrivi"), ("zh", "请写"), ("ja", "書いて"),
+                                           ("ko", "써 주세요")])
 def test_the_prompt_is_written_in_the_language_asked(language, word):
     # responder: scripted, the good song (whether it passes in that language does not matter: the request is looked at)
     with serve(Server(scripted(reply(GOOD)))) as server:

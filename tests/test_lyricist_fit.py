@@ -124,7 +124,8 @@ def test_structure_rules_name_the_section(language):
     assert {(p.where, p.rule) for p in fit_problems(changed[0] + "[chorus]" + changed[1], language, 110, 600)
             if p.rule == "section_tag"} == {("section 2 [refrain_x]", "section_tag")}
     last = good.rstrip("\n").rsplit("\n", 1)[0] + "\n" + line_of(language, 4) + "\n"  # the last chorus changed
-    assert ("section 4 [chorus]", "chorus_repeats") in {(p.where, p.rule) for p in fit_problems(last, language, 110, 60)}
+    found = {(p.where, p.rule) for p in fit_problems(last, language, 110, 60)}
+    assert ("section 4 [chorus]", "chorus_repeats") in found
     one = song_text(language, [[6, 6]], [5, 5])
     assert ("song", "chorus_repeats") in {(p.where, p.rule) for p in fit_problems(one, language, 110, 30)}
     many = song_text(language, [[4, 4]] * 6, [4, 4])

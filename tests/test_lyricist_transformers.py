@@ -88,7 +88,8 @@ def test_the_in_process_lyricist_model_is_in_the_catalogue_with_its_licence(tmp_
     assert "Llama-3-Community" in row and "below its revenue threshold" in row
     monkeypatch.setenv("SONGFORGE_MODELS", str(tmp_path))  # nothing pulled there: the draft says how to pull it
     with pytest.raises(EngineError, match="songforge models pull llama-3-8b-instruct"):
-        LocalChat(LyricistParams(backend="transformers", model="llama-3-8b-instruct"))([{"role": "user", "content": "x"}])
+        chat = LocalChat(LyricistParams(backend="transformers", model="llama-3-8b-instruct"))
+        chat([{"role": "user", "content": "x"}])
 
 
 def test_a_hub_id_is_read_from_the_hugging_face_cache_never_downloaded(tiny_model, tmp_path, monkeypatch):

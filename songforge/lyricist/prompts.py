@@ -67,4 +67,5 @@ def opening(language: str, brief: str, fixed: str = "") -> list[Message]:
 def repair(language: str, reply: str, problems: list[Problem]) -> list[Message]:
     """The model's reply, and the list of rules it broke, each with where: the next round's extra messages."""
     listed = "\n".join(f"- {problem}" for problem in problems)
-    return [{"role": "assistant", "content": reply}, {"role": "user", "content": f"{PROMPTS[language].repair}\n{listed}"}]
+    return [{"role": "assistant", "content": reply},
+            {"role": "user", "content": f"{PROMPTS[language].repair}\n{listed}"}]
