@@ -23,6 +23,7 @@ from .console import fail
 from .edit_cli import edit_command
 from .models_cli import models_app
 from .separate_cli import separate_command
+from .write_cli import write_command
 from .yue_cli import yue_app
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
@@ -31,6 +32,7 @@ app.add_typer(models_app, name="models")
 app.add_typer(bench_app, name="bench")
 app.command("separate")(separate_command)
 app.command("edit")(edit_command)
+app.command("write")(write_command)
 
 @app.command()
 def album(

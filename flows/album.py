@@ -27,6 +27,7 @@ from tasks.track import (TrackedRun, close_album_run, close_song_run, default_tr
 
 from .progress import stage_done
 from .song import stages_of, song_folders, submit_songs, wait_for_songs
+from .words import draft_briefs
 
 album_report = cached_task("album-report", version="3")(report_album)
 
@@ -43,6 +44,7 @@ def album_flow(album: AlbumSpec, out_dir: str = "out", tracking_uri: str | None 
 
 
 def run_album(album: AlbumSpec, out_dir: Path, tracking_uri: str | None, deployment: str | None = None) -> dict:
+    album = draft_briefs(album, out_dir)  # words first: every later step of a briefed song reads them
     tracking_uri = tracking_uri or default_tracking_uri()
     parent = start_album_run(album, tracking_uri)
     try:

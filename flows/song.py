@@ -14,6 +14,7 @@ from prefect.futures import PrefectFuture, as_completed, wait
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from songforge.errors import SongforgeError
+from songforge.lyricist.brief import stand_in
 from songforge.params import AlbumSpec, SongSpec
 from songforge.paths import song_dir
 from songforge.plan import plan_song
@@ -45,8 +46,9 @@ def submit_songs(album: AlbumSpec, folders: Sequence[Path], parent: TrackedRun) 
 
 
 def stages_of(song: SongSpec, album: AlbumSpec) -> tuple[str, ...]:
-    """The step names a song's DAG reports, for progress bars (a song with takes: those of its first round)."""
-    names = plan_song(song, album).names
+    """The step names a song's DAG reports, for progress bars (a song with takes: those of its first round); a
+    song whose lyrics_brief is not drafted yet has the same steps as once it is."""
+    names = plan_song(stand_in(song), album).names
     if song.select is None:
         return names + ("track",)
     takes = [f"{take_label(i)}/{name}" for i in round_indices(song, 0) for name in names]

@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from .confine import OutsideRoots, Roots, confine
 from .errors import ParamsError
 from .inputs import InputWarning, engine_input_problems, reference_problems
+from .lyricist_params import LYRICIST_FILE, load_lyricist
 from .params import (FIXES, MAX_BPM, MAX_DURATION_S, AlbumSpec, EngineSpec, MasterSpec, RejectedSong, SongSpec,
                      engine_params)
 from .plan import select_problems
@@ -141,11 +142,19 @@ def _song(index: int, raw: Any, base_dir: Path, source: str, roots: Roots) -> So
         raise _SongProblems([ParamsError(prefix, "a song must be a mapping of fields",
                                          "give at least 'title' and 'lyrics'", source)], prefix, False)
     problems: list[ParamsError] = []  # fields relative to the song
+    if "lyrics_by" in raw:
+        problems.append(ParamsError("lyrics_by", "is set by songforge, not by the params file", "remove the field"))
     if "lyrics_file" in raw:
         try:
             raw["lyrics"] = _read_lyrics(raw.pop("lyrics_file"), base_dir, roots)
         except ParamsError as error:
             problems.append(error)
+    if raw.get("lyrics_brief") and "lyricist" not in raw and LYRICIST_FILE.is_file():  # the project's lyricist
+        try:
+            raw["lyricist"] = load_lyricist(LYRICIST_FILE, {})
+        except ParamsError as error:  # said as the song's lyricist, read from that file
+            problems += [ParamsError("lyricist", f"({LYRICIST_FILE}) {one.field}: {one.problem}", one.fix)
+                         for one in error.problems]
     unread = bool(problems)  # a lyrics_file that could not be read: no 'lyrics is required' on top
     engine = _engine(raw.get("engine"), roots, problems)
     song = None
@@ -154,7 +163,7 @@ def _song(index: int, raw: Any, base_dir: Path, source: str, roots: Roots) -> So
     except ValidationError as error:  # the engine's problems come from _engine; a failed lyrics_file's, above
         problems += [p for p in validation_problems(error, FIXES) if not p.field.startswith("engine")
                      and not (p.field == "lyrics" and unread)]
-    if song is not None and engine is not None:
+    if song is not None and engine is not None and song.lyrics:  # a lyrics_brief's draft is fitted when drafted
         problems += lyrics_fit_problems(song)
     if engine is None:  # the song's tags were not checked against its engine's vocabulary: do it here
         problems += _tag_problems(raw)

@@ -51,6 +51,12 @@ STABILITY_COMMUNITY = Licence(
     "above it, an Enterprise licence from Stability AI is needed (https://stability.ai/license). You own the audio "
     "you make; a product or service that makes the model available must ship the licence and show 'Powered by "
     "Stability AI', and all use must follow Stability AI's Acceptable Use Policy", enterprise=False)
+# Meta Llama 3's weights (LICENSE of meta-llama/Meta-Llama-3-8B-Instruct; llama.meta.com/llama3/license)
+LLAMA_3 = Licence(
+    "Llama-3-Community", "Meta Llama 3 Community License", "yes", "https://llama.meta.com/llama3/license/",
+    "commercial use is allowed unless the products or services using it had over 700 million monthly active users "
+    "on the release date (then a licence from Meta is needed); show 'Built with Meta Llama 3', follow Meta's "
+    "Acceptable Use Policy, and do not use the outputs to improve another large language model", enterprise=False)
 CC_BY_NC_SA_4 = Licence("CC-BY-NC-SA-4.0", "Creative Commons Attribution-NonCommercial-ShareAlike 4.0", "no",
                         "https://creativecommons.org/licenses/by-nc-sa/4.0/", "no commercial use")
 

@@ -13,6 +13,7 @@ from pydantic import (BaseModel, ConfigDict, Field, SerializeAsAny, ValidationEr
                       model_serializer, model_validator)
 
 from .errors import ParamsError
+from .lyricist_params import LYRICIST_FIXES, LyricistParams
 from .lyrics import Lyrics, parse_lyrics
 from .music import Key
 from .paths import slugify
@@ -31,7 +32,11 @@ LANGUAGES = ("en", "zh", "ja", "ko", "it")
 # Field name -> how to fix a bad value; pydantic says what is wrong, this says what to do.
 FIXES = {
     "title": "give a non-empty title of at most 120 characters",
-    "lyrics": "give the lyrics inline ('lyrics: |') or as a file ('lyrics_file: path.txt')",
+    "lyrics": "give the lyrics inline ('lyrics: |') or as a file ('lyrics_file: path.txt'), or a brief the "
+              "lyricist drafts them from ('lyrics_brief: ...')",
+    "lyrics_brief": "say in a sentence or two what the song is about, e.g. 'lyrics_brief: the last ferry leaves'",
+    "lyricist": "write the lyricist's settings as a mapping, e.g. 'lyricist: {base_url: http://127.0.0.1:8080/v1, "
+                "model: llama-3-8b-instruct}' (songforge.lyricist_params)",
     "bpm": "set a tempo between 40 and 240 beats per minute, e.g. 'bpm: 120'",
     "key": "name a key like 'A minor', 'F# major' or 'Bb'",
     "seed": "use a whole number >= 0",
@@ -52,6 +57,7 @@ FIXES = {
     "select": RULE_FIX,
     "retakes": f"use a whole number of extra rounds from 0 to {MAX_RETAKES} (new seeds, drawn when every take is "
                "flagged), with 'takes:' above 1",
+    **LYRICIST_FIXES,
     "defaults": "write the fields every song shares as a mapping, e.g. 'defaults: {bpm: 100}'",
     **{tag: f"list {tag} tags from songforge/data/top_200_tags.json, e.g. '{tag}: [{example}]'"
        for tag, example in [("genre", "pop"), ("mood", "uplifting"), ("instrument", "piano"), ("voice", "female")]},
@@ -181,7 +187,14 @@ class MeasureSpec(Frozen):
 
 class SongSpec(Frozen):
     title: str = Field(min_length=1, max_length=120)
-    lyrics: str
+    lyrics: str = ""  # empty only while a lyrics_brief waits for its draft (songforge.lyricist.brief)
+    # Words drafted by an LLM (songforge.lyricist): the brief, the lyricist's settings, and once drafted, who wrote
+    # them (lyrics_by: the provenance, never a key). Out of cache keys (the drafted lyrics are in them) and out of
+    # dumps unless set, so songs with lyrics of their own keep their keys and lineage.
+    lyrics_brief: str | None = Field(None, min_length=1, max_length=2000, exclude=True,
+                                     description="what the lyricist drafts the song's words from")
+    lyricist: LyricistParams | None = Field(None, exclude=True, description="the model drafting from lyrics_brief")
+    lyrics_by: dict[str, Any] | None = Field(None, exclude=True, description="set by songforge: who drafted the words")
     language: Literal[LANGUAGES] = "en"
     engine: EngineSpec = Field(default_factory=EngineSpec)
     genre: list[str] = Field(default_factory=lambda: ["pop"])
@@ -240,6 +253,8 @@ class SongSpec(Frozen):
     def _dump(self, handler: Any) -> dict[str, Any]:
         """Dumps carry the take fields that are set (a deployment's copy of the song keeps them)."""
         dumped = handler(self)
+        dumped |= {name: getattr(self, name) if name != "lyricist" else self.lyricist.model_dump(mode="json")
+                   for name in ("lyrics_brief", "lyricist", "lyrics_by") if getattr(self, name) is not None}
         if self.takes > 1 or self.select is not None or self.retakes:
             dumped |= {"takes": self.takes, "retakes": self.retakes,
                        "select": None if self.select is None else [{c.direction: c.metric} for c in self.select.criteria]}
@@ -264,9 +279,20 @@ class SongSpec(Frozen):
                                            "less, or use an engine that makes longer songs (sketch, yue)"))
         return self
 
+    @model_validator(mode="after")
+    def _lyrics_or_brief(self) -> "SongSpec":
+        if not self.lyrics and not self.lyrics_brief:
+            raise FieldProblem(ParamsError("lyrics", "is required", FIXES["lyrics"]))
+        if self.lyrics and self.lyrics_brief and self.lyrics_by is None:
+            raise FieldProblem(ParamsError("lyrics_brief", "is given with lyrics", "give either lyrics or a "
+                                           "lyrics_brief the lyricist drafts them from, not both"))
+        return self
+
     @field_validator("lyrics")
     @classmethod
     def _lyrics_parse(cls, text: str) -> str:
+        if not text:
+            return text  # none yet: a lyrics_brief (or 'is required', from _lyrics_or_brief)
         carried(lambda: parse_lyrics(text))  # the parser's ParamsError names the problem and the fix
         return text.strip() + "\n"
 
@@ -296,6 +322,10 @@ class SongSpec(Frozen):
 
     @property
     def sections(self) -> Lyrics:
+        if not self.lyrics:
+            raise ParamsError("lyrics", f"of '{self.title}' are not drafted from its lyrics_brief yet", "make it with "
+                              "`songforge album` or `songforge song`, which draft them first, or write them with "
+                              "`songforge write --song BRIEF` and give them as lyrics")
         return parse_lyrics(self.lyrics)
 
     @property

@@ -83,9 +83,10 @@ def check_models(songs: Iterable["SongSpec"], source: str | None = None, plans: 
 def check_album(album: "AlbumSpec", source: str | None = None, models: bool = True) -> None:
     """Before anything runs: a commercial album plans no step whose licence forbids it (songforge.plan), and
     (models: the songs run on this host) every model every song needs is here."""
+    from .lyricist.brief import stand_in
     from .plan import check_commercial, plan_song
 
-    plans = [plan_song(song, album) for song in album.songs]
+    plans = [plan_song(stand_in(song), album) for song in album.songs]  # licences and models: not the words
     check_commercial(album, plans, source)
     if models:
         check_models(album.songs, source, plans)

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from .errors import ParamsError
 from .params_file import excerpt
 
-NOT_QUOTED = {"lyrics"}  # fields whose input is never quoted back
+NOT_QUOTED = {"lyrics", "api_key_env"}  # fields whose input is never quoted back (a key put there by mistake)
 T = TypeVar("T")
 
 

@@ -25,6 +25,8 @@ ENGINES = {
     "musicgen": "songforge.engine.musicgen.steps:MusicGenEngine",
 }
 SONG_STEPS = (
+    "songforge.steps.lyricist",
+    "songforge.steps.lyricist_local",
     "songforge.steps.lyrics",
     "songforge.steps.separate",
     "songforge.steps.refine_vocals",

@@ -238,3 +238,8 @@ def _layout(blocks: list[_Block], words: list[list[tuple[Word, ...]]], lyrics: L
         if beat > start:
             sections.append(SectionPlan(block.tag, block.kind, ENERGY[block.kind], start, beat - start, tuple(lines)))
     return tuple(sections)
+
+
+def known_section(tag: str) -> bool:
+    """Whether a tag names a section kind the form knows ('verse', 'chorus2', 'pre_chorus'), not a guess."""
+    return re.sub(r"[\d_\W]+", "", tag.lower()) in _ALIASES

@@ -1,0 +1,49 @@
+"""What `songforge write` does once its options are read: an album drafted, a song added, a song rewritten."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from songforge.errors import ParamsError
+from songforge.lyricist.album import (album_title, draft_songs, new_album, provenance_line, render, song_fields,
+                                      songs_in, write_checked)
+from songforge.lyricist.edit import revise_brief, rewritten, round_trip, song_index
+from songforge.lyricist.repair import Chat, draft_song
+
+DEFAULT_SONGS = 4
+
+
+def write_album(chat: Chat, brief: str, out: Path, songs: int | None, language: str, force: bool) -> Path:
+    if out.exists() and not force:
+        raise ParamsError("--out", f"{out} exists", "choose another file, or add --force to overwrite it")
+    count = songs or songs_in(brief) or DEFAULT_SONGS
+    drafted = draft_songs(chat, brief, count, language, chat.params.max_rounds)
+    document = new_album(album_title(brief), [song_fields(d, language, seed) for seed, d in enumerate(drafted)])
+    header = f"{provenance_line(drafted[0].provenance)}\nbrief: {brief}"
+    return write_checked(render(document, header), out)
+
+
+def add_song(chat: Chat, brief: str, out: Path, language: str) -> Path:
+    """One song drafted: added to the album file `out` (kept as it was), or a new album of one."""
+    if not out.exists():
+        drafted = draft_song(chat, brief, language, chat.params.max_rounds)
+        document = new_album(drafted.draft.title, [song_fields(drafted, language, 0)])
+        return write_checked(render(document, f"{provenance_line(drafted.provenance)}\nbrief: {brief}"), out)
+    document, songs = round_trip(out)
+    drafted = draft_song(chat, brief, language, chat.params.max_rounds, taken=tuple(s.title for s in songs))
+    from ruamel.yaml.comments import CommentedMap
+
+    document["songs"].append(CommentedMap(song_fields(drafted, language, len(document["songs"]))))
+    return write_checked(render(document), out)
+
+
+def revise_song(chat: Chat, path: Path, title: str, note: str) -> Path:
+    """The song titled `title` rewritten by `note` at its own bpm; the rest of the file kept, comments included."""
+    document, songs = round_trip(path)
+    index = song_index(document, songs, title, str(path))
+    song = next(s for s in songs if s.title == title)
+    others = tuple(s.title for s in songs if s.title != title)
+    drafted = draft_song(chat, revise_brief(title, song.lyrics, note), song.language, chat.params.max_rounds,
+                         bpm=song.bpm, taken=others)
+    return write_checked(render(rewritten(document, index, drafted)), path)
+

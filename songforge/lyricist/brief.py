@@ -1,0 +1,80 @@
+"""A song's `lyrics_brief` drafted into its lyrics: the call that defines the draft, its step's run, and the song
+with its words.
+
+Every later step of a song holds its lyrics in its params (the engine's take, flags, intelligibility, the
+report), so the words are drafted before the song is planned: the album flow runs the `lyricist` step (cached
+on this call: the brief, the song's language, bpm and length, the lyricist's settings and seed, and the model
+and revision the backend reports), then plans the song with the drafted lyrics, and its `lyrics` step writes
+lyrics.txt as for any song. Preflight plans a song before its draft, with its brief as stand-in words: the
+licences and models it checks do not depend on the words.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from ..artifacts import StageOutput, output
+from ..paths import write_json
+from ..step import Inputs, Progress
+from ..lyricist_params import LyricistParams
+from .repair import draft_song, make_chat
+
+DRAFT_FILE = "lyrics_draft.json"
+
+
+class BriefCall(BaseModel):
+    """What a drafted song's words depend on (the lyricist step's params, and so its cache key)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    brief: str
+    language: str
+    bpm: float
+    duration_s: float
+    lyricist: LyricistParams
+    served: dict[str, Any]  # the backend's model and revision, as it reports them before the draft
+
+
+def brief_call(song: Any) -> BriefCall:
+    """The call for a song with a lyrics_brief; asks the backend which model and revision it serves."""
+    lyricist = song.lyricist or LyricistParams()
+    served = make_chat(lyricist).provenance()
+    return BriefCall(brief=song.lyrics_brief, language=song.language, bpm=song.bpm, duration_s=song.duration_s,
+                     lyricist=lyricist, served=served)
+
+
+def draft_words(call: BriefCall, inputs: Inputs, folder: Path, progress: Progress | None = None) -> StageOutput:
+    """The lyricist step: a draft that keeps every fit rule at the song's bpm and length (LyricsRejected naming
+    what still breaks), written with who drafted it to lyrics_draft.json."""
+    if progress:
+        progress(0.0, "drafting the lyrics")
+    chat = make_chat(call.lyricist)
+    try:
+        drafted = draft_song(chat, call.brief, call.language, call.lyricist.max_rounds, bpm=call.bpm,
+                             duration_s=call.duration_s, words_only=True)
+    finally:
+        if call.lyricist.backend == "transformers":  # as every model step ends: the memory back for the next
+            from ..device_memory import free_memory
+
+            del chat
+            free_memory()
+    data = {"lyrics": drafted.draft.lyrics.strip() + "\n", "provenance": drafted.provenance,
+            "settings": call.lyricist.settings()}
+    return output("lyricist", data, draft=write_json(folder / DRAFT_FILE, data))
+
+
+def with_words(song: Any, drafted: StageOutput) -> Any:
+    """The song with its drafted lyrics, and who drafted them (lyrics_by: provenance and settings, no key)."""
+    by = {**drafted.data["provenance"], "settings": drafted.data["settings"]}
+    return song.model_copy(update={"lyrics": drafted.data["lyrics"], "lyrics_by": by})
+
+
+def stand_in(song: Any) -> Any:
+    """A song not drafted yet, with its brief as words: for checks that do not depend on the words."""
+    if song.lyrics or not song.lyrics_brief:
+        return song
+    return song.model_copy(update={"lyrics": "[verse]\n" + " ".join(song.lyrics_brief.split()) + "\n",
+                                   "lyrics_by": {"stand_in": "the brief, until the lyricist drafts the words"}})

@@ -1,0 +1,186 @@
+"""An OpenAI-compatible chat client (/v1/chat/completions): llama.cpp's server, Ollama, vLLM, LM Studio, TGI.
+
+Structured output through `response_format` (JSON schema) while the server takes it; a server that refuses it
+(400 naming response_format) is asked again in plain text, which the draft reader parses. Transient failures
+(connection errors, 429, 5xx) are retried `retries` times; any other answer fails at once. The key is read from
+the variable `api_key_env` names and goes into the Authorization header only: never a log line, an error, or
+the provenance, which records the URL without credentials and the model name and revision the server reports.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Iterator
+
+import httpx
+
+from ..errors import SongforgeError
+from ..lyricist_params import LyricistParams, public_url
+from .prompts import Message
+
+log = logging.getLogger(__name__)
+TRANSIENT = {429, 500, 502, 503, 504}
+MAX_WAIT_S = 10.0  # the longest pause between retries, whatever Retry-After asks
+
+
+class EndpointError(SongforgeError):
+    """The server could not be reached, or refused the request: says which URL, what came back and the fix."""
+
+
+@dataclass(frozen=True)
+class Reply:
+    text: str
+    model: str  # as the server names it in the response
+
+
+@dataclass
+class EndpointChat:
+    """Chat with one server and model; `provenance()` says which, as the server reports it."""
+
+    params: LyricistParams
+    structured: bool = True  # set False once the server refuses response_format
+    requests: int = 0
+    answered_by: str | None = None  # the model the last reply names
+    _served: dict | None = field(default=None, repr=False)
+
+    def __call__(self, messages: list[Message], schema: dict | None = None) -> Reply:
+        body = {"model": self.params.model, "messages": messages, "temperature": self.params.temperature,
+                "top_p": self.params.top_p, "max_tokens": self.params.max_tokens, "seed": self.params.seed,
+                "stream": self.params.stream}
+        if schema is not None and self.structured:
+            format_ = {"type": "json_schema", "json_schema": {"name": "song", "schema": schema}}
+            try:
+                return self._complete({**body, "response_format": format_})
+            except EndpointError as error:
+                if getattr(error, "status", None) != 400 or "response_format" not in str(error).lower():
+                    raise
+                log.info("%s does not take response_format: asking in plain text", self.url)
+                self.structured = False
+        return self._complete(body)
+
+    @property
+    def url(self) -> str:
+        return public_url(self.params.base_url)
+
+    def provenance(self) -> dict:
+        """The endpoint's URL (no credentials), the model and revision its /models reports (where it does)."""
+        served = self.served()
+        model = served.get("id") or self.answered_by or self.params.model
+        return {"backend": "endpoint", "url": self.url, "model": model,
+                "revision": _revision(served), "structured_output": self.structured}
+
+    def served(self) -> dict:
+        """The server's entry for the model in GET /models ({} where it lists none, or has no /models)."""
+        if self._served is None:
+            try:
+                listed = self._request("GET", "/models").json().get("data") or []
+            except EndpointError as error:
+                if getattr(error, "status", None) != 404:
+                    raise
+                listed = []
+            ours = [entry for entry in listed if isinstance(entry, dict) and entry.get("id") == self.params.model]
+            self._served = (ours or [entry for entry in listed if isinstance(entry, dict)][:1] or [{}])[0]
+        return self._served
+
+    def _complete(self, body: dict) -> Reply:
+        self.requests += 1
+        reply = self._reply(body)
+        self.answered_by = reply.model
+        return reply
+
+    def _reply(self, body: dict) -> Reply:
+        if not body["stream"]:
+            data = self._request("POST", "/chat/completions", body).json()
+            return Reply(data["choices"][0]["message"].get("content") or "", data.get("model", self.params.model))
+        with self._client() as client:
+            for attempt in range(self.params.retries + 1):
+                try:
+                    with client.stream("POST", self.params.base_url + "/chat/completions", json=body) as response:
+                        self._raise_for(response, attempt, streaming=True)
+                        if response.status_code in TRANSIENT:
+                            continue
+                        return _joined(_events(response.iter_lines()), self.params.model)
+                except httpx.TransportError as error:
+                    self._transport_failed(error, attempt)
+        raise AssertionError("unreachable: the last attempt raises")
+
+    def _request(self, method: str, path: str, body: dict | None = None) -> httpx.Response:
+        with self._client() as client:
+            for attempt in range(self.params.retries + 1):
+                try:
+                    response = client.request(method, self.params.base_url + path, json=body)
+                except httpx.TransportError as error:
+                    self._transport_failed(error, attempt)
+                    continue
+                self._raise_for(response, attempt)
+                if response.status_code not in TRANSIENT:
+                    return response
+        raise AssertionError("unreachable: the last attempt raises")
+
+    def _client(self) -> httpx.Client:
+        key = self.params.api_key()
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        return httpx.Client(headers=headers, timeout=self.params.timeout_s, trust_env=False)
+
+    def _raise_for(self, response: httpx.Response, attempt: int, streaming: bool = False) -> None:
+        """Transient status with attempts left: wait (Retry-After, else 0.5 s doubling); other failures raise."""
+        status = response.status_code
+        if status < 400:
+            return
+        if status in TRANSIENT and attempt < self.params.retries:
+            wait = _retry_after(response) or 0.5 * 2 ** attempt
+            log.warning("%s answered %d: retry %d of %d in %.1f s", self.url, status, attempt + 1,
+                        self.params.retries, wait)
+            time.sleep(min(MAX_WAIT_S, wait))
+            return
+        text = (response.read() if streaming else response.content).decode("utf-8", "replace")[:300]
+        fix = ("check base_url, model and the key's variable" if status in (400, 401, 403, 404)
+               else "retry later, or raise retries")
+        error = EndpointError(f"{self.url}: HTTP {status}: {text}. Fix: {fix}")
+        error.status = status
+        raise error
+
+    def _transport_failed(self, error: httpx.TransportError, attempt: int) -> None:
+        if attempt >= self.params.retries:
+            raise EndpointError(f"{self.url}: {type(error).__name__}: {error}. Fix: start the server (e.g. "
+                                "'llama-server -m model.gguf --port 8080'), or check base_url") from None
+        log.warning("%s: %s: retry %d of %d", self.url, type(error).__name__, attempt + 1, self.params.retries)
+        time.sleep(min(MAX_WAIT_S, 0.5 * 2 ** attempt))
+
+
+def _events(lines: Iterator[str]) -> Iterator[dict]:
+    """The JSON of each SSE `data:` line until [DONE]."""
+    for line in lines:
+        if line.startswith("data:"):
+            data = line[5:].strip()
+            if data == "[DONE]":
+                return
+            yield json.loads(data)
+
+
+def _joined(events: Iterator[dict], model: str) -> Reply:
+    parts = []
+    for event in events:
+        model = event.get("model", model)
+        for choice in event.get("choices") or []:
+            parts.append((choice.get("delta") or {}).get("content") or "")
+    return Reply("".join(parts), model)
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    try:
+        return float(response.headers.get("retry-after", ""))
+    except ValueError:
+        return None
+
+
+def _revision(served: dict) -> str | None:
+    """What a server says pins the weights: a revision, a digest (Ollama's), or llama.cpp's model metadata."""
+    for key in ("revision", "digest"):
+        if served.get(key):
+            return str(served[key])
+    meta = served.get("meta")
+    return json.dumps(meta, sort_keys=True) if isinstance(meta, dict) and meta else None

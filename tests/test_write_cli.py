@@ -1,0 +1,135 @@
+"""`songforge write` through the real CLI in a subprocess, against the tests' own OpenAI-compatible server on
+127.0.0.1 (tests/openai_server.py, scripted responders): an album file written and loaded, one song added, one
+song rewritten in place with the file's comments kept, and (slow) the written album made by `songforge album`."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from lyricist_songs import GOOD, reply
+from openai_server import MODEL_ID, REVISION, Server, serve
+
+from songforge.album_file import load_album
+from songforge.lyrics import parse_lyrics
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def titled(body: dict) -> str:
+    """The good song, titled after the number of chat messages so far (a new title per song of an album)."""
+    return reply(GOOD, title=f"Harbour Song {len(body['messages'])}-{sum(len(m['content']) for m in body['messages'])}")
+
+
+def write(*args: str, cwd: Path = ROOT, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "app.cli", "write", *args], cwd=cwd, capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}, timeout=300)
+
+
+def test_write_makes_an_album_file_the_album_loader_reads(tmp_path):
+    # responder: scripted, the good song with a title of its own for each request
+    out = tmp_path / "albums" / "harbour.yaml"
+    with serve(Server(titled)) as server:
+        done = write("leaving a harbour town; indie folk; female vocal; 3 songs", "--out", str(out),
+                     "--base-url", server.url, "--model", MODEL_ID)
+    assert done.returncode == 0, done.stderr
+    album = load_album(out)
+    assert album.title == "Leaving a harbour town" and len(album.songs) == 3 == len(server.chats())
+    assert len({song.title for song in album.songs}) == 3
+    for song in album.songs:
+        assert song.lyrics == GOOD["lyrics"] and song.genre == ["folk"] and song.bpm == 96 and song.key == "D major"
+        assert 10 <= song.duration_s <= 60 and song.language == "en"
+    text = out.read_text()
+    assert f"model: {MODEL_ID}" in text and REVISION in text and server.url in text and "lyrics: |" in text
+    again = write("another", "--out", str(out), "--base-url", server.url)
+    assert again.returncode == 2 and "--force" in again.stderr
+
+
+def test_write_refuses_what_still_breaks_rules_and_writes_nothing(tmp_path):
+    # responder: scripted, always a song whose lines are far too long
+    bad = reply(GOOD, lyrics="[verse]\n" + "la " * 30 + "\nla la\n[chorus]\nla la\nla la\n")
+    out = tmp_path / "x.yaml"
+    with serve(Server(lambda body: bad)) as server:
+        done = write("a song", "--songs", "1", "--out", str(out), "--base-url", server.url, "--max-rounds", "2")
+    assert done.returncode == 2 and not out.exists()
+    assert "after 2 round(s)" in done.stderr and "section 1 [verse] line 1: line_syllables" in done.stderr
+
+
+COMMENTED = """\
+# my album: keep this comment
+title: Harbour
+songs:
+  - title: First   # the opener
+    lyrics: |
+      [verse]
+      Old words here
+      More old words
+      [chorus]
+      Old chorus line
+      Old chorus line two
+      [verse]
+      Old words again
+      More old words
+      [chorus]
+      Old chorus line
+      Old chorus line two
+    bpm: 96
+    duration_s: 40
+  - title: Second
+    lyrics: "[verse]\\nKeep me as I am\\nKeep me still\\n[chorus]\\nStay\\nStay here\\n"
+    duration_s: 30
+"""
+
+
+def test_revise_rewrites_one_song_in_place_keeping_the_rest_and_the_comments(tmp_path):
+    # responder: scripted, the good song (its shorter chorus stands for the revision asked)
+    path = tmp_path / "album.yaml"
+    path.write_text(COMMENTED)
+    with serve(Server(lambda body: reply(GOOD, title="First"))) as server:
+        done = write("--revise", str(path), "--song", "First", "--note", "make the chorus shorter",
+                     "--base-url", server.url)
+    assert done.returncode == 0, done.stderr
+    asked = server.chats()[0]["messages"][-1]["content"]
+    assert "make the chorus shorter" in asked and "Old chorus line two" in asked and "bpm 96" in asked
+    text = path.read_text()
+    assert "# my album: keep this comment" in text and "# the opener" in text
+    assert text.split("  - title: Second", 1)[1] == COMMENTED.split("  - title: Second", 1)[1]
+    album = load_album(path)
+    assert album.songs[0].lyrics == GOOD["lyrics"] and album.songs[0].bpm == 96
+    assert yaml.safe_load(text)["songs"][1] == yaml.safe_load(COMMENTED)["songs"][1]
+    missing = write("--revise", str(path), "--song", "Third", "--note", "x", "--base-url", server.url)
+    assert missing.returncode == 2 and "no song is titled 'Third'" in missing.stderr
+
+
+def test_one_song_is_added_to_an_album_file(tmp_path):
+    # responder: scripted, the good song
+    path = tmp_path / "album.yaml"
+    path.write_text(COMMENTED)
+    with serve(Server(lambda body: reply(GOOD))) as server:
+        done = write("--song", "the ferry at dawn", "--out", str(path), "--base-url", server.url)
+    assert done.returncode == 0, done.stderr
+    album = load_album(path)
+    assert [s.title for s in album.songs] == ["First", "Second", GOOD["title"]]
+    assert "# the opener" in path.read_text()
+    assert "the ferry at dawn" in server.chats()[0]["messages"][-1]["content"]
+
+
+@pytest.mark.slow
+def test_the_written_album_is_made_end_to_end_by_songforge_album(prefect_api, tmp_path):
+    # responder: scripted, the good song; then the real `songforge album` on the sketch engine
+    from test_album_flow import run_cli
+
+    out = tmp_path / "harbour.yaml"
+    with serve(Server(titled)) as server:
+        done = write("leaving a harbour town", "--songs", "1", "--out", str(out), "--base-url", server.url)
+    assert done.returncode == 0, done.stderr
+    run = run_cli(out, tmp_path / "out", f"sqlite:///{tmp_path / 'mlflow.db'}", prefect_api)
+    log = run.communicate(timeout=900)[0]
+    assert run.returncode == 0, log[-3000:]
+    folder = next((tmp_path / "out").glob("*/01-*"))
+    assert (folder / "lyrics.txt").read_text() == parse_lyrics(GOOD["lyrics"]).text
+    assert (folder / "master.wav").is_file() and (folder / "metrics.json").is_file()
