@@ -102,6 +102,7 @@ class AceStepEngine:
             report(0.2, "rendering")
             mix = text2music(pipe, song, params, seed)
             rate = pipe.sample_rate
+            del pipe  # the last reference: the models are freed as the block ends (pipeline.loaded)
         report(1.0, "done")
         metadata = {"identity": self.identity(params), "seed": seed, "caption": caption(song, params),
                     "memory": memory, "licence": str(LICENCE), "stems": STEMS_NOTE,
