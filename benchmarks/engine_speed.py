@@ -16,9 +16,9 @@ ACE-Step's render: in the same run, on the same saved weights and seed, diffuser
 documentation shows (`AceStepPipeline.from_pretrained(folder)`, `.to(device)`, `pipe(prompt=..., lyrics=...,
 audio_duration=..., ...).audios`, `sf.write(...)`) and our render step (load, render, take files written); the
 runs alternate and the fastest of each is kept. Target (issue 14): our step adds at most 5 % to diffusers' time,
-judged on CPU time on the CPU (this box is shared: wall times swing by tens of %) and on wall time on a GPU. The script imports
-the album flow first, as a worker process has: a full garbage collection walks every live object (about 0.5 s with
-Prefect and MLflow loaded), a cost the step's own code decides whether to pay.
+judged on CPU time on the CPU (this box is shared: wall times swing by tens of %) and on wall time on a GPU.
+The script imports the album flow first, as a worker process has: a full garbage collection walks every live
+object (about 0.5 s with Prefect and MLflow loaded), a cost the step's own code decides whether to pay.
 
 Real shapes (--device cuda), from the published config.json files:
 - ACE-Step 1.5 turbo: ACE-Step/Ace-Step1.5 `acestep-v15-turbo/config.json` (DiT hidden 2048, 24 layers, 16 heads,
