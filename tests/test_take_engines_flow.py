@@ -64,6 +64,10 @@ def test_a_song_made_by_two_engines_keeps_the_take_its_rule_picks_and_is_cached_
     assert record["reason"].startswith(f"take {best + 1} ({['sketch', 'musicgen'][best]}): highest bandwidth_hz")
     assert file_sha256(song / "master.wav") == file_sha256(song / "takes" / f"{best + 1:02d}" / "master.wav")
     assert json.loads((song / "take.json").read_text())["seed"] == facts[best]["seed"]
+    page = Path(result["report"]).read_text()  # the review page: both takes side by side, each naming its engine
+    assert "<strong>take 1 (sketch)</strong>" in page and "<strong>take 2 (musicgen)</strong>" in page
+    assert "sketch + musicgen engines" in page
+    assert "takes/01/master" in page and "takes/02/master" in page
 
     again = album_flow(album, out, uri, return_state=True)
     for name in ("generate-", "musicgen-render-", "master-", "measure-", "takes-", "track-"):
