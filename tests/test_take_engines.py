@@ -128,3 +128,15 @@ def test_takes_json_names_each_takes_engine_and_the_reason_names_them_when_they_
     assert (song / "master.wav").read_bytes() == b"master 1"
     same = keep_take(SelectRule.model_validate(RULE), [5, 6], takes, ["measure"], song, [0, 1], ["yue", "yue"])
     assert same["takes"].data["reason"].startswith("take 2: highest")  # one engine: labels as before
+
+
+def test_experiment_overrides_are_refused_for_a_song_whose_takes_use_several_engines(tmp_path):
+    """An override sets one engine's params: applied to `engine` alone it would silently miss the other takes."""
+    from songforge.overrides import apply_overrides
+
+    album = load_album(write(tmp_path, [{"title": "Two", "take_engines": TWO, "select": RULE},
+                                        {"title": "One", "engine": {"name": "sketch"}}]))
+    with pytest.raises(ParamsError, match=r"songs\[0\] \('Two'\) makes its takes with 2 engines.*Fix: set those"):
+        apply_overrides(album, {"humanize": 0.1})
+    one = load_album(write(tmp_path, [{"title": "One", "engine": {"name": "sketch"}}]))
+    assert apply_overrides(one, {"humanize": 0.1}).songs[0].engine.params.humanize == 0.1
