@@ -20,7 +20,9 @@ judged on CPU time on the CPU (this box is shared: wall times swing by tens of %
 The script imports the album flow first, as a worker process has: a full garbage collection walks every live
 object (about 0.5 s with Prefect and MLflow loaded), a cost the step's own code decides whether to pay.
 
-Real shapes (--device cuda), from the published config.json files:
+Real shapes (--device cuda), the values of the published config.json files (the hub cannot be reached from this
+box to re-read them: where diffusers' or transformers' class defaults mirror a model, they were checked against
+those, which holds for ACE-Step's DiT and encoders, Stable Audio Open's DiT and MusicGen small):
 - ACE-Step 1.5 turbo: ACE-Step/Ace-Step1.5 `acestep-v15-turbo/config.json` (DiT hidden 2048, 24 layers, 16 heads,
   8 KV heads, head_dim 128, in_channels 192, acoustic width 64, patch 2, text_hidden_dim 1024, 8 lyric and 4
   timbre encoder layers, pooler window 5), the values diffusers 0.42's AceStep classes default to; `vae/config.json`
