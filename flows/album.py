@@ -16,7 +16,6 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from songforge.params import AlbumSpec
 from songforge.paths import album_dir, ascii_key
-from songforge.plan import plan_song
 from songforge.report.album import album_report as report_album
 from songforge.report.album import song_metrics
 from songforge.report.safe_text import markdown_text
@@ -27,6 +26,7 @@ from tasks.track import (TrackedRun, close_album_run, close_song_run, default_tr
 
 from .progress import stage_done
 from .song import stages_of, song_folders, submit_songs, wait_for_songs
+from .takes import plan_view
 from .words import draft_briefs
 
 album_report = cached_task("album-report", version="3")(report_album)
@@ -62,7 +62,7 @@ def _make_album(album: AlbumSpec, out_dir: Path, parent: TrackedRun, deployment:
     songs = _run_songs(album, folders, parent, out_dir, deployment)
     results = [song["results"] for song in songs]
     failed = _record_failures(album, parent, results, local=deployment is None)
-    views = [plan_song(song, album).view() for song in album.songs]
+    views = [plan_view(song, album) for song in album.songs]
     report = album_report(album, results, album_dir(out_dir, album.title), views)
     finish_album_run(parent, report, [r["track"] for r in results if "track" in r], failed=list(failed) or None)
     rows = _summary_rows(album, songs, views)

@@ -20,7 +20,7 @@ from songforge.paths import song_dir
 from songforge.plan import plan_song
 from tasks.gpu import host_name
 from tasks.results import RESULT_OPTIONS
-from songforge.takes import round_indices
+from songforge.takes import round_indices, take_song
 from tasks.takes import log_kept_take
 from tasks.track import TrackedRun, close_song_run, log_song, song_params
 
@@ -48,10 +48,11 @@ def submit_songs(album: AlbumSpec, folders: Sequence[Path], parent: TrackedRun) 
 def stages_of(song: SongSpec, album: AlbumSpec) -> tuple[str, ...]:
     """The step names a song's DAG reports, for progress bars (a song with takes: those of its first round); a
     song whose lyrics_brief is not drafted yet has the same steps as once it is."""
-    names = plan_song(stand_in(song), album).names
+    song = stand_in(song)
     if song.select is None:
-        return names + ("track",)
-    takes = [f"{take_label(i)}/{name}" for i in round_indices(song, 0) for name in names]
+        return plan_song(song, album).names + ("track",)
+    takes = [f"{take_label(i)}/{name}" for i in round_indices(song, 0)
+             for name in plan_song(take_song(song, i), album).names]
     return (*takes, CHOICE, "track")
 
 

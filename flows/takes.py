@@ -3,7 +3,8 @@ YuE's stage 1, batches the takes), then the task that keeps the best by the song
 is flagged and it has retakes left, a new round of takes (new seeds) is submitted and the choice made again.
 
 A song without a `select:` rule is one plain plan, as it always was. A song with one reports its steps as
-'take<nn>/<step>', then 'takes' (the choice: the kept take's outputs, by step name) and 'track'.
+'take<nn>/<step>', then 'takes' (the choice: the kept take's outputs, by step name) and 'track'. Each take's plan
+is its own engine's (take_song: a song with `take_engines` makes its takes with them in turn).
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ from prefect import allow_failure
 from prefect.futures import PrefectFuture
 
 from songforge.params import AlbumSpec, SongSpec
-from songforge.plan import PlanView, SongPlan, plan_song
-from songforge.takes import round_indices, take_folder, take_seed, take_song
+from songforge.plan import PlanView, SongPlan, merged_view, plan_song
+from songforge.takes import engine_songs, round_indices, take_engine, take_folder, take_seed, take_song
 from tasks.takes import keep_best_take
 
 from .plan import Futures, submit_plans
@@ -62,9 +63,14 @@ def draw_again(album: AlbumSpec, songs: list[SongTakes], shared: dict) -> None:
         _submit_round(album, waiting, shared)
 
 
+def plan_view(song: SongSpec, album: AlbumSpec) -> PlanView:
+    """The view of the song's plan; of a song whose takes use several engines, the view of all their plans."""
+    return merged_view([plan_song(each, album).view() for each in engine_songs(song)])
+
+
 def view_of(song: SongSpec, album: AlbumSpec) -> PlanView:
     """What the song's run and report read: its plan's view, with takes.json kept as an artifact for a chosen song."""
-    view = plan_song(song, album).view()
+    view = plan_view(song, album)
     if song.select is None:
         return view
     return view.model_copy(update={"artifacts": (*view.artifacts, (CHOICE, CHOICE))})
@@ -102,4 +108,4 @@ def _submit_choice(song: SongTakes, album: AlbumSpec) -> PrefectFuture:
              for i in indices]
     metric_steps = list(view_of(song.song, album).metrics)
     return keep_best_take.submit(song.song.select, [take_seed(song.song.seed, i) for i in indices], takes,
-                                 metric_steps, song.folder, indices)
+                                 metric_steps, song.folder, indices, [take_engine(song.song, i).name for i in indices])

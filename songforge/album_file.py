@@ -26,6 +26,7 @@ from .plan import select_problems
 from .params_file import clip, excerpt, read_text_file, read_yaml_file, resolve_path
 from .problems import validation_problems
 from .tags import normalize_tags
+from .takes import engine_songs
 
 
 def load_album(path: Path, lenient_songs: bool = False, roots: Roots = None) -> AlbumSpec:
@@ -88,7 +89,7 @@ def _songs(songs_raw: list, defaults: dict, where: tuple[Path, str, Roots], leni
     songs, rejected = [], []
     for index, song_raw in enumerate(songs_raw):
         try:
-            songs.append((index, _song(index, _merge(defaults, song_raw), *where)))
+            songs.append((index, _song(index, _merge(_engines_of(defaults, song_raw), song_raw), *where)))
         except _SongProblems as bad:
             if lenient and bad.lyrics_only:
                 reason = str(ParamsError.all_of(bad.problems))
@@ -128,6 +129,14 @@ def _master(raw: dict, base_dir: Path, roots: Roots, problems: list[ParamsError]
     return notes
 
 
+def _engines_of(defaults: dict, song_raw: Any) -> dict:
+    """The defaults a song merges: a song's own `engine:` or `take_engines:` replaces the defaults' other one."""
+    if not isinstance(song_raw, dict):
+        return defaults
+    mine = {"engine", "take_engines"} & set(song_raw)
+    return {k: v for k, v in defaults.items() if not (mine and k in {"engine", "take_engines"} - mine)}
+
+
 class _SongProblems(Exception):
     """Every problem of one song (located under songs[i]); lyrics_only: all of them are its lyrics'."""
 
@@ -156,15 +165,25 @@ def _song(index: int, raw: Any, base_dir: Path, source: str, roots: Roots) -> So
             problems += [ParamsError("lyricist", f"({LYRICIST_FILE}) {one.field}: {one.problem}", one.fix)
                          for one in error.problems]
     unread = bool(problems)  # a lyrics_file that could not be read: no 'lyrics is required' on top
-    engine = _engine(raw.get("engine"), roots, problems)
+    if raw.get("take_engines") and "engine" in raw:  # SongSpec refuses it too, under `engine`, filtered below
+        problems.append(ParamsError("engine", "is given with take_engines", "give every take's engine under "
+                                    "take_engines only (the first take uses the first), or drop take_engines"))
+    before = len(problems)
+    engines = _take_engines(raw["take_engines"], roots, problems) if raw.get("take_engines") else \
+        [_engine(raw.get("engine"), roots, problems)]
+    engine = None if None in engines else engines[0]
+    # the engines' problems come from _engine (each take engine's too); a failed lyrics_file's, above
+    reported = ("engine", "take_engines") if len(problems) > before else ("engine", "take_engines[", "take_engines.")
     song = None
     try:
         song = SongSpec.model_validate(raw)
-    except ValidationError as error:  # the engine's problems come from _engine; a failed lyrics_file's, above
-        problems += [p for p in validation_problems(error, FIXES) if not p.field.startswith("engine")
+    except ValidationError as error:
+        problems += [p for p in validation_problems(error, FIXES) if not p.field.startswith(reported)
                      and not (p.field == "lyrics" and unread)]
-    if song is not None and engine is not None and song.lyrics:  # a lyrics_brief's draft is fitted when drafted
-        problems += lyrics_fit_problems(song)
+    # A lyrics_brief's draft is fitted when it is drafted.
+    if song is not None and engine is not None and None not in engines and song.lyrics:
+        found = [problem for each in engine_songs(song) for problem in lyrics_fit_problems(each)]
+        problems += list({str(problem): problem for problem in found}.values())  # each problem once
     if engine is None:  # the song's tags were not checked against its engine's vocabulary: do it here
         problems += _tag_problems(raw)
     if problems:
@@ -193,6 +212,20 @@ def _engine(raw: Any, roots: Roots, problems: list[ParamsError]) -> EngineSpec |
         return None
     problems += engine_input_problems(spec.params, roots)
     return spec
+
+
+def _take_engines(raw: Any, roots: Roots, problems: list[ParamsError]) -> list[EngineSpec | None]:
+    """A song's `take_engines:`, each checked as `engine:` is (its problems under take_engines[i])."""
+    if not isinstance(raw, list):
+        problems.append(ParamsError("take_engines", f"is a {type(raw).__name__}, not a list", FIXES["take_engines"]))
+        return [None]
+    engines = []
+    for n, item in enumerate(raw):
+        found: list[ParamsError] = []
+        engines.append(_engine(item, roots, found))
+        problems += [ParamsError(f"take_engines[{n}].{p.field.removeprefix('engine').lstrip('.')}".rstrip("."),
+                                 p.problem, p.fix) for p in found]
+    return engines
 
 
 def _tag_problems(raw: dict) -> list[ParamsError]:

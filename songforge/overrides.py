@@ -42,6 +42,10 @@ def apply_overrides(album: AlbumSpec, engine_params: dict[str, Any], source: str
 
 
 def _song_with(song: SongSpec, index: int, engine_params: dict[str, Any], source: str) -> SongSpec:
+    if song.take_engines:  # one engine's params: which of its takes' engines would they be for?
+        raise ParamsError(SECTION, f"sets one engine's params, but songs[{index}] ('{song.title}') makes its takes "
+                          f"with {len(song.take_engines)} engines (take_engines)", "set those params in the "
+                          "song's take_engines, or leave the song out of this experiment", source)
     engine = song.engine.engine
     known = list(engine.Params.model_fields)
     for key in engine_params:

@@ -55,6 +55,9 @@ FIXES = {
     "takes": f"use a whole number of takes from 1 to {MAX_TAKES}, and a rule to choose by: "
              "'takes: 2' with 'select: [min: per]'",
     "select": RULE_FIX,
+    "take_engines": "list two or more engines, each as 'engine:' is written, e.g. 'take_engines: [{name: yue}, "
+                    "{name: ace-step, params: {inference_steps: 8}}]' (take i uses take_engines[i mod n]), with "
+                    "'select:'",
     "retakes": f"use a whole number of extra rounds from 0 to {MAX_RETAKES} (new seeds, drawn when every take is "
                "flagged), with 'takes:' above 1",
     **LYRICIST_FIXES,
@@ -197,6 +200,11 @@ class SongSpec(Frozen):
     lyrics_by: dict[str, Any] | None = Field(None, exclude=True, description="set by songforge: who drafted the words")
     language: Literal[LANGUAGES] = "en"
     engine: EngineSpec = Field(default_factory=EngineSpec)
+    # Takes by several engines (songforge.takes.take_song): take i is made by take_engines[i mod n], with its seed
+    # rule unchanged; `engine` is then the first of them. Excluded like the take fields (each take is a plain song
+    # of its own engine, keyed as such); dumped when set (_dump), in place of `engine`.
+    take_engines: tuple[EngineSpec, ...] = Field((), exclude=True, description="the engines of the song's takes, "
+                                                 "in turn; the rule of `select:` keeps the best take of any")
     genre: list[str] = Field(default_factory=lambda: ["pop"])
     mood: list[str] = Field(default_factory=list)
     instrument: list[str] = Field(default_factory=list)
@@ -244,20 +252,45 @@ class SongSpec(Frozen):
 
     @model_validator(mode="before")
     @classmethod
+    def _engines_of_takes(cls, data: Any) -> Any:
+        """With take_engines: the song's engine is their first, and it makes one take per engine unless `takes`
+        says more; `engine` given as well is refused (which one would the first take use?)."""
+        if not isinstance(data, dict) or not data.get("take_engines"):
+            return data
+        engines = data["take_engines"]
+        if not isinstance(engines, (list, tuple)):
+            return data  # pydantic says it is not a list
+        if "engine" in data:
+            raise FieldProblem(ParamsError("engine", "is given with take_engines", "give every take's engine under "
+                                           "take_engines only (the first take uses the first), or drop take_engines"))
+        return {**data, "engine": engines[0], "takes": data.get("takes", len(engines))}
+
+    @model_validator(mode="before")
+    @classmethod
     def _engine_for_language(cls, data: Any) -> Any:
-        if not isinstance(data, dict) or "engine" not in data or data.get("language", "en") not in LANGUAGES:
-            return data  # no engine given (the default needs no language), or a bad language, reported as such
-        return {**data, "engine": carried(lambda: _for_language(data["engine"], data.get("language", "en")))}
+        if not isinstance(data, dict) or data.get("language", "en") not in LANGUAGES:
+            return data  # a bad language, reported as such
+        language = data.get("language", "en")
+        if isinstance(data.get("take_engines"), (list, tuple)):
+            data = {**data, "take_engines": [carried(lambda: _for_language(engine, language))
+                                             for engine in data["take_engines"]]}
+        if "engine" not in data:
+            return data  # no engine given: the default needs no language
+        return {**data, "engine": carried(lambda: _for_language(data["engine"], language))}
 
     @model_serializer(mode="wrap")
-    def _dump(self, handler: Any) -> dict[str, Any]:
-        """Dumps carry the take fields that are set (a deployment's copy of the song keeps them)."""
+    def _dump(self, handler: Any, info: Any) -> dict[str, Any]:
+        """Dumps carry the take fields that are set (a deployment's copy of the song keeps them); with take_engines,
+        those in place of `engine` (the first of them)."""
         dumped = handler(self)
         dumped |= {name: getattr(self, name) if name != "lyricist" else self.lyricist.model_dump(mode="json")
                    for name in ("lyrics_brief", "lyricist", "lyrics_by") if getattr(self, name) is not None}
         if self.takes > 1 or self.select is not None or self.retakes:
             dumped |= {"takes": self.takes, "retakes": self.retakes,
                        "select": None if self.select is None else [{c.direction: c.metric} for c in self.select.criteria]}
+        if self.take_engines:
+            dumped.pop("engine", None)
+            dumped["take_engines"] = [engine.model_dump(mode=info.mode) for engine in self.take_engines]
         return dumped
 
     @model_validator(mode="after")
@@ -269,14 +302,29 @@ class SongSpec(Frozen):
         return self
 
     @model_validator(mode="after")
+    def _every_engine_has_a_take(self) -> "SongSpec":
+        if len(self.take_engines) == 1:
+            raise FieldProblem(ParamsError("take_engines", "names one engine", "list two or more, or write the one "
+                                           "as 'engine:'"))
+        if self.take_engines and self.takes < len(self.take_engines):
+            raise FieldProblem(ParamsError("takes", f"is {self.takes}, but take_engines names "
+                                           f"{len(self.take_engines)} engines: some would make no take",
+                                           f"set takes to {len(self.take_engines)} or more (take i is made by "
+                                           f"take_engines[i mod {len(self.take_engines)}]), or leave it out"))
+        return self
+
+    @model_validator(mode="after")
     def _engine_renders_duration(self) -> "SongSpec":
-        """A song longer than its engine renders (an engine with `max_duration_s`) is refused here, before any run."""
-        longest = getattr(self.engine.engine, "max_duration_s", None)
-        limit = longest(self.engine.params) if longest is not None else None
-        if limit is not None and self.duration_s > limit:
-            raise FieldProblem(ParamsError("duration_s", f"is {self.duration_s:g} s, but the '{self.engine.name}' "
-                                           f"engine renders at most {limit:g} s", f"set duration_s to {limit:g} or "
-                                           "less, or use an engine that makes longer songs (sketch, yue)"))
+        """A song longer than its engine renders (an engine with `max_duration_s`) is refused here, before any run;
+        with take_engines, longer than any of them renders."""
+        for n, spec in enumerate(self.take_engines or (self.engine,)):
+            longest = getattr(spec.engine, "max_duration_s", None)
+            limit = longest(spec.params) if longest is not None else None
+            if limit is not None and self.duration_s > limit:
+                which = f"the '{spec.name}' engine" + (f" (take_engines[{n}])" if self.take_engines else "")
+                raise FieldProblem(ParamsError("duration_s", f"is {self.duration_s:g} s, but {which} renders at "
+                                               f"most {limit:g} s", f"set duration_s to {limit:g} or less, or use "
+                                               "an engine that makes longer songs (sketch, yue)"))
         return self
 
     @model_validator(mode="after")
@@ -315,8 +363,9 @@ class SongSpec(Frozen):
         """Tags of an engine that reads YuE's vocabulary (sketch, yue) come from it; another engine's are free text."""
         if long := next((tag for tag in tags if len(tag) > MAX_TAG_CHARS), None):
             raise ValueError(f"a tag of {len(long)} characters is longer than any tag")
-        engine = info.data.get("engine")
-        if engine is None or getattr(engine.engine, "tag_vocabulary", None) != "yue":
+        engines = info.data.get("take_engines") or [info.data.get("engine")]
+        if not any(engine is not None and getattr(engine.engine, "tag_vocabulary", None) == "yue"
+                   for engine in engines):
             return tags  # an invalid engine is reported as such; an engine without a vocabulary takes any tag
         return carried(lambda: normalize_tags(info.field_name, tags))
 
@@ -381,6 +430,8 @@ class AlbumSpec(Frozen):
         (Lyrics files were read when the album loaded: the songs hold their text.)"""
         files = {"master.reference": self.master.reference} if self.master.reference else {}
         for number, song in zip(self.song_numbers, self.songs):
-            files |= {f"songs[{number - 1}].engine.params.{name}": path
-                      for name, path in song.engine.params.file_fields().items()}
+            where = {"engine": song.engine} if not song.take_engines else \
+                {f"take_engines[{n}]": spec for n, spec in enumerate(song.take_engines)}
+            files |= {f"songs[{number - 1}].{field}.params.{name}": path
+                      for field, spec in where.items() for name, path in spec.params.file_fields().items()}
         return files

@@ -11,7 +11,7 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from pydantic import BaseModel, ConfigDict
 
@@ -59,6 +59,16 @@ class PlanView(BaseModel):
     metrics: tuple[str, ...]
     take: tuple[str, str] | None
     licences: tuple[tuple[str, str], ...] = ()
+
+
+def merged_view(views: Sequence[PlanView]) -> PlanView:
+    """One view of several plans (a song whose takes use different engines): every step, player, picture,
+    artifact, metric step and licence of any of them, each once, in the first plan's order; the first's take."""
+    def union(field: str) -> tuple:
+        return tuple(dict.fromkeys(item for view in views for item in getattr(view, field)))
+
+    return views[0].model_copy(update={field: union(field) for field in
+                                       ("steps", "players", "pictures", "artifacts", "metrics", "licences")})
 
 
 @dataclass(frozen=True)

@@ -85,19 +85,22 @@ def check_album(album: "AlbumSpec", source: str | None = None, models: bool = Tr
     (models: the songs run on this host) every model every song needs is here."""
     from .lyricist.brief import stand_in
     from .plan import check_commercial, plan_song
+    from .takes import engine_songs
 
-    plans = [plan_song(stand_in(song), album) for song in album.songs]  # licences and models: not the words
+    songs = [each for song in album.songs for each in engine_songs(song)]  # every engine of every song's takes
+    plans = [plan_song(stand_in(song), album) for song in songs]  # licences and models: not the words
     check_commercial(album, plans, source)
     if models:
-        check_models(album.songs, source, plans)
+        check_models(songs, source, plans)
 
 
 def check_sweep(sweep: "SweepPlan", source: str | None = None) -> None:
     """check_album for every take of a sweep, with the missing models of all takes in one message."""
     from .plan import plan_song
+    from .takes import engine_songs
 
     albums = [sweep.album_for(take) for take in sweep.takes]
     for album in albums:
         check_album(album, source, models=False)
-    songs = [(song, album) for album in albums for song in album.songs]
+    songs = [(each, album) for album in albums for song in album.songs for each in engine_songs(song)]
     check_models([song for song, _ in songs], source, [plan_song(song, album) for song, album in songs])

@@ -1,7 +1,8 @@
 """A song's takes: their seeds and folders, and the kept take (chosen by the song's rule, songforge.select) copied
 into the song's folder, with takes.json saying what every take measured and why the kept one was chosen.
 
-Take `i` (from 0, continuing across retake rounds) of a song with seed `s` is the song with seed `take_seed(s, i)`:
+Take `i` (from 0, continuing across retake rounds) of a song with seed `s` is the song with seed `take_seed(s, i)`
+and, for a song with `take_engines` (n of them), the engine take_engines[i mod n] (take_song):
 take 0 keeps `s` (so `takes: 1` is the song as it always was); take i > 0 has the first 4 bytes of
 sha256("songforge-take:<s>:<i>"), big-endian, masked to 31 bits. Every take is made in
 `<song folder>/takes/<nn>/` (nn = i + 1, two digits); the kept one's files are linked (or copied) into the song
@@ -31,9 +32,22 @@ def take_seed(seed: int, index: int) -> int:
     return int.from_bytes(digest[:4], "big") & 0x7FFF_FFFF
 
 
+def take_engine(song: Any, index: int) -> Any:
+    """The engine (EngineSpec) that makes take `index`: take_engines[index mod n], or the song's one engine."""
+    engines = song.take_engines
+    return engines[index % len(engines)] if engines else song.engine
+
+
 def take_song(song: Any, index: int) -> Any:
-    """Take `index` of `song`: the song with its take's seed, as a song of one take."""
-    return song.model_copy(update={"seed": take_seed(song.seed, index), "takes": 1, "select": None, "retakes": 0})
+    """Take `index` of `song`: the song with its take's seed and engine, as a song of one take and one engine."""
+    return song.model_copy(update={"seed": take_seed(song.seed, index), "engine": take_engine(song, index),
+                                   "take_engines": (), "takes": 1, "select": None, "retakes": 0})
+
+
+def engine_songs(song: Any) -> list[Any]:
+    """The song as each engine of its takes makes it (its first take by that engine): what licence checks,
+    preflight and the plan's view cover. A song of one engine is itself."""
+    return [take_song(song, index) for index in range(len(song.take_engines))] if song.take_engines else [song]
 
 
 def take_folder(song_folder: Path, index: int) -> Path:
@@ -46,27 +60,31 @@ def round_indices(song: Any, round_number: int) -> range:
 
 
 def keep_take(rule: SelectRule, seeds: Sequence[int], takes: Sequence[Mapping[str, StageOutput]],
-              metric_steps: Sequence[str], song_folder: Path,
-              indices: Sequence[int] | None = None) -> dict[str, StageOutput]:
+              metric_steps: Sequence[str], song_folder: Path, indices: Sequence[int] | None = None,
+              engines: Sequence[str] | None = None) -> dict[str, StageOutput]:
     """Choose among `takes` (each: step name -> its output, made in take_folder(song_folder, index)) by `rule` over
     the data of their `metric_steps`; the kept take's outputs, linked into `song_folder`, by step name, and under
-    "takes" takes.json (every take's seed, folder, metrics and flags; the kept one; the reason).
+    "takes" takes.json (every take's seed, engine, folder, metrics and flags; the kept one; the reason).
+    `engines`: the engine name of each take (None: not recorded); when they differ, the reason names them too.
 
     A take whose steps did not all finish (an output that is not a StageOutput: take_error) is never kept, and the
     reason says why it failed. When every take is flagged or failed (or none can be ranked), nothing is linked:
     only "takes", with `kept` None, its record in takes/none-kept-of-<n>.json.
     """
     indices = list(indices if indices is not None else range(len(takes)))
+    names = list(engines) if engines is not None else [None] * len(takes)
+    labels = [f"take {index + 1}" + (f" ({name})" if len(set(names)) > 1 else "")
+              for index, name in zip(indices, names)]
     errors = [take_error(outputs) for outputs in takes]
     metrics = [{} if error else _metrics(outputs, metric_steps) for outputs, error in zip(takes, errors)]
     finished = [i for i, error in enumerate(errors) if error is None]  # a take that failed is never a candidate
-    choice = choose(rule, [metrics[i] for i in finished], [f"take {indices[i] + 1}" for i in finished])
+    choice = choose(rule, [metrics[i] for i in finished], [labels[i] for i in finished])
     kept = None if choice.index is None else finished[choice.index]
-    failures = [f"take {index + 1} failed: {error}" for index, error in zip(indices, errors) if error]
+    failures = [f"{label} failed: {error}" for label, error in zip(labels, errors) if error]
     record = {"rule": str(rule), "kept": None if kept is None else indices[kept],
               "reason": "; ".join([choice.reason, *failures]),
-              "takes": [_take_record(index, seed, song_folder, m, rule, error)
-                        for index, seed, m, error in zip(indices, seeds, metrics, errors)]}
+              "takes": [_take_record(index, seed, song_folder, m, rule, error) | ({"engine": name} if name else {})
+                        for index, seed, m, error, name in zip(indices, seeds, metrics, errors, names)]}
     if kept is None:  # not takes.json: a round that kept none must not undo the next round's choice
         where = song_folder / TAKES_FOLDER / f"none-kept-of-{len(indices)}.json"
         return {"takes": output("takes", record, takes=write_json(where, record))}

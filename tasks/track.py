@@ -110,12 +110,12 @@ def log_song(parent: TrackedRun, song: SongSpec, outputs: dict[str, StageOutput]
                                tags={"mlflow.parentRunId": parent.run_id, "songforge.kind": "song"}).info.run_id
     for key, value in _song_params(song, outputs).items():
         client.log_param(run_id, key, value)
-    for step in view.metrics:
+    for step in (step for step in view.metrics if step in outputs):  # a take's engine may plan fewer steps
         for key, value in outputs[step].data.items():
             if isinstance(value, (int, float)) and value is not None and not isinstance(value, bool):
                 client.log_metric(run_id, key, float(value))
     for step, role in view.artifacts:
-        if role in outputs[step].files:
+        if step in outputs and role in outputs[step].files:
             client.log_artifact(run_id, str(outputs[step].path(role)))
     manifest = _log_manifest(client, run_id, parent.run_id, song, outputs, master)
     client.set_terminated(run_id, "FINISHED")

@@ -229,3 +229,23 @@ def test_the_catalogue_entry_is_the_main_repository_pinned_and_mit():
 def test_the_memory_mode_is_not_in_the_render_cache_key(tiny):
     resident, cpu = (render_call(song_of(tiny, memory=mode)) for mode in ("resident", "cpu"))
     assert resident.model_dump() == cpu.model_dump() and resident.memory == "resident"
+
+
+def test_the_render_step_frees_its_models_without_a_garbage_collection(tiny, tmp_path, monkeypatch):
+    """The pipeline's call leaves a reference cycle on its DiT (diffusers' hook registry); a full collection to break
+    it cost 0.2-0.5 s a render in benchmarks/engine_speed.py (ACE-Step's step was 15 % over diffusers' pipeline, the
+    target is 5 %). The step breaks the cycle instead: its models are gone when it returns, no collection run."""
+    import gc
+    import weakref
+
+    loaded, collections = [], []
+    load = pipeline.load_pipeline
+    monkeypatch.setattr(pipeline, "load_pipeline", lambda *args, **kwargs: loaded.append(
+        weakref.ref((made := load(*args, **kwargs)).transformer)) or made)
+    monkeypatch.setattr(gc, "collect", lambda *args: collections.append(args) or 0)
+    gc.disable()  # nothing frees a cycle behind the step's back
+    try:
+        RENDER.run(render_call(song_of(tiny, seed=2)), {}, tmp_path, None)
+        assert len(loaded) == 1 and loaded[0]() is None and collections == []
+    finally:
+        gc.enable()

@@ -93,7 +93,13 @@ def _song_report(song, results: dict, album_dir: Path, targets: dict, view: Any)
         images=images, metrics=song_metrics(results, view) or {}, targets=targets,
         sections=_take_sections(album_dir / take) if take else [], error=None if error is None else str(error),
         subtitle=f"{song.musical_key.name} · {song.bpm:g} BPM · {song.style} · seed {_seed(song, takes)} · "
-                 f"{song.engine.name} engine", takes=takes, licences=dict(view.licences))
+                 f"{_engines(song)}", takes=takes, licences=dict(view.licences))
+
+
+def _engines(song) -> str:
+    """'yue engine', or for takes by several engines 'yue + ace-step engines'."""
+    names = list(dict.fromkeys(spec.name for spec in song.take_engines)) or [song.engine.name]
+    return f"{' + '.join(names)} engine{'s' if len(names) > 1 else ''}"
 
 
 def _seed(song, takes: TakesReport | None) -> str:

@@ -109,15 +109,35 @@ def place(pipe: Any, memory: MemoryMode) -> Any:
 
 @contextmanager
 def loaded(params: AceStepParams) -> Iterator[tuple[Any, MemoryMode]]:
-    """The params' pipeline, placed, with their LoRA; given back (GPU memory freed) when the block ends."""
-    from ...device_memory import free_memory
+    """The params' pipeline, placed, with their LoRA; given back (GPU memory freed) when the block ends. The caller
+    drops its own reference inside the block (`del pipe`): reference counting then frees the models, and the
+    garbage collector runs only if something still holds them (device_memory.free_memory_of)."""
+    import weakref
+
+    from ...device_memory import free_memory_of
 
     memory = resolve_memory(params.memory)
     pipe = load_pipeline(verified_folder(params.model), dtype_for(params.dtype, memory))
     if params.lora_path is not None:
         apply_lora(pipe, params.lora_path)
+    models = weakref.ref(pipe.transformer)
     try:
         yield place(pipe, memory), memory
     finally:
+        drop_empty_hook_registries(pipe)
         del pipe
-        free_memory()
+        free_memory_of(models)
+
+
+def drop_empty_hook_registries(pipe: Any) -> None:
+    """Remove the hook registries that hold no hook from the pipeline's models. The pipeline's call makes one on its
+    DiT for its cache contexts (`module._diffusers_hook`, which refers back to the module): a reference cycle, so
+    the models would wait for the garbage collector. A registry with hooks (an offload's, a LoRA's) is left."""
+    import torch
+
+    for component in pipe.components.values():
+        if isinstance(component, torch.nn.Module):
+            for module in component.modules():
+                registry = getattr(module, "_diffusers_hook", None)
+                if registry is not None and not getattr(registry, "hooks", True):
+                    del module._diffusers_hook

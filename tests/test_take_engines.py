@@ -1,0 +1,142 @@
+"""Takes by several engines (issue 14: "a song's takes may name different engines; the selection rule picks"), without
+the flows: `take_engines:` in a song, each take made by its engine in turn with its seed rule unchanged, bad lists
+refused when the album loads (naming the field and the fix), the licence and model checks of every take's engine,
+and takes.json naming each take's engine."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from songforge.album_file import load_album
+from songforge.artifacts import output
+from songforge.errors import EngineError, ParamsError
+from songforge.params import SongSpec
+from songforge.preflight import check_album
+from songforge.select import SelectRule
+from songforge.takes import engine_songs, keep_take, take_engine, take_folder, take_seed, take_song
+
+LYRICS = "[verse]\nLittle light upon the hill\n"
+RULE = [{"max": "key_score"}]
+TWO = [{"name": "sketch"}, {"name": "musicgen", "params": {"top_k": 50}}]
+
+
+def write(tmp_path: Path, songs: list[dict], **album) -> Path:
+    path = tmp_path / "album.yaml"
+    path.write_text(yaml.safe_dump({"title": "Engines", "defaults": album.pop("defaults", {"lyrics": LYRICS}),
+                                    "songs": songs, **album}))
+    return path
+
+
+def refusal(path: Path) -> str:
+    with pytest.raises(ParamsError) as caught:
+        load_album(path)
+    return str(caught.value)
+
+
+def test_each_take_is_made_by_the_engines_in_turn_with_its_own_seed_and_the_song_makes_one_take_per_engine():
+    song = SongSpec(title="A", lyrics=LYRICS, seed=5, take_engines=TWO, select=RULE)
+    assert song.takes == 2 and song.engine.name == "sketch"  # one take per engine unless `takes` says more
+    three = SongSpec(title="A", lyrics=LYRICS, seed=5, take_engines=TWO, select=RULE, takes=3, retakes=1)
+    assert [take_engine(three, i).name for i in range(6)] == ["sketch", "musicgen"] * 3  # retake rounds go on
+    second = take_song(three, 1)
+    assert second.engine.name == "musicgen" and second.engine.params.top_k == 50 and second.seed == take_seed(5, 1)
+    assert second.take_engines == () and second.takes == 1 and second.select is None
+    # a take is a plain song of its engine: its cache keys are those of that song written with `engine:`
+    from tasks.cache import canonical
+
+    plain = SongSpec(title="A", lyrics=LYRICS, seed=take_seed(5, 1), engine=TWO[1])
+    assert canonical(second) == canonical(plain)
+    assert [s.engine.name for s in engine_songs(three)] == ["sketch", "musicgen"]
+    assert engine_songs(plain) == [plain]
+    # a deployment's copy keeps the engines (in place of `engine`)
+    dumped = three.model_dump(mode="json")
+    assert "engine" not in dumped and [e["name"] for e in dumped["take_engines"]] == ["sketch", "musicgen"]
+    assert SongSpec.model_validate(dumped) == three
+
+
+@pytest.mark.parametrize("song, field, words", [
+    ({"take_engines": [{"name": "sketch"}], "select": RULE}, "songs[0].take_engines", "list two or more"),
+    ({"take_engines": "sketch", "select": RULE}, "songs[0].take_engines", "is a str, not a list"),
+    ({"take_engines": TWO, "takes": 1, "select": RULE}, "songs[0].takes", "set takes to 2 or more"),
+    ({"take_engines": TWO}, "songs[0].select", "is missing"),
+    ({"take_engines": [{"name": "sketch"}, {"name": "musicgen", "params": {"top_k": -1}}], "select": RULE},
+     "songs[0].take_engines[1].params.top_k", "a value the 'musicgen' engine accepts"),
+    ({"take_engines": [{"name": "sketch"}, {"name": "nope"}], "select": RULE}, "songs[0].take_engines[1].name",
+     "ace-step"),
+    ({"take_engines": [{"name": "sketch"}, {"name": "stable-audio-open"}], "duration_s": 60, "select": RULE},
+     "songs[0].duration_s", "take_engines[1]) renders at most 47 s. Fix: set duration_s to 47 or less"),
+    ({"engine": {"name": "yue"}, "take_engines": TWO, "select": RULE}, "songs[0].engine",
+     "give every take's engine under take_engines only"),
+])
+def test_a_bad_take_engines_list_is_refused_at_load_naming_the_field_and_the_fix(tmp_path, song, field, words):
+    message = refusal(write(tmp_path, [{"title": "A", **song}]))
+    line = next((line for line in message.splitlines() if f"{field}:" in line), None)
+    assert line is not None and "Fix:" in line and words in line, message
+
+
+def test_a_songs_own_take_engines_replace_the_defaults_engine_and_its_own_engine_the_defaults_take_engines(tmp_path):
+    path = write(tmp_path, [{"title": "Both", "take_engines": TWO, "select": RULE},
+                            {"title": "One", "engine": {"name": "sketch"}}],
+                 defaults={"lyrics": LYRICS, "engine": {"name": "yue"}})
+    both, one = load_album(path).songs
+    assert [e.name for e in both.take_engines] == ["sketch", "musicgen"] and one.engine.name == "sketch"
+    path = write(tmp_path, [{"title": "One", "engine": {"name": "sketch"}}],
+                 defaults={"lyrics": LYRICS, "take_engines": TWO, "select": RULE})
+    assert load_album(path).songs[0].take_engines == ()
+
+
+def test_every_takes_engine_is_licence_checked_under_commercial(tmp_path):
+    songs = [{"title": "A", "take_engines": TWO, "select": RULE}]
+    check_album(load_album(write(tmp_path, songs)), models=False)  # non-commercial work may use musicgen
+    with pytest.raises(ParamsError, match="musicgen-render.*CC-BY-NC-4.0.*forbids commercial use"):
+        check_album(load_album(write(tmp_path, songs, commercial=True)), models=False)
+    stable = [{"title": "A", "take_engines": [{"name": "sketch"}, {"name": "stable-audio-open"}], "select": RULE}]
+    check_album(load_album(write(tmp_path, stable, commercial=True)), models=False)  # under the revenue threshold
+    with pytest.raises(ParamsError, match="stable-audio-open"):
+        check_album(load_album(write(tmp_path, stable, commercial=True, enterprise=True)), models=False)
+
+
+def test_preflight_names_the_missing_models_of_every_takes_engine(tmp_path, monkeypatch):
+    monkeypatch.setenv("SONGFORGE_MODELS", str(tmp_path / "models"))  # nothing pulled there
+    songs = [{"title": "A", "take_engines": [{"name": "sketch"}, {"name": "musicgen"},
+                                             {"name": "stable-audio-open"}], "select": RULE}]
+    with pytest.raises(EngineError) as caught:
+        check_album(load_album(write(tmp_path, songs)))
+    assert "songforge models pull musicgen-small stable-audio-open" in str(caught.value)
+    check_album(load_album(write(tmp_path, [{"title": "A", "engine": {"name": "sketch"}}])))  # sketch needs none
+
+
+def test_takes_json_names_each_takes_engine_and_the_reason_names_them_when_they_differ(tmp_path):
+    song = tmp_path / "01-a"
+    takes = []
+    for index, score in enumerate([0.4, 0.9]):
+        folder = take_folder(song, index)
+        folder.mkdir(parents=True)
+        (folder / "master.wav").write_bytes(b"master %d" % index)
+        takes.append({"master": output("master", {}, master=folder / "master.wav"),
+                      "measure": output("measure", {"key_score": score})})
+    kept = keep_take(SelectRule.model_validate(RULE), [5, take_seed(5, 1)], takes, ["measure"], song, [0, 1],
+                     ["sketch", "musicgen"])
+    record = json.loads((song / "takes.json").read_text())
+    assert kept["takes"].data == record and record["kept"] == 1
+    assert [t["engine"] for t in record["takes"]] == ["sketch", "musicgen"]
+    assert record["reason"] == "take 2 (musicgen): highest key_score 0.9 (take 1 (sketch): 0.4)"
+    assert (song / "master.wav").read_bytes() == b"master 1"
+    same = keep_take(SelectRule.model_validate(RULE), [5, 6], takes, ["measure"], song, [0, 1], ["yue", "yue"])
+    assert same["takes"].data["reason"].startswith("take 2: highest")  # one engine: labels as before
+
+
+def test_experiment_overrides_are_refused_for_a_song_whose_takes_use_several_engines(tmp_path):
+    """An override sets one engine's params: applied to `engine` alone it would silently miss the other takes."""
+    from songforge.overrides import apply_overrides
+
+    album = load_album(write(tmp_path, [{"title": "Two", "take_engines": TWO, "select": RULE},
+                                        {"title": "One", "engine": {"name": "sketch"}}]))
+    with pytest.raises(ParamsError, match=r"songs\[0\] \('Two'\) makes its takes with 2 engines.*Fix: set those"):
+        apply_overrides(album, {"humanize": 0.1})
+    one = load_album(write(tmp_path, [{"title": "One", "engine": {"name": "sketch"}}]))
+    assert apply_overrides(one, {"humanize": 0.1}).songs[0].engine.params.humanize == 0.1
