@@ -22,7 +22,7 @@ from .inputs import InputWarning, engine_input_problems, reference_problems
 from .params import (FIXES, MAX_BPM, MAX_DURATION_S, AlbumSpec, EngineSpec, MasterSpec, RejectedSong, SongSpec,
                      engine_params)
 from .plan import select_problems
-from .params_file import clip, excerpt, read_text_file, read_yaml_file, resolve_path
+from .params_file import clip, deep_merge, excerpt, read_text_file, read_yaml_file, resolve_path
 from .problems import validation_problems
 from .tags import normalize_tags
 
@@ -87,7 +87,7 @@ def _songs(songs_raw: list, defaults: dict, where: tuple[Path, str, Roots], leni
     songs, rejected = [], []
     for index, song_raw in enumerate(songs_raw):
         try:
-            songs.append((index, _song(index, _merge(defaults, song_raw), *where)))
+            songs.append((index, _song(index, deep_merge(defaults, song_raw), *where)))
         except _SongProblems as bad:
             if lenient and bad.lyrics_only:
                 reason = str(ParamsError.all_of(bad.problems))
@@ -226,11 +226,3 @@ def _read_lyrics(value: Any, base_dir: Path, roots: Roots) -> str:
     confine(path, roots, "lyrics_file")
     return read_text_file(path, "lyrics_file", None, FIXES["lyrics"])
 
-
-def _merge(base: dict, override: dict) -> dict:
-    if not isinstance(override, dict):
-        return override
-    merged = copy.deepcopy(base)
-    for key, value in override.items():
-        merged[key] = _merge(merged[key], value) if isinstance(merged.get(key), dict) and isinstance(value, dict) else value
-    return merged
