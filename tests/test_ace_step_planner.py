@@ -174,11 +174,14 @@ def test_the_planner_off_leaves_the_engine_identity_and_render_key_as_they_were(
     from songforge.engine.ace_step.steps import AceStepEngine, render_call
 
     bare = song_of(tmp_path / "ace", None)
-    off = SongSpec(**{**bare.model_dump(), "engine": {"name": "ace-step", "params": {
-        **bare.engine.params.model_dump(), "planner": {"enabled": False}}}})
-    assert "planner" not in bare.engine.params.model_dump()
-    assert off.engine.params.model_dump() == bare.engine.params.model_dump()
-    assert render_call(off).model_dump() == render_call(bare).model_dump() and plan_call(bare) is None
+    assert "planner" not in bare.engine.params.model_dump() and plan_call(bare) is None
+    for planner in ({"enabled": False}, {"enabled": False, "cfg_scale": 3.0, "top_k": 5}):  # knobs of a planner off
+        off = SongSpec(**{**bare.model_dump(), "engine": {"name": "ace-step", "params": {
+            **bare.engine.params.model_dump(), "planner": planner}}})
+        assert off.engine.params.planner.cfg_scale == planner.get("cfg_scale", 2.0)
+        assert off.engine.params.model_dump() == bare.engine.params.model_dump()
+        assert AceStepEngine().identity(off.engine.params) == AceStepEngine().identity(bare.engine.params)
+        assert render_call(off).model_dump() == render_call(bare).model_dump() and plan_call(off) is None
     on = song_of(tmp_path / "ace", folder)
     assert AceStepEngine().identity(on.engine.params) != AceStepEngine().identity(bare.engine.params)
     assert plan_call(on).planner.cfg_scale == 2.0 and plan_call(on, None).seed == 0
