@@ -15,7 +15,7 @@ from ace_step_planner_tiny import CODES, write_tiny_planner
 
 from songforge.engine.ace_step.params import MODEL, PlannerParams
 from songforge.engine.ace_step.planner import prompt
-from songforge.engine.ace_step.planner.generate import Sampling, code_phase
+from songforge.engine.ace_step.planner.generate import Sampling, code_phase, metadata_phase
 from songforge.engine.ace_step.planner.model import load_planner
 from songforge.engine.ace_step.planner.step import PLAN, PlanCall, make_plans, plan_call
 from songforge.errors import EngineError
@@ -77,6 +77,22 @@ def test_the_same_seed_gives_the_same_codes_and_another_seed_others(planner, fol
     assert first == again and first != other
     batch = make_plans(planner, call, [3, 4])
     assert [p["codes"] for p in batch] == [first, other]  # a take decoded in a batch is the take decoded alone
+
+
+def test_with_the_metadata_phase_a_take_in_a_batch_is_the_take_alone(planner, folder):
+    """think: true. Each take writes its own block from its own generator, so its block, and the codes drawn after
+    it, are what it gets alone (the first take's block reused would leave the others' generators behind)."""
+    call = call_of(folder, think=True, temperature=1.5, top_p=1.0)
+    alone = [make_plans(planner, call, [seed], budget=12)[0] for seed in (3, 4, 5)]
+    assert make_plans(planner, call, [3, 4, 5], budget=12) == alone
+    assert len({p["metadata_error"] for p in alone}) == 3  # each take's own (random) block, named in its error
+    assert len({tuple(p["codes"]) for p in alone}) == 3
+    cond, uncond = (planner.tokenizer(text)["input_ids"] for text in prompt.metadata_prompts(
+        planner.tokenizer, call.caption, call.lyrics, 96))
+    blocks = metadata_phase(planner, cond, uncond, Sampling(1.5, 1.0, 0, 2.0),
+                            [torch.Generator().manual_seed(seed) for seed in (3, 4)], budget=12)
+    assert blocks == [metadata_phase(planner, cond, uncond, Sampling(1.5, 1.0, 0, 2.0),
+                                     [torch.Generator().manual_seed(seed)], budget=12)[0] for seed in (3, 4)]
 
 
 @pytest.mark.parametrize("cfg_scale", [1.0, 2.0])

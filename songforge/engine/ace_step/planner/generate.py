@@ -91,21 +91,29 @@ def code_phase(planner: Planner, cond: Sequence[int], uncond: Sequence[int], cod
 
 @torch.inference_mode()
 def metadata_phase(planner: Planner, cond: Sequence[int], uncond: Sequence[int], s: Sampling,
-                   generator: torch.Generator, budget: int = META_TOKENS) -> list[int]:
-    """The metadata block's tokens, continuing `cond` up to and with </think> (or the end token, or `budget`
-    tokens); audio codes barred. One take: ACE-Step writes the metadata once for all takes."""
-    vocab = planner.vocab
-    rows = rows_of(cond, uncond, 1, s)
+                   generators: Sequence[torch.Generator], budget: int = META_TOKENS) -> list[list[int]]:
+    """Each take's metadata block (takes = len(generators)), continuing `cond` up to and with </think> (or the
+    end token, or `budget` tokens); audio codes barred. The takes decode as one batch, each drawing from its own
+    generator only while its block is open: a take's block and its generator's state afterwards are the ones it
+    gets alone."""
+    vocab, takes = planner.vocab, len(generators)
+    rows = rows_of(cond, uncond, takes, s)
     decoder = Decoder(planner.model, len(rows), max(map(len, rows)) + budget)
     barred = vocab.code_mask(planner.device)
     stops = {vocab.eos_id, vocab.think_end_id}
-    written: list[int] = []
+    written: list[list[int]] = [[] for _ in range(takes)]
+    open_ = list(range(takes))  # the takes still writing
     head = planner.model.lm_head.weight
     logits = decoder.prefill(rows, head)
+    token = torch.full((takes,), vocab.eos_id, dtype=torch.long, device=planner.device)
     for _ in range(budget):
-        token = draw(guide(logits, 1, s).masked_fill(barred, -float("inf")), s, [generator])
-        written.append(int(token))  # the block is short: one host sync a token is cheap here
-        if written[-1] in stops or len(written) == budget:
+        scores = guide(logits, takes, s).masked_fill(barred, -float("inf"))
+        live = torch.tensor(open_, device=planner.device)
+        token[live] = draw(scores[live], s, [generators[t] for t in open_])  # a closed take keeps feeding its end
+        for t, drawn in zip(open_, token[live].tolist()):  # the block is short: one host sync a token is cheap
+            written[t].append(drawn)
+        open_ = [t for t in open_ if written[t][-1] not in stops and len(written[t]) < budget]
+        if not open_:
             break
-        logits = decoder.step(token.repeat(len(rows)), head)
+        logits = decoder.step(token.repeat(len(rows) // takes), head)
     return written

@@ -78,9 +78,10 @@ def tokens(planner: Any, text: str) -> list[int]:
 
 def make_plans(planner: Any, call: PlanCall, seeds: list[int], compile: bool = False,
                budget: int | None = None) -> list[dict[str, Any]]:
-    """One plan per seed for `planner` (model.Planner): the takes decoded as one batch, the metadata block written
-    once, from the first seed (at most `budget` tokens, default generate.META_TOKENS); each plan
-    {"metadata", "written", "metadata_error", "codes"}."""
+    """One plan per seed for `planner` (model.Planner), each the plan that seed gets alone: every take writes its
+    own metadata block from its own generator (at most `budget` tokens, default generate.META_TOKENS), the takes
+    decoded as one batch; then the takes whose blocks agree (all of them with `think: false`) decode their codes
+    as one batch. Each plan {"metadata", "written", "metadata_error", "codes"}."""
     import torch
 
     from .generate import META_TOKENS, Sampling, code_phase, metadata_phase
@@ -88,21 +89,27 @@ def make_plans(planner: Any, call: PlanCall, seeds: list[int], compile: bool = F
     s = Sampling(call.planner.temperature, call.planner.top_p, call.planner.top_k, call.planner.cfg_scale)
     generators = [torch.Generator(planner.device).manual_seed(seed) for seed in seeds]
     fixed = prompt.song_metadata(call.bpm, call.duration_s, call.key, call.time_signature)
-    written, error = None, None
+    plans: list[dict[str, Any]] = [{"metadata": dict(fixed), "written": None, "metadata_error": None} for _ in seeds]
     if call.planner.think:
         cond, uncond = prompt.metadata_prompts(planner.tokenizer, call.caption, call.lyrics, fixed["bpm"])
-        text = planner.tokenizer.decode(metadata_phase(planner, tokens(planner, cond), tokens(planner, uncond), s,
-                                                       generators[0], budget or META_TOKENS))
-        try:
-            written = prompt.parse_metadata(text)  # what the LM wrote after the song's forced "bpm: .." line
-        except prompt.MetadataError as problem:
-            error = str(problem)  # documented fallback: the song's own fields (prompt.py)
-    metadata = prompt.planned_metadata(fixed, call.language, written)
-    cond, uncond = prompt.code_prompts(planner.tokenizer, call.caption, call.lyrics, metadata)
-    ids = code_phase(planner, tokens(planner, cond), tokens(planner, uncond), prompt.code_count(call.duration_s), s,
-                     generators, compile)
-    return [{"metadata": metadata, "written": written, "metadata_error": error,
-             "codes": row.tolist()} for row in ids]
+        blocks = metadata_phase(planner, tokens(planner, cond), tokens(planner, uncond), s, generators,
+                                budget or META_TOKENS)
+        for plan, block in zip(plans, blocks):
+            try:
+                plan["written"] = prompt.parse_metadata(planner.tokenizer.decode(block))  # after the forced bpm
+            except prompt.MetadataError as problem:
+                plan["metadata_error"] = str(problem)  # documented fallback: the song's own fields (prompt.py)
+            plan["metadata"] = prompt.planned_metadata(fixed, call.language, plan["written"])
+    alike: dict[tuple[str, str], list[int]] = {}  # the code prompts -> the takes reading them
+    for take, plan in enumerate(plans):
+        alike.setdefault(prompt.code_prompts(planner.tokenizer, call.caption, call.lyrics, plan["metadata"]),
+                         []).append(take)
+    for (cond, uncond), takes in alike.items():
+        ids = code_phase(planner, tokens(planner, cond), tokens(planner, uncond), prompt.code_count(call.duration_s),
+                         s, [generators[t] for t in takes], compile)
+        for take, row in zip(takes, ids):
+            plans[take]["codes"] = row.tolist()
+    return plans
 
 
 def run_plan(call: PlanCall, inputs: Inputs, folder: Path, progress: Progress | None = None) -> StageOutput:
