@@ -75,6 +75,16 @@ class FolderState:
         text = json.dumps({"revision": self.revision, "files": self.hashes}, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()
 
+    def part(self, include: str | None = None, exclude: str | None = None) -> "FolderState":
+        """The files below subfolder `include` (every file when None), less those below subfolder `exclude`: the
+        state of the part of a repository one model loads (e.g. ACE-Step's planner LM, or everything but it)."""
+        def below(rel: str, sub: str) -> bool:
+            return rel.startswith(sub.strip("/") + "/")
+
+        return FolderState(self.revision, {rel: sha for rel, sha in self.hashes.items() if
+                                           (include is None or below(rel, include)) and
+                                           (exclude is None or not below(rel, exclude))})
+
 
 def model_files(folder: Path) -> list[str]:
     """A model's files, relative to its folder: every regular file below it but hidden ones (the hub's `.cache/`,
@@ -125,13 +135,14 @@ def missing_files(folder: Path, required: Iterable[tuple[str, ...]]) -> list[str
     return [" or ".join(options) for options in required if not any(next(folder.glob(p), None) for p in options)]
 
 
-def folder_identity(folder: Path, name: str, fix: str) -> str:
+def folder_identity(folder: Path, name: str, fix: str, include: str | None = None, exclude: str | None = None) -> str:
     """What a model's outputs depend on, for cache keys and lineage: '<pulled commit, or local>:<digest of every
     file's sha256>' (re-hashing only changed files), or '<name>:absent' for a folder not there (the check before
-    any run names it). `fix`: what to do when a recorded file is gone."""
+    any run names it). `fix`: what to do when a recorded file is gone. include / exclude: only the files below that
+    subfolder count / those below it do not (FolderState.part), for a repository holding several models."""
     if not Path(folder).is_dir():
         return f"{name}:absent"
-    state = folder_state(folder, fix)
+    state = folder_state(folder, fix).part(include, exclude)
     return f"{state.revision[:12] if state.revision else 'local'}:{state.digest()[:16]}"
 
 

@@ -284,3 +284,31 @@ def test_a_planned_song_runs_plan_then_render_through_the_album_flow_and_is_cach
     assert task_run_states(again, "plan-01-one") == ["Cached"]
     assert task_run_states(again, "render-01-one") == ["Cached"]
     assert (song / "stems" / "engine_mix.wav").stat().st_mtime_ns == made
+
+
+def test_the_plan_keys_on_the_lm_files_only_and_the_render_on_every_file_but_the_lm(tmp_path, monkeypatch):
+    """One repository holds the DiT, VAE, text encoder and the LM: pulling or changing the LM re-keys no render
+    (planner off or on), and a DiT change re-plans no song."""
+    from songforge.engine.ace_step.params import LM
+    from songforge.engine.ace_step.steps import render_call
+
+    monkeypatch.setenv("SONGFORGE_MODELS", str(tmp_path / "models"))
+    main = tmp_path / "models" / MODEL
+    for rel in ("vae/config.json", "acestep-v15-turbo/config.json", f"{LM}/config.json"):
+        (main / rel).parent.mkdir(parents=True, exist_ok=True)
+        (main / rel).write_text('{"v": 1}')
+    song = SongSpec(title="x", lyrics=LYRICS, seed=2, engine={"name": "ace-step", "params": {
+        "planner": {"enabled": True}}})
+    bare = SongSpec(**{**song.model_dump(), "engine": {"name": "ace-step", "params": {}}})
+
+    def keys() -> tuple[str, str, str]:
+        return plan_call(song).identity, render_call(song).identity, render_call(bare).identity
+
+    before = keys()
+    (main / LM / "config.json").write_text('{"v": 22}')  # the LM changed (or pulled after the rest)
+    lm_changed = keys()
+    assert lm_changed[0] != before[0] and lm_changed[1:] == before[1:]
+    (main / "acestep-v15-turbo" / "config.json").write_text('{"v": 333}')  # the DiT changed
+    dit_changed = keys()
+    assert dit_changed[0] == lm_changed[0]
+    assert dit_changed[1] != lm_changed[1] and dit_changed[2] != lm_changed[2]

@@ -36,6 +36,12 @@ def lm_folder(name_or_path: str) -> Path:
     return folder / LM if name_or_path == MODEL else folder
 
 
+def lm_identity(name_or_path: str) -> str:
+    """The LM's files only: the main repository's LM subfolder (a DiT or VAE change re-plans no song), or the
+    folder given as the LM."""
+    return folder_identity(name_or_path, include=LM if name_or_path == MODEL else None)
+
+
 def model_need(name_or_path: str) -> ModelNeed:
     from .model import missing_files
 
@@ -65,7 +71,7 @@ def plan_call(song: SongSpec, album: Any = None) -> PlanCall | None:
     params: AceStepParams = song.engine.params  # type: ignore[assignment]
     if not params.planner.enabled:
         return None
-    identity = f"{VERSION}:{folder_identity(params.planner.model)}"  # the main folder's files cover its LM's
+    identity = f"{VERSION}:{lm_identity(params.planner.model)}"
     return PlanCall(caption=caption(song, params), lyrics=song.lyrics, duration_s=song.duration_s, bpm=song.bpm,
                     key=song.key, language=song.language, time_signature=params.time_signature,
                     planner=params.planner, dtype=params.dtype, identity=identity, seed=song.seed,
