@@ -122,17 +122,23 @@ def missing_recorded(folder: Path) -> list[str] | None:
     return [rel for rel in manifest["files"] if not (Path(folder) / rel).is_file()]
 
 
-def missing_files(folder: Path, required: Iterable[tuple[str, ...]]) -> list[str]:
+def missing_files(folder: Path, required: Iterable[tuple[str, ...]], under: str | None = None) -> list[str]:
     """What a model folder lacks to load, stat only: ["."] when there is no folder; for a pulled one, the files its
     pull recorded that are gone; for one of the user's own, each group of glob patterns none of which matches
-    (["a.json or b.json", ...]). [] when it is usable."""
+    (["a.json or b.json", ...]). [] when it is usable. `under`: the model is that subfolder of a pulled repository
+    holding several (ACE-Step's planner LM): only the recorded files below it count, the patterns are relative to
+    it and so are the paths returned; a pull that recorded nothing below it (made before it was pulled too) is
+    checked by the patterns."""
     folder = Path(folder)
-    if not folder.is_dir():
+    target = folder / under if under else folder
+    if not target.is_dir():
         return ["."]
-    recorded = missing_recorded(folder)
-    if recorded is not None:
-        return recorded
-    return [" or ".join(options) for options in required if not any(next(folder.glob(p), None) for p in options)]
+    manifest = read_manifest(folder)
+    prefix = f"{under.strip('/')}/" if under else ""
+    recorded = [rel for rel in (manifest or {}).get("files", {}) if rel.startswith(prefix)]
+    if recorded:
+        return [rel[len(prefix):] for rel in recorded if not (folder / rel).is_file()]
+    return [" or ".join(options) for options in required if not any(next(target.glob(p), None) for p in options)]
 
 
 def folder_identity(folder: Path, name: str, fix: str, include: str | None = None, exclude: str | None = None) -> str:

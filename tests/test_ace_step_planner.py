@@ -11,13 +11,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from ace_step_planner_tiny import CODES, write_tiny_planner
+from ace_step_planner_tiny import CODES, CodesOnly, write_tiny_planner
 
 from songforge.engine.ace_step.params import MODEL, PlannerParams
 from songforge.engine.ace_step.planner import prompt
 from songforge.engine.ace_step.planner.generate import Sampling, code_phase, metadata_phase
 from songforge.engine.ace_step.planner.model import load_planner
-from songforge.engine.ace_step.planner.step import PLAN, PlanCall, make_plans, plan_call
+from songforge.engine.ace_step.planner.step import PLAN, PlanCall, make_plans, model_need, plan_call
 from songforge.errors import EngineError
 from songforge.params import SongSpec
 
@@ -97,11 +97,7 @@ def test_with_the_metadata_phase_a_take_in_a_batch_is_the_take_alone(planner, fo
 
 @pytest.mark.parametrize("cfg_scale", [1.0, 2.0])
 def test_our_static_cache_decode_picks_what_transformers_generate_picks(planner, folder, cfg_scale):
-    from transformers import LogitsProcessor, LogitsProcessorList
-
-    class CodesOnly(LogitsProcessor):  # the code phase's mask, as a transformers logits processor
-        def __call__(self, input_ids, scores):
-            return scores.masked_fill(~planner.vocab.code_mask(scores.device), -float("inf"))
+    from transformers import LogitsProcessorList
 
     cond, uncond = prompts(planner, call_of(folder))
     assert len(uncond) < len(cond)  # the unconditional row is left-padded in our batch
@@ -111,7 +107,7 @@ def test_our_static_cache_decode_picks_what_transformers_generate_picks(planner,
     # mixes raw logits. They differ by a constant per row, so greedy picks the same ids.
     guided = {"guidance_scale": cfg_scale, "negative_prompt_ids": torch.tensor([uncond])} if cfg_scale > 1 else {}
     theirs = planner.model.generate(torch.tensor([cond]), max_new_tokens=40, do_sample=False,
-                                    logits_processor=LogitsProcessorList([CodesOnly()]), **guided)[0, len(cond):]
+                                    logits_processor=LogitsProcessorList([CodesOnly(planner.vocab.code_mask())]), **guided)[0, len(cond):]
     assert ours.tolist() == theirs.tolist()
 
 
@@ -312,3 +308,24 @@ def test_the_plan_keys_on_the_lm_files_only_and_the_render_on_every_file_but_the
     dit_changed = keys()
     assert dit_changed[0] == lm_changed[0]
     assert dit_changed[1] != lm_changed[1] and dit_changed[2] != lm_changed[2]
+
+
+def test_the_planner_lm_of_a_pulled_repository_is_checked_against_its_pull_record(tmp_path, monkeypatch):
+    from songforge.engine.ace_step.params import LM
+    from songforge.models import record_pull
+
+    monkeypatch.setenv("SONGFORGE_MODELS", str(tmp_path / "models"))
+    main = tmp_path / "models" / MODEL
+    (main / "vae").mkdir(parents=True)
+    (main / "vae" / "config.json").write_text("{}")
+    record_pull(main, MODEL, "ACE-Step/Ace-Step1.5", "0" * 40)  # a pull from before the catalogue took the LM
+    (main / LM).mkdir()
+    (main / LM / "config.json").write_text("{}")
+    assert model_need(MODEL).missing == ("*.safetensors", "tokenizer_config.json")
+    for name in ("model.safetensors", "tokenizer_config.json", "tokenizer.json", "chat_template.jinja"):
+        (main / LM / name).write_text("{}")
+    record_pull(main, MODEL, "ACE-Step/Ace-Step1.5", "0" * 40)
+    (main / LM / "tokenizer.json").unlink()  # a recorded file no pattern names: the record says it is gone
+    (main / "vae" / "config.json").unlink()  # the DiT side's loss is the render's need, not the planner's
+    need = model_need(MODEL)  # what preflight asks (the song's plan key would name the gone file too)
+    assert need.missing == ("tokenizer.json",) and need.folder == main / LM

@@ -17,7 +17,7 @@ from typing import Sequence
 import torch
 from torch import Tensor
 
-from ...yue.generate import sample
+from ...sampling import sample, top_k_filter, top_p_filter
 from .model import Decoder, Planner
 
 META_TOKENS = 512  # the metadata block's budget (ACE-Step's: a few fields and a caption of a few sentences)
@@ -45,16 +45,9 @@ def guide(logits: Tensor, takes: int, s: Sampling) -> Tensor:
 
 
 def warp(scores: Tensor, s: Sampling) -> Tensor:
-    """Top-k, then top-p (the smallest set whose probability passes p, at least one id), then the temperature."""
-    if s.top_k:
-        kth = torch.topk(scores, min(s.top_k, scores.shape[-1]))[0][..., -1, None]
-        scores = scores.masked_fill(scores < kth, -float("inf"))
-    if s.top_p < 1.0:
-        ordered, order = torch.sort(scores, descending=True)
-        remove = ordered.softmax(dim=-1).cumsum(dim=-1) > s.top_p
-        remove[..., 1:] = remove[..., :-1].clone()
-        remove[..., 0] = False
-        scores = scores.masked_fill(remove.scatter(1, order, remove), -float("inf"))
+    """Top-k, then top-p (the smallest set whose probability passes p, at least one id), then the temperature:
+    ACE-Step's order (the shared filters of songforge.engine.sampling)."""
+    scores = top_p_filter(top_k_filter(scores, s.top_k), s.top_p)
     return scores / s.temperature if s.temperature > 0 else scores
 
 

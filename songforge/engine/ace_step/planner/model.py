@@ -20,13 +20,13 @@ import torch
 from torch import Tensor
 
 from ....errors import EngineError
-from ...yue.generate import compiled
-from ...yue.model import project
+from ....models import missing_files
+from ...sampling import compiled, project
 
 CODE_TOKEN = re.compile(r"^<\|audio_code_(\d+)\|>$")
 MAX_CODE = 63999  # ACE-Step's FSQ codebook holds 64000 codes (acestep/constrained_logits_processor.py)
 THINK_END = "</think>"
-NEEDED = ("config.json", "*.safetensors", "tokenizer_config.json")
+REQUIRED = (("config.json",), ("*.safetensors",), ("tokenizer_config.json",))  # songforge.models.missing_files
 
 
 @dataclass(frozen=True)
@@ -65,14 +65,6 @@ class Planner:
         return self.model.lm_head.weight.device
 
 
-def missing_files(folder: Path) -> list[str]:
-    """What an LM folder lacks to load (relative paths, "." for the folder); [] when usable. Stat only."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        return ["."]
-    return [pattern for pattern in NEEDED if not next(folder.glob(pattern), None)]
-
-
 def vocab_of(tokenizer: Any, size: int) -> Vocab:
     """The audio-code, end and </think> ids of a 5 Hz LM's tokenizer; EngineError when it has no code tokens."""
     found = {int(m.group(1)): token_id for token, token_id in tokenizer.get_vocab().items()
@@ -89,7 +81,7 @@ def load_planner(folder: Path, device: str | torch.device = "cpu", dtype: torch.
     """The LM and its tokenizer from `folder`, nothing downloaded; EngineError naming what the folder lacks."""
     from transformers import AutoTokenizer, Qwen3ForCausalLM
 
-    missing = missing_files(folder)
+    missing = missing_files(folder, REQUIRED)
     if missing:
         raise EngineError(f"the planner LM folder {folder} lacks {', '.join(missing)}. Fix: run `songforge models "
                           "pull ace-step-1.5`, or point engine.params.planner.model at a complete 5 Hz LM folder.")

@@ -12,7 +12,7 @@ from pydantic import Field
 from ....artifacts import StageOutput, output
 from ....catalogue import model_folder
 from ....licences import MIT
-from ....models import ModelNeed
+from ....models import ModelNeed, missing_files
 from ....params import Frozen, SongSpec
 from ....paths import write_json
 from ....step import Inputs, Progress, Step
@@ -43,11 +43,13 @@ def lm_identity(name_or_path: str) -> str:
 
 
 def model_need(name_or_path: str) -> ModelNeed:
-    from .model import missing_files
+    """The LM, checked on disk: in the main repository, against what its pull recorded below the LM subfolder."""
+    from .model import REQUIRED
 
-    folder = lm_folder(name_or_path)
-    return ModelNeed("ACE-Step planner LM", name_or_path, folder, tuple(missing_files(folder)),
-                     pull=name_or_path if name_or_path == MODEL else None)
+    pulled = name_or_path == MODEL
+    missing = missing_files(model_folder(name_or_path), REQUIRED, under=LM if pulled else None)
+    return ModelNeed("ACE-Step planner LM", name_or_path, lm_folder(name_or_path), tuple(missing),
+                     pull=name_or_path if pulled else None)
 
 
 class PlanCall(Frozen):
