@@ -18,10 +18,17 @@ from __future__ import annotations
 
 import argparse
 import platform
+import sys
+from pathlib import Path
 
 import torch
-from transformers import LogitsProcessor, LogitsProcessorList, Qwen3Config, Qwen3ForCausalLM
+from transformers import LogitsProcessorList, Qwen3Config, Qwen3ForCausalLM
 from yue_speed import bandwidth_gbps, timed
+
+# The baseline's code mask is the tests' CodesOnly (tests/ace_step_planner_tiny.py): the one transformers-side
+# reference our decoder is checked against there, so the benchmark times the very baseline the tests compare with.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from ace_step_planner_tiny import CodesOnly  # noqa: E402
 
 from songforge.engine.ace_step.planner.generate import Sampling, code_phase
 from songforge.engine.ace_step.planner.model import Planner, Vocab
@@ -47,14 +54,6 @@ def weight_bytes(model: torch.nn.Module) -> int:
     """Every weight read once per decode step (a tied embedding counted once: it is read as the head)."""
     unique = {p.data_ptr(): p for p in model.parameters()}
     return sum(p.numel() * p.element_size() for p in unique.values())
-
-
-class CodesOnly(LogitsProcessor):
-    def __init__(self, mask: torch.Tensor):
-        self.mask = mask
-
-    def __call__(self, input_ids, scores):
-        return scores.masked_fill(~self.mask, -float("inf"))
 
 
 def baseline(planner: Planner, cond: list[int], uncond: list[int], codes: int, seed: int) -> list[int]:
