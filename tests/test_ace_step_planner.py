@@ -329,3 +329,73 @@ def test_the_planner_lm_of_a_pulled_repository_is_checked_against_its_pull_recor
     (main / "vae" / "config.json").unlink()  # the DiT side's loss is the render's need, not the planner's
     need = model_need(MODEL)  # what preflight asks (the song's plan key would name the gone file too)
     assert need.missing == ("tokenizer.json",) and need.folder == main / LM
+
+
+def test_the_vocab_maps_each_code_to_its_own_token(planner):
+    names = planner.tokenizer.convert_ids_to_tokens(planner.vocab.code_ids.tolist())
+    assert names == [f"<|audio_code_{c}|>" for c in range(CODES)]
+    assert planner.tokenizer.convert_ids_to_tokens(planner.vocab.think_end_id) == "</think>"
+    assert planner.vocab.code_mask().nonzero().flatten().tolist() == sorted(planner.vocab.code_ids.tolist())
+
+
+def reference_warp(scores: list[float], top_k: int, top_p: float, temperature: float) -> list[float]:
+    """Top-k, top-p and temperature written out plainly, one row of Python floats: the k best (ties kept), then
+    the fewest best ids whose probabilities (after top-k) add up past p, then the division."""
+    inf = float("inf")
+    if top_k:
+        kth = sorted(scores, reverse=True)[min(top_k, len(scores)) - 1]
+        scores = [x if x >= kth else -inf for x in scores]
+    if top_p < 1.0:
+        top = max(scores)
+        weights = [np.exp(x - top) if x > -inf else 0.0 for x in scores]
+        total, kept, mass = sum(weights), set(), 0.0
+        for i in sorted(range(len(scores)), key=lambda i: -scores[i]):
+            kept.add(i)
+            mass += weights[i] / total
+            if mass > top_p:
+                break
+        scores = [x if i in kept else -inf for i, x in enumerate(scores)]
+    return [x / temperature for x in scores]
+
+
+@pytest.mark.parametrize("top_k, top_p", [(0, 0.9), (5, 1.0), (7, 0.6), (0, 0.3), (40, 0.95)])
+def test_warp_filters_as_a_plain_top_k_top_p_does(top_k, top_p):
+    from songforge.engine.ace_step.planner.generate import warp
+
+    scores = torch.randn(3, 50, generator=torch.Generator().manual_seed(top_k), dtype=torch.float64) * 3
+    ours = warp(scores, Sampling(0.7, top_p, top_k, 2.0))
+    expected = torch.tensor([reference_warp(row.tolist(), top_k, top_p, 0.7) for row in scores], dtype=torch.float64)
+    assert torch.equal(torch.isinf(ours), torch.isinf(expected))
+    torch.testing.assert_close(ours[~torch.isinf(ours)], expected[~torch.isinf(expected)])
+    assert (~torch.isinf(ours)).sum(-1).min() >= 1
+
+
+def test_the_plan_key_follows_its_knobs_seed_and_lm_and_the_render_key_its_plan(folder, tmp_path):
+    """The real cache keys (tasks.cache.StageCache, as the step runner computes them)."""
+    import shutil
+
+    from songforge.artifacts import output
+    from songforge.engine.ace_step.steps import render_call
+    from tasks.cache import StageCache
+
+    def key(step: str, call, inputs=None) -> str:
+        return StageCache(stage="").compute_key(None, {"step": step, "params": call, "inputs": inputs or {},
+                                                       "song_dir": tmp_path / "song"}, {})
+
+    lm = Path(shutil.copytree(folder, tmp_path / "lm"))
+    base = key("ace-step/plan", plan_call(song_of(tmp_path / "ace", lm)))
+    others = [key("ace-step/plan", plan_call(song_of(tmp_path / "ace", lm, **knob)))
+              for knob in ({"cfg_scale": 3.0}, {"temperature": 0.5}, {"top_p": 0.5}, {"top_k": 9}, {"think": False})]
+    others.append(key("ace-step/plan", plan_call(song_of(tmp_path / "ace", lm, seed=1))))
+    assert key("ace-step/plan", plan_call(song_of(tmp_path / "ace", lm))) == base
+    (lm / "config.json").write_text((lm / "config.json").read_text().replace("{", '{"edited": 1, ', 1))
+    others.append(key("ace-step/plan", plan_call(song_of(tmp_path / "ace", lm))))
+    assert len({base, *others}) == len(others) + 1
+
+    render = render_call(song_of(tmp_path / "ace", lm))
+    plans = []
+    for codes in ([1, 2, 3], [1, 2, 4]):
+        path = tmp_path / f"plan-{codes[-1]}.json"
+        path.write_text(json.dumps({"codes": codes}))
+        plans.append(key("ace-step/render", render, {"plan": output("plan", {}, plan=path)}))
+    assert plans[0] != plans[1]
