@@ -399,3 +399,19 @@ def test_the_plan_key_follows_its_knobs_seed_and_lm_and_the_render_key_its_plan(
         path.write_text(json.dumps({"codes": codes}))
         plans.append(key("ace-step/render", render, {"plan": output("plan", {}, plan=path)}))
     assert plans[0] != plans[1]
+
+
+def test_a_song_longer_than_the_lm_can_plan_is_refused_before_the_lm_loads(folder, tmp_path):
+    import shutil
+
+    lm = Path(shutil.copytree(folder, tmp_path / "lm"))
+    config = json.loads((lm / "config.json").read_text())
+    (lm / "config.json").write_text(json.dumps({**config, "max_position_embeddings": 400}))
+    (lm / "model.safetensors").write_bytes(b"not weights")  # loading them would fail otherwise: nothing loads
+    song = SongSpec(title="Long", lyrics=LYRICS, duration_s=60, bpm=96, key="F# minor",
+                    engine={"name": "ace-step", "params": {"planner": {"enabled": True, "model": str(lm),
+                                                                         "think": False}}})
+    with pytest.raises(EngineError, match=r"more than its LM's 400 .*300 codes for duration_s 60 .*Fix: shorten "
+                                          r"duration_s or the lyrics"):
+        PLAN.run(plan_call(song), {}, tmp_path / "song", None)
+    assert not (tmp_path / "song").exists()

@@ -11,6 +11,7 @@ from pydantic import Field
 
 from ....artifacts import StageOutput, output
 from ....catalogue import model_folder
+from ....errors import EngineError
 from ....licences import MIT
 from ....models import ModelNeed, missing_files
 from ....params import Frozen, SongSpec
@@ -81,7 +82,7 @@ def plan_call(song: SongSpec, album: Any = None) -> PlanCall | None:
 
 
 def tokens(planner: Any, text: str) -> list[int]:
-    return planner.tokenizer(text)["input_ids"]
+    return tokens_of(planner.tokenizer, text)
 
 
 def make_plans(planner: Any, call: PlanCall, seeds: list[int], compile: bool = False,
@@ -120,19 +121,47 @@ def make_plans(planner: Any, call: PlanCall, seeds: list[int], compile: bool = F
     return plans
 
 
+def check_positions(call: PlanCall, tokenizer: Any, limit: int) -> None:
+    """EngineError, before the LM loads, when the song needs more positions than the LM has (`limit`): the longer
+    of the prompt + its metadata block and the code phase's prompt (+ the block's caption) + 5 codes a second."""
+    from .generate import META_TOKENS
+
+    fixed = prompt.song_metadata(call.bpm, call.duration_s, call.key, call.time_signature)
+    block = META_TOKENS if call.planner.think else 0  # the LM's caption joins the code phase's prompt
+    meta = max(map(len, (tokens_of(tokenizer, text) for text in prompt.metadata_prompts(
+        tokenizer, call.caption, call.lyrics, fixed["bpm"])))) + block if call.planner.think else 0
+    words = max(map(len, (tokens_of(tokenizer, text) for text in prompt.code_prompts(
+        tokenizer, call.caption, call.lyrics, fixed)))) + block
+    codes = prompt.code_count(call.duration_s)
+    if max(meta, words + codes) > limit:
+        raise EngineError(
+            f"the planner needs {max(meta, words + codes)} positions, more than its LM's {limit} "
+            f"(max_position_embeddings): a {words}-token prompt (the caption and lyrics"
+            f"{', with room for its metadata block' if block else ''}) and {codes} codes for duration_s "
+            f"{call.duration_s:g} (5 a second). Fix: shorten duration_s or the lyrics, or turn the planner off "
+            "(engine.params.planner.enabled: false).")
+
+
+def tokens_of(tokenizer: Any, text: str) -> list[int]:
+    return tokenizer(text)["input_ids"]
+
+
 def run_plan(call: PlanCall, inputs: Inputs, folder: Path, progress: Progress | None = None) -> StageOutput:
     """ace-step/plan.json: the metadata block, the codes (5 a second), the settings that made them."""
     import os
 
     from ....device_memory import free_memory
     from ..pipeline import dtype_for, resolve_memory
-    from .model import load_planner
+    from .model import load_planner, load_tokenizer, max_positions
 
     report = progress or (lambda fraction, what: None)
+    lm = lm_folder(call.planner.model)
+    tokenizer = load_tokenizer(lm)
+    check_positions(call, tokenizer, max_positions(lm))  # before the LM loads
     report(0.0, "loading the planner LM")
     memory = resolve_memory(call.memory)
     device = "cpu" if memory == "cpu" else "cuda"
-    planner = load_planner(lm_folder(call.planner.model), device, dtype_for(call.dtype, memory))
+    planner = load_planner(lm, device, dtype_for(call.dtype, memory), tokenizer)
     try:
         report(0.1, "planning")
         compile = device == "cuda" and os.environ.get(COMPILE_ENV, "0") == "1"
