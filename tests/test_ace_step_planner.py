@@ -415,3 +415,22 @@ def test_a_song_longer_than_the_lm_can_plan_is_refused_before_the_lm_loads(folde
                                           r"duration_s or the lyrics"):
         PLAN.run(plan_call(song), {}, tmp_path / "song", None)
     assert not (tmp_path / "song").exists()
+
+
+def test_a_compiled_decoder_keeps_one_bucketed_cache_and_decodes_what_the_eager_one_does(folder):
+    """CPU: `compile` never compiles here, but takes the GPU's path through the kept, bucketed decoder (one cache
+    per row count and 1024-position bucket, reset between songs): the codes are the eager decoder's."""
+    from songforge.engine.ace_step.planner.model import BUCKET, decoder
+
+    planner = load_planner(folder)  # its own model: the kept decoders live on it
+    s = Sampling(1.5, 0.9, 0, 2.0)
+    for duration in (10, 12):  # two songs of one bucket: prompt + 50 or 60 codes
+        cond, uncond = prompts(planner, call_of(folder, duration))
+        codes = prompt.code_count(duration)
+        eager = code_phase(planner, cond, uncond, codes, s, [torch.Generator().manual_seed(s_) for s_ in (1, 2)])
+        kept = code_phase(planner, cond, uncond, codes, s, [torch.Generator().manual_seed(s_) for s_ in (1, 2)],
+                          compile=True)
+        assert torch.equal(eager, kept)
+    (only,) = planner.model._songforge_decoders.values()  # both songs (4 rows each) shared one decoder
+    assert only.length == BUCKET and decoder(planner.model, 4, BUCKET - 5, compile=True) is only
+    assert decoder(planner.model, 2, 100, compile=True) is not only and decoder(planner.model, 4, 100).length == 100

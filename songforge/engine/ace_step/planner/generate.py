@@ -18,7 +18,7 @@ import torch
 from torch import Tensor
 
 from ...sampling import sample, top_k_filter, top_p_filter
-from .model import Decoder, Planner
+from .model import Decoder, Planner, decoder as decoder_for
 
 META_TOKENS = 512  # the metadata block's budget (ACE-Step's: a few fields and a caption of a few sentences)
 
@@ -70,7 +70,7 @@ def code_phase(planner: Planner, cond: Sequence[int], uncond: Sequence[int], cod
     distribution as over the masked vocabulary, and each step reads a third less of the 1.7B LM's head."""
     takes = len(generators)
     rows = rows_of(cond, uncond, takes, s)
-    decoder = Decoder(planner.model, len(rows), max(map(len, rows)) + codes, compile)
+    decoder = decoder_for(planner.model, len(rows), max(map(len, rows)) + codes, compile)
     head = planner.vocab.code_head(planner.model.lm_head.weight)
     code_ids = planner.vocab.code_ids.to(planner.device)
     out = torch.empty(takes, codes, dtype=torch.long, device=planner.device)

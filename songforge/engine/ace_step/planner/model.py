@@ -113,6 +113,23 @@ def _forward(model: Any, ids: Tensor, positions: Tensor, mask: Tensor, cache: An
     return project(out.last_hidden_state[:, -1], head).float()
 
 
+BUCKET = 1024  # a compiled decoder's cache length is a multiple of this: one set of CUDA graphs per bucket
+
+
+def decoder(model: Any, rows: int, length: int, compile: bool = False) -> "Decoder":
+    """A decoder for `rows` rows of at most `length` positions. Eager: a cache of exactly `length`. Compiled: the
+    model keeps one decoder per row count and bucket (`length` rounded up to BUCKET, at most the LM's positions),
+    reset by each prefill, so a step's graphs, captured for the cache's shapes, are replayed by the next song of
+    that bucket instead of compiled again. Kept on the model: dropping the model drops them."""
+    if not compile:
+        return Decoder(model, rows, length)
+    size = max(length, min(-(-length // BUCKET) * BUCKET, model.config.max_position_embeddings))
+    kept = model.__dict__.setdefault("_songforge_decoders", {})
+    if (rows, size) not in kept:
+        kept[(rows, size)] = Decoder(model, rows, size, compile=True)
+    return kept[(rows, size)]
+
+
 class Decoder:
     """A static KV cache of `rows` x `length` positions for `model`; prefill, then one token per `step`."""
 
