@@ -67,7 +67,8 @@ def code_phase(planner: Planner, cond: Sequence[int], uncond: Sequence[int], cod
     prompt under an empty metadata block, as the unconditional branch when guided).
 
     Only the head's audio-code rows are scored: the mask would leave nothing else, so the draw is the same
-    distribution as over the masked vocabulary, and each step reads a third less of the 1.7B LM's head."""
+    distribution as over the masked vocabulary. They are 64000 of the 1.7B LM's 217204 head rows (29 %): each
+    step skips the other ~0.63 GB of its bf16 head, ~17 % of the bytes a step would read."""
     takes = len(generators)
     rows = rows_of(cond, uncond, takes, s)
     decoder = decoder_for(planner.model, len(rows), max(map(len, rows)) + codes, compile)
