@@ -434,3 +434,21 @@ def test_a_compiled_decoder_keeps_one_bucketed_cache_and_decodes_what_the_eager_
     (only,) = planner.model._songforge_decoders.values()  # both songs (4 rows each) shared one decoder
     assert only.length == BUCKET and decoder(planner.model, 4, BUCKET - 5, compile=True) is only
     assert decoder(planner.model, 2, 100, compile=True) is not only and decoder(planner.model, 4, 100).length == 100
+
+
+def test_a_songs_takes_plan_as_one_batch_each_as_it_would_alone(folder, tmp_path):
+    """PLAN's Batching (as flows/plan.py runs it): takes alike but for their seed share a key and one LM load; each
+    folder then holds the plan its take gets alone, which the take's own step finds instead of planning again."""
+    batching = PLAN.batching
+    calls = [plan_call(song_of(tmp_path / "ace", folder, seed=seed, think=True)) for seed in (3, 4)]
+    assert batching.key(calls[0]) == batching.key(calls[1])
+    assert batching.key(plan_call(song_of(tmp_path / "ace", folder, seed=3, cfg_scale=3.0))) != batching.key(calls[0])
+    folders = [tmp_path / "batch" / f"take-{n}" for n in (1, 2)]
+    assert batching.ready(calls[0], folders[0]) is None
+    batching.run(list(zip(calls, folders)), None)
+    for call, where in zip(calls, folders):
+        made = batching.ready(call, where)
+        alone = PLAN.run(call, {}, tmp_path / "alone" / str(call.seed), None)
+        ours, theirs = (json.loads(out.path("plan").read_text()) for out in (made, alone))
+        assert ours == theirs and ours["seed"] == call.seed
+    assert batching.ready(calls[1], folders[0]) is None  # another take's plan is not this one's

@@ -4,6 +4,8 @@ musical facts, the planner's settings, its folder's identity, the seed)."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +18,7 @@ from ....licences import MIT
 from ....models import ModelNeed, missing_files
 from ....params import Frozen, SongSpec
 from ....paths import write_json
-from ....step import Inputs, Progress, Step
+from ....step import Batching, Inputs, Progress, Step
 from ..params import LM, MODEL, AceStepParams, MemoryMode, PlannerParams
 from ..render import caption
 from ..weights import folder_identity
@@ -146,40 +148,81 @@ def tokens_of(tokenizer: Any, text: str) -> list[int]:
     return tokenizer(text)["input_ids"]
 
 
-def run_plan(call: PlanCall, inputs: Inputs, folder: Path, progress: Progress | None = None) -> StageOutput:
-    """ace-step/plan.json: the metadata block, the codes (5 a second), the settings that made them."""
+def plan_seeds(calls: list[PlanCall], progress: Progress | None = None) -> list[dict[str, Any]]:
+    """The plans of calls alike but for their seeds (make_plans' takes), the LM loaded once; a song the LM cannot
+    hold is refused before it loads."""
     import os
 
     from ....device_memory import free_memory
     from ..pipeline import dtype_for, resolve_memory
     from .model import load_planner, load_tokenizer, max_positions
 
-    report = progress or (lambda fraction, what: None)
-    lm = lm_folder(call.planner.model)
+    report, first = progress or (lambda fraction, what: None), calls[0]
+    lm = lm_folder(first.planner.model)
     tokenizer = load_tokenizer(lm)
-    check_positions(call, tokenizer, max_positions(lm))  # before the LM loads
+    check_positions(first, tokenizer, max_positions(lm))  # before the LM loads
     report(0.0, "loading the planner LM")
-    memory = resolve_memory(call.memory)
+    memory = resolve_memory(first.memory)
     device = "cpu" if memory == "cpu" else "cuda"
-    planner = load_planner(lm, device, dtype_for(call.dtype, memory), tokenizer)
+    planner = load_planner(lm, device, dtype_for(first.dtype, memory), tokenizer)
     try:
         report(0.1, "planning")
         compile = device == "cuda" and os.environ.get(COMPILE_ENV, "0") == "1"
-        (plan,) = make_plans(planner, call, [call.seed], compile)
+        plans = make_plans(planner, first, [call.seed for call in calls], compile)
     finally:
         del planner
         free_memory()
     report(1.0, "planned")
+    return plans
+
+
+def _record(call: PlanCall) -> str:
+    """What plan.json records of its call (placement left out), so that a batch's plan is found again."""
+    return hashlib.sha256(call.model_dump_json().encode()).hexdigest()
+
+
+def write_plan(call: PlanCall, plan: dict[str, Any], folder: Path) -> StageOutput:
+    """ace-step/plan.json: the metadata block, the codes (5 a second), the settings that made them."""
     facts = {"identity": call.identity, "seed": call.seed, "planner": call.planner.model_dump(),
-             "codes_per_second": prompt.CODES_PER_SECOND, "licence": str(MIT)}
+             "codes_per_second": prompt.CODES_PER_SECOND, "licence": str(MIT), "call": _record(call)}
     path = write_json(folder / "ace-step" / "plan.json", {**facts, **plan})
     return output("plan", {"codes": len(plan["codes"]), "metadata_error": plan["metadata_error"]}, **{ROLE: path})
 
 
+def run_plan(call: PlanCall, inputs: Inputs, folder: Path, progress: Progress | None = None) -> StageOutput:
+    """One song's plan (see write_plan)."""
+    (plan,) = plan_seeds([call], progress)
+    return write_plan(call, plan, folder)
+
+
+def finished_plan(call: PlanCall, folder: Path) -> StageOutput | None:
+    """The song's plan.json if a batch (or an earlier run) wrote it for this very call, else None."""
+    path = folder / "ace-step" / "plan.json"
+    try:
+        plan = json.loads(path.read_text())
+        if plan.get("call") != _record(call):
+            return None
+        return output("plan", {"codes": len(plan["codes"]), "metadata_error": plan["metadata_error"]}, **{ROLE: path})
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def batch_key(call: PlanCall) -> str:
+    """Calls that differ only in their seed (a song's takes) plan together: one LM load, their takes batched."""
+    return json.dumps(call.model_dump(mode="json", exclude={"seed"}), sort_keys=True)
+
+
+def plan_batch(members: list[tuple[PlanCall, Path]], progress: Progress | None = None) -> None:
+    """The plans of a batch's members (alike but for their seeds), each into its own folder; one already there
+    is kept."""
+    todo = [(call, folder) for call, folder in members if finished_plan(call, folder) is None]
+    if todo:
+        for (call, folder), plan in zip(todo, plan_seeds([call for call, _ in todo], progress)):
+            write_plan(call, plan, folder)
+
+
 def planned_codes(inputs: Inputs) -> str | None:
     """The plan's codes as the pipeline takes them, when a plan step ran before the render."""
-    import json
-
     if ROLE not in inputs:
         return None
     return prompt.code_string(json.loads(inputs[ROLE].path(ROLE).read_text())["codes"])
@@ -187,4 +230,5 @@ def planned_codes(inputs: Inputs) -> str | None:
 
 PLAN = Step(name="plan", owner="ace-step", version=VERSION, phase="prepare", params=plan_call, run=run_plan,
             makes=(ROLE,), loads_models=True, licence=MIT,
-            models=lambda call: [model_need(call.planner.model)], artifacts=(ROLE,))
+            models=lambda call: [model_need(call.planner.model)], artifacts=(ROLE,),
+            batching=Batching(key=batch_key, run=plan_batch, ready=finished_plan))
