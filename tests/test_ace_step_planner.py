@@ -258,11 +258,12 @@ def test_a_planned_song_runs_plan_then_render_through_the_album_flow_and_is_cach
     monkeypatch.setenv("SONGFORGE_GPU_LOCKS", str(tmp_path / "gpu"))
     dit = write_tiny_ace_step(tmp_path / "ace", pool_window_size=20)
     path = tmp_path / "album.yaml"
-    path.write_text(yaml.safe_dump({"title": "Planned", "songs": [{
-        "title": "One", "lyrics": LYRICS, "duration_s": 10, "bpm": 96, "key": "F# minor",
-        "genre": ["dreamy synth-pop"],
-        "engine": {"name": "ace-step", "params": {"model": str(dit), "inference_steps": 2, "planner": {
-            "enabled": True, "model": str(folder), "think": True}}}}]}))
+    one = {"title": "One", "lyrics": LYRICS, "duration_s": 10, "bpm": 96, "key": "F# minor",
+           "genre": ["dreamy synth-pop"],
+           "engine": {"name": "ace-step", "params": {"model": str(dit), "inference_steps": 2, "planner": {
+               "enabled": True, "model": str(folder), "think": True}}}}
+    # "Two" differs from "One" in its seed only: their plans batch (one LM load), as a song's takes do.
+    path.write_text(yaml.safe_dump({"title": "Planned", "songs": [one, {**one, "title": "Two", "seed": 1}]}))
     album = load_album(path)
     uri, out = f"sqlite:///{tmp_path / 'mlflow.db'}", str(tmp_path / "out")
     first = album_flow(album, out, uri, return_state=True)
@@ -274,6 +275,9 @@ def test_a_planned_song_runs_plan_then_render_through_the_album_flow_and_is_cach
     assert json.loads((song / "take.json").read_text())["planned"] is True
     assert task_run_states(first, "plan-01-one") == ["Completed"]
     assert task_run_states(first, "render-01-one") == ["Completed"]
+    assert task_run_states(first, "plan-batch-2-takes") == ["Completed"]
+    two = json.loads((Path(result["folders"][1]) / "ace-step" / "plan.json").read_text())
+    assert two["seed"] == 1 and two["codes"] != plan["codes"]
 
     made = (song / "stems" / "engine_mix.wav").stat().st_mtime_ns
     again = album_flow(album, out, uri, return_state=True)
