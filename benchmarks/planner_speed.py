@@ -10,8 +10,9 @@ the baseline is `generate` with guidance_scale + negative_prompt_ids (transforme
 forward per token over its own cache) and a logits processor holding the code mask. The floor: the weight bytes
 one decode step reads (every weight once; the tied embedding once, as the output head) over the measured copy
 bandwidth (bytes read + written per second, benchmarks/yue_speed.py), so 100 % is a step that reads the weights
-once at that bandwidth: half the time a copy of them takes (a copy moves every byte twice). The 1.7B shape: Qwen3-1.7B's (2048 wide, 28 layers, 16/8 heads of 128, MLP 6144, tied head) with a
-vocabulary of 217204 (Qwen3's plus 64000 audio codes, inferred from the 3.71 GB bf16 model.safetensors).
+once at that bandwidth: half the time a copy of them takes (a copy moves every byte twice). The 1.7B shape:
+Qwen3-1.7B's (2048 wide, 28 layers, 16/8 heads of 128, MLP 6144, tied head) with a vocabulary of 217204
+(Qwen3's plus 64000 audio codes, inferred from the 3.71 GB bf16 model.safetensors).
 """
 
 from __future__ import annotations

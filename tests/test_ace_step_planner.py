@@ -107,7 +107,8 @@ def test_our_static_cache_decode_picks_what_transformers_generate_picks(planner,
     # mixes raw logits. They differ by a constant per row, so greedy picks the same ids.
     guided = {"guidance_scale": cfg_scale, "negative_prompt_ids": torch.tensor([uncond])} if cfg_scale > 1 else {}
     theirs = planner.model.generate(torch.tensor([cond]), max_new_tokens=40, do_sample=False,
-                                    logits_processor=LogitsProcessorList([CodesOnly(planner.vocab.code_mask())]), **guided)[0, len(cond):]
+                                    logits_processor=LogitsProcessorList([CodesOnly(planner.vocab.code_mask())]),
+                                    **guided)[0, len(cond):]
     assert ours.tolist() == theirs.tolist()
 
 
