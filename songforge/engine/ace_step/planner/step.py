@@ -83,8 +83,13 @@ def plan_call(song: SongSpec, album: Any = None) -> PlanCall | None:
                     memory=params.memory)
 
 
-def tokens(planner: Any, text: str) -> list[int]:
-    return tokens_of(planner.tokenizer, text)
+def tokens_of(tokenizer: Any, text: str) -> list[int]:
+    return tokenizer(text)["input_ids"]
+
+
+def token_pair(tokenizer: Any, texts: tuple[str, str]) -> tuple[list[int], list[int]]:
+    """The (conditional, unconditional) prompts as token ids."""
+    return tokens_of(tokenizer, texts[0]), tokens_of(tokenizer, texts[1])
 
 
 def make_plans(planner: Any, call: PlanCall, seeds: list[int], compile: bool = False,
@@ -102,9 +107,9 @@ def make_plans(planner: Any, call: PlanCall, seeds: list[int], compile: bool = F
     fixed = prompt.song_metadata(call.bpm, call.duration_s, call.key, call.time_signature)
     plans: list[dict[str, Any]] = [{"metadata": dict(fixed), "written": None, "metadata_error": None} for _ in seeds]
     if call.planner.think:
-        cond, uncond = prompt.metadata_prompts(planner.tokenizer, call.caption, call.lyrics, fixed["bpm"])
-        blocks = metadata_phase(planner, tokens(planner, cond), tokens(planner, uncond), s, generators,
-                                budget or META_TOKENS)
+        cond, uncond = token_pair(planner.tokenizer, prompt.metadata_prompts(planner.tokenizer, call.caption,
+                                                                            call.lyrics, fixed["bpm"]))
+        blocks = metadata_phase(planner, cond, uncond, s, generators, budget or META_TOKENS)
         for plan, block in zip(plans, blocks):
             try:
                 plan["written"] = prompt.parse_metadata(planner.tokenizer.decode(block))  # after the forced bpm
@@ -115,9 +120,10 @@ def make_plans(planner: Any, call: PlanCall, seeds: list[int], compile: bool = F
     for take, plan in enumerate(plans):
         alike.setdefault(prompt.code_prompts(planner.tokenizer, call.caption, call.lyrics, plan["metadata"]),
                          []).append(take)
-    for (cond, uncond), takes in alike.items():
-        ids = code_phase(planner, tokens(planner, cond), tokens(planner, uncond), prompt.code_count(call.duration_s),
-                         s, [generators[t] for t in takes], compile)
+    for texts, takes in alike.items():
+        cond, uncond = token_pair(planner.tokenizer, texts)
+        ids = code_phase(planner, cond, uncond, prompt.code_count(call.duration_s), s, [generators[t] for t in takes],
+                         compile)
         for take, row in zip(takes, ids):
             plans[take]["codes"] = row.tolist()
     return plans
@@ -130,10 +136,10 @@ def check_positions(call: PlanCall, tokenizer: Any, limit: int) -> None:
 
     fixed = prompt.song_metadata(call.bpm, call.duration_s, call.key, call.time_signature)
     block = META_TOKENS if call.planner.think else 0  # the LM's caption joins the code phase's prompt
-    meta = max(map(len, (tokens_of(tokenizer, text) for text in prompt.metadata_prompts(
-        tokenizer, call.caption, call.lyrics, fixed["bpm"])))) + block if call.planner.think else 0
-    words = max(map(len, (tokens_of(tokenizer, text) for text in prompt.code_prompts(
-        tokenizer, call.caption, call.lyrics, fixed)))) + block
+    meta = max(map(len, token_pair(tokenizer, prompt.metadata_prompts(tokenizer, call.caption, call.lyrics,
+                                                                      fixed["bpm"])))) + block if block else 0
+    words = max(map(len, token_pair(tokenizer, prompt.code_prompts(tokenizer, call.caption, call.lyrics,
+                                                                   fixed)))) + block
     codes = prompt.code_count(call.duration_s)
     if max(meta, words + codes) > limit:
         raise EngineError(
@@ -142,10 +148,6 @@ def check_positions(call: PlanCall, tokenizer: Any, limit: int) -> None:
             f"{', with room for its metadata block' if block else ''}) and {codes} codes for duration_s "
             f"{call.duration_s:g} (5 a second). Fix: shorten duration_s or the lyrics, or turn the planner off "
             "(engine.params.planner.enabled: false).")
-
-
-def tokens_of(tokenizer: Any, text: str) -> list[int]:
-    return tokenizer(text)["input_ids"]
 
 
 def plan_seeds(calls: list[PlanCall], progress: Progress | None = None) -> list[dict[str, Any]]:
