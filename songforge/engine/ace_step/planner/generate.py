@@ -103,7 +103,8 @@ def metadata_phase(planner: Planner, cond: Sequence[int], uncond: Sequence[int],
     for _ in range(budget):
         scores = guide(logits, takes, s).masked_fill(barred, -float("inf"))
         live = torch.tensor(open_, device=planner.device)
-        token[live] = draw(scores[live], s, [generators[t] for t in open_])  # a closed take feeds its last token again
+        # A closed take draws nothing more and feeds its last token again (its rows are read no more).
+        token[live] = draw(scores[live], s, [generators[t] for t in open_])
         for t, drawn in zip(open_, token[live].tolist()):  # the block is short: one host sync a token is cheap
             written[t].append(drawn)
         open_ = [t for t in open_ if written[t][-1] not in stops and len(written[t]) < budget]
