@@ -23,7 +23,7 @@ from .lyricist_params import LYRICIST_FILE, load_lyricist
 from .params import (FIXES, MAX_BPM, MAX_DURATION_S, AlbumSpec, EngineSpec, MasterSpec, RejectedSong, SongSpec,
                      engine_params)
 from .plan import select_problems
-from .params_file import clip, excerpt, read_text_file, read_yaml_file, resolve_path
+from .params_file import clip, deep_merge, excerpt, read_text_file, read_yaml_file, resolve_path
 from .problems import validation_problems
 from .tags import normalize_tags
 from .takes import engine_songs
@@ -89,7 +89,7 @@ def _songs(songs_raw: list, defaults: dict, where: tuple[Path, str, Roots], leni
     songs, rejected = [], []
     for index, song_raw in enumerate(songs_raw):
         try:
-            songs.append((index, _song(index, _merge(_engines_of(defaults, song_raw), song_raw), *where)))
+            songs.append((index, _song(index, deep_merge(_engines_of(defaults, song_raw), song_raw), *where)))
         except _SongProblems as bad:
             if lenient and bad.lyrics_only:
                 reason = str(ParamsError.all_of(bad.problems))
@@ -268,11 +268,3 @@ def _read_lyrics(value: Any, base_dir: Path, roots: Roots) -> str:
     confine(path, roots, "lyrics_file")
     return read_text_file(path, "lyrics_file", None, FIXES["lyrics"])
 
-
-def _merge(base: dict, override: dict) -> dict:
-    if not isinstance(override, dict):
-        return override
-    merged = copy.deepcopy(base)
-    for key, value in override.items():
-        merged[key] = _merge(merged[key], value) if isinstance(merged.get(key), dict) and isinstance(value, dict) else value
-    return merged

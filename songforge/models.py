@@ -75,6 +75,16 @@ class FolderState:
         text = json.dumps({"revision": self.revision, "files": self.hashes}, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()
 
+    def part(self, include: str | None = None, exclude: str | None = None) -> "FolderState":
+        """The files below subfolder `include` (every file when None), less those below subfolder `exclude`: the
+        state of the part of a repository one model loads (e.g. ACE-Step's planner LM, or everything but it)."""
+        def below(rel: str, sub: str) -> bool:
+            return rel.startswith(sub.strip("/") + "/")
+
+        return FolderState(self.revision, {rel: sha for rel, sha in self.hashes.items() if
+                                           (include is None or below(rel, include)) and
+                                           (exclude is None or not below(rel, exclude))})
+
 
 def model_files(folder: Path) -> list[str]:
     """A model's files, relative to its folder: every regular file below it but hidden ones (the hub's `.cache/`,
@@ -112,26 +122,33 @@ def missing_recorded(folder: Path) -> list[str] | None:
     return [rel for rel in manifest["files"] if not (Path(folder) / rel).is_file()]
 
 
-def missing_files(folder: Path, required: Iterable[tuple[str, ...]]) -> list[str]:
+def missing_files(folder: Path, required: Iterable[tuple[str, ...]], under: str | None = None) -> list[str]:
     """What a model folder lacks to load, stat only: ["."] when there is no folder; for a pulled one, the files its
     pull recorded that are gone; for one of the user's own, each group of glob patterns none of which matches
-    (["a.json or b.json", ...]). [] when it is usable."""
+    (["a.json or b.json", ...]). [] when it is usable. `under`: the model is that subfolder of a pulled repository
+    holding several (ACE-Step's planner LM): only the recorded files below it count, the patterns are relative to
+    it and so are the paths returned; a pull that recorded nothing below it (made before it was pulled too) is
+    checked by the patterns."""
     folder = Path(folder)
-    if not folder.is_dir():
+    target = folder / under if under else folder
+    if not target.is_dir():
         return ["."]
-    recorded = missing_recorded(folder)
-    if recorded is not None:
-        return recorded
-    return [" or ".join(options) for options in required if not any(next(folder.glob(p), None) for p in options)]
+    manifest = read_manifest(folder)
+    prefix = f"{under.strip('/')}/" if under else ""
+    recorded = [rel for rel in (manifest or {}).get("files", {}) if rel.startswith(prefix)]
+    if recorded:
+        return [rel[len(prefix):] for rel in recorded if not (folder / rel).is_file()]
+    return [" or ".join(options) for options in required if not any(next(target.glob(p), None) for p in options)]
 
 
-def folder_identity(folder: Path, name: str, fix: str) -> str:
+def folder_identity(folder: Path, name: str, fix: str, include: str | None = None, exclude: str | None = None) -> str:
     """What a model's outputs depend on, for cache keys and lineage: '<pulled commit, or local>:<digest of every
     file's sha256>' (re-hashing only changed files), or '<name>:absent' for a folder not there (the check before
-    any run names it). `fix`: what to do when a recorded file is gone."""
+    any run names it). `fix`: what to do when a recorded file is gone. include / exclude: only the files below that
+    subfolder count / those below it do not (FolderState.part), for a repository holding several models."""
     if not Path(folder).is_dir():
         return f"{name}:absent"
-    state = folder_state(folder, fix)
+    state = folder_state(folder, fix).part(include, exclude)
     return f"{state.revision[:12] if state.revision else 'local'}:{state.digest()[:16]}"
 
 

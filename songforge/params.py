@@ -16,6 +16,7 @@ from .errors import ParamsError
 from .lyricist_params import LYRICIST_FIXES, LyricistParams
 from .lyrics import Lyrics, parse_lyrics
 from .music import Key
+from .params_file import deep_merge
 from .paths import slugify
 from .problems import FieldProblem, carried, validation_problems
 from .select import RULE_FIX, SelectRule
@@ -105,8 +106,11 @@ class EngineSpec(Frozen):
         return get_engine(self.name)
 
     def with_params(self, changes: dict[str, Any]) -> "EngineSpec":
-        """The same engine with some params changed, validated again (ParamsError naming every bad one)."""
-        return EngineSpec(name=self.name, params=engine_params(self.name, {**self.params.model_dump(), **changes}))
+        """The same engine with some params changed, validated again (ParamsError naming every bad one). A nested
+        block is merged, not replaced: `{planner: {cfg_scale: 3}}` keeps the planner's other settings. Every field
+        is carried, those a dump leaves out (a disabled planner's) included."""
+        current = {name: value.model_dump() if isinstance(value, BaseModel) else value for name, value in self.params}
+        return EngineSpec(name=self.name, params=engine_params(self.name, deep_merge(current, changes)))
 
 
 def engine_params(name: str, raw: Any) -> EngineParams:

@@ -9,6 +9,7 @@ quote at most EXCERPT_CHARS of any value a file gave.
 
 from __future__ import annotations
 
+import copy
 import reprlib
 from pathlib import Path
 from typing import Any
@@ -126,3 +127,15 @@ def expanded_size(node: yaml.Node, limit: int = MAX_NODES, source: str | None = 
         return total
 
     return size(node)
+
+
+def deep_merge(base: Any, override: Any) -> Any:
+    """`override` laid over `base`: mappings merged key by key at every depth (a nested block keeps the keys the
+    override does not name), anything else replaced. Neither argument is modified. The one merge of params layers:
+    an album's defaults under its songs, params.yaml's overrides over a song's engine params."""
+    if not isinstance(base, dict) or not isinstance(override, dict):
+        return copy.deepcopy(override)
+    merged = copy.deepcopy(base)
+    for key, value in override.items():
+        merged[key] = deep_merge(merged.get(key), value) if isinstance(merged.get(key), dict) else copy.deepcopy(value)
+    return merged

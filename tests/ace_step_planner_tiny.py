@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
+from transformers import LogitsProcessor
 
 CODES = 64
 SPECIAL = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<think>", "</think>"]
@@ -41,7 +42,8 @@ def tiny_planner_tokenizer():
               "synth-pop, breathy female vocal\n# Lyric\n[verse]\nLittle light upon the hill\n",
               "bpm: 96\ncaption: a dreamy synth-pop song\nduration: 10\nkeyscale: F# minor\nlanguage: en\n"
               "timesignature: 4\n"] * 4
-    trainer = trainers.BpeTrainer(vocab_size=300, special_tokens=SPECIAL, initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    trainer = trainers.BpeTrainer(vocab_size=300, special_tokens=SPECIAL,
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
     bpe.train_from_iterator(corpus, trainer)
     tokenizer = PreTrainedTokenizerFast(tokenizer_object=bpe, eos_token="<|im_end|>", pad_token="<|endoftext|>")
     tokenizer.add_tokens([f"<|audio_code_{c}|>" for c in range(CODES)], special_tokens=True)
@@ -67,3 +69,14 @@ def write_tiny_planner(folder: Path, seed: int = 0) -> Path:
     model.save_pretrained(folder, safe_serialization=True)
     tokenizer.save_pretrained(folder)
     return Path(folder)
+
+
+class CodesOnly(LogitsProcessor):
+    """The code phase's mask as a transformers logits processor: only audio-code tokens for `generate`, the
+    reference our decoder is compared with (here and in benchmarks/planner_speed.py)."""
+
+    def __init__(self, mask: torch.Tensor):
+        self.mask = mask  # (vocab,) bool: True on the audio-code tokens (Vocab.code_mask)
+
+    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+        return scores.masked_fill(~self.mask.to(scores.device), -float("inf"))

@@ -11,13 +11,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from ace_step_planner_tiny import CODES, write_tiny_planner
+from ace_step_planner_tiny import CODES, CodesOnly, write_tiny_planner
 
 from songforge.engine.ace_step.params import MODEL, PlannerParams
 from songforge.engine.ace_step.planner import prompt
-from songforge.engine.ace_step.planner.generate import Sampling, code_phase
+from songforge.engine.ace_step.planner.generate import Sampling, code_phase, metadata_phase
 from songforge.engine.ace_step.planner.model import load_planner
-from songforge.engine.ace_step.planner.step import PLAN, PlanCall, make_plans, plan_call
+from songforge.engine.ace_step.planner.step import PLAN, PlanCall, make_plans, model_need, plan_call
 from songforge.errors import EngineError
 from songforge.params import SongSpec
 
@@ -79,13 +79,25 @@ def test_the_same_seed_gives_the_same_codes_and_another_seed_others(planner, fol
     assert [p["codes"] for p in batch] == [first, other]  # a take decoded in a batch is the take decoded alone
 
 
+def test_with_the_metadata_phase_a_take_in_a_batch_is_the_take_alone(planner, folder):
+    """think: true. Each take writes its own block from its own generator, so its block, and the codes drawn after
+    it, are what it gets alone (the first take's block reused would leave the others' generators behind)."""
+    call = call_of(folder, think=True, temperature=1.5, top_p=1.0)
+    alone = [make_plans(planner, call, [seed], budget=12)[0] for seed in (3, 4, 5)]
+    assert make_plans(planner, call, [3, 4, 5], budget=12) == alone
+    assert len({p["metadata_error"] for p in alone}) == 3  # each take's own (random) block, named in its error
+    assert len({tuple(p["codes"]) for p in alone}) == 3
+    cond, uncond = (planner.tokenizer(text)["input_ids"] for text in prompt.metadata_prompts(
+        planner.tokenizer, call.caption, call.lyrics, 96))
+    blocks = metadata_phase(planner, cond, uncond, Sampling(1.5, 1.0, 0, 2.0),
+                            [torch.Generator().manual_seed(seed) for seed in (3, 4)], budget=12)
+    assert blocks == [metadata_phase(planner, cond, uncond, Sampling(1.5, 1.0, 0, 2.0),
+                                     [torch.Generator().manual_seed(seed)], budget=12)[0] for seed in (3, 4)]
+
+
 @pytest.mark.parametrize("cfg_scale", [1.0, 2.0])
 def test_our_static_cache_decode_picks_what_transformers_generate_picks(planner, folder, cfg_scale):
-    from transformers import LogitsProcessor, LogitsProcessorList
-
-    class CodesOnly(LogitsProcessor):  # the code phase's mask, as a transformers logits processor
-        def __call__(self, input_ids, scores):
-            return scores.masked_fill(~planner.vocab.code_mask(scores.device), -float("inf"))
+    from transformers import LogitsProcessorList
 
     cond, uncond = prompts(planner, call_of(folder))
     assert len(uncond) < len(cond)  # the unconditional row is left-padded in our batch
@@ -95,7 +107,8 @@ def test_our_static_cache_decode_picks_what_transformers_generate_picks(planner,
     # mixes raw logits. They differ by a constant per row, so greedy picks the same ids.
     guided = {"guidance_scale": cfg_scale, "negative_prompt_ids": torch.tensor([uncond])} if cfg_scale > 1 else {}
     theirs = planner.model.generate(torch.tensor([cond]), max_new_tokens=40, do_sample=False,
-                                    logits_processor=LogitsProcessorList([CodesOnly()]), **guided)[0, len(cond):]
+                                    logits_processor=LogitsProcessorList([CodesOnly(planner.vocab.code_mask())]),
+                                    **guided)[0, len(cond):]
     assert ours.tolist() == theirs.tolist()
 
 
@@ -174,11 +187,14 @@ def test_the_planner_off_leaves_the_engine_identity_and_render_key_as_they_were(
     from songforge.engine.ace_step.steps import AceStepEngine, render_call
 
     bare = song_of(tmp_path / "ace", None)
-    off = SongSpec(**{**bare.model_dump(), "engine": {"name": "ace-step", "params": {
-        **bare.engine.params.model_dump(), "planner": {"enabled": False}}}})
-    assert "planner" not in bare.engine.params.model_dump()
-    assert off.engine.params.model_dump() == bare.engine.params.model_dump()
-    assert render_call(off).model_dump() == render_call(bare).model_dump() and plan_call(bare) is None
+    assert "planner" not in bare.engine.params.model_dump() and plan_call(bare) is None
+    for planner in ({"enabled": False}, {"enabled": False, "cfg_scale": 3.0, "top_k": 5}):  # knobs of a planner off
+        off = SongSpec(**{**bare.model_dump(), "engine": {"name": "ace-step", "params": {
+            **bare.engine.params.model_dump(), "planner": planner}}})
+        assert off.engine.params.planner.cfg_scale == planner.get("cfg_scale", 2.0)
+        assert off.engine.params.model_dump() == bare.engine.params.model_dump()
+        assert AceStepEngine().identity(off.engine.params) == AceStepEngine().identity(bare.engine.params)
+        assert render_call(off).model_dump() == render_call(bare).model_dump() and plan_call(off) is None
     on = song_of(tmp_path / "ace", folder)
     assert AceStepEngine().identity(on.engine.params) != AceStepEngine().identity(bare.engine.params)
     assert plan_call(on).planner.cfg_scale == 2.0 and plan_call(on, None).seed == 0
@@ -243,11 +259,12 @@ def test_a_planned_song_runs_plan_then_render_through_the_album_flow_and_is_cach
     monkeypatch.setenv("SONGFORGE_GPU_LOCKS", str(tmp_path / "gpu"))
     dit = write_tiny_ace_step(tmp_path / "ace", pool_window_size=20)
     path = tmp_path / "album.yaml"
-    path.write_text(yaml.safe_dump({"title": "Planned", "songs": [{
-        "title": "One", "lyrics": LYRICS, "duration_s": 10, "bpm": 96, "key": "F# minor",
-        "genre": ["dreamy synth-pop"],
-        "engine": {"name": "ace-step", "params": {"model": str(dit), "inference_steps": 2, "planner": {
-            "enabled": True, "model": str(folder), "think": True}}}}]}))
+    one = {"title": "One", "lyrics": LYRICS, "duration_s": 10, "bpm": 96, "key": "F# minor",
+           "genre": ["dreamy synth-pop"],
+           "engine": {"name": "ace-step", "params": {"model": str(dit), "inference_steps": 2, "planner": {
+               "enabled": True, "model": str(folder), "think": True}}}}
+    # "Two" differs from "One" in its seed only: their plans batch (one LM load), as a song's takes do.
+    path.write_text(yaml.safe_dump({"title": "Planned", "songs": [one, {**one, "title": "Two", "seed": 1}]}))
     album = load_album(path)
     uri, out = f"sqlite:///{tmp_path / 'mlflow.db'}", str(tmp_path / "out")
     first = album_flow(album, out, uri, return_state=True)
@@ -259,9 +276,184 @@ def test_a_planned_song_runs_plan_then_render_through_the_album_flow_and_is_cach
     assert json.loads((song / "take.json").read_text())["planned"] is True
     assert task_run_states(first, "plan-01-one") == ["Completed"]
     assert task_run_states(first, "render-01-one") == ["Completed"]
+    assert task_run_states(first, "plan-batch-2-takes") == ["Completed"]
+    two = json.loads((Path(result["folders"][1]) / "ace-step" / "plan.json").read_text())
+    assert two["seed"] == 1 and two["codes"] != plan["codes"]
 
     made = (song / "stems" / "engine_mix.wav").stat().st_mtime_ns
     again = album_flow(album, out, uri, return_state=True)
     assert task_run_states(again, "plan-01-one") == ["Cached"]
     assert task_run_states(again, "render-01-one") == ["Cached"]
     assert (song / "stems" / "engine_mix.wav").stat().st_mtime_ns == made
+
+
+def test_the_plan_keys_on_the_lm_files_only_and_the_render_on_every_file_but_the_lm(tmp_path, monkeypatch):
+    """One repository holds the DiT, VAE, text encoder and the LM: pulling or changing the LM re-keys no render
+    (planner off or on), and a DiT change re-plans no song."""
+    from songforge.engine.ace_step.params import LM
+    from songforge.engine.ace_step.steps import render_call
+
+    monkeypatch.setenv("SONGFORGE_MODELS", str(tmp_path / "models"))
+    main = tmp_path / "models" / MODEL
+    for rel in ("vae/config.json", "acestep-v15-turbo/config.json", f"{LM}/config.json"):
+        (main / rel).parent.mkdir(parents=True, exist_ok=True)
+        (main / rel).write_text('{"v": 1}')
+    song = SongSpec(title="x", lyrics=LYRICS, seed=2, engine={"name": "ace-step", "params": {
+        "planner": {"enabled": True}}})
+    bare = SongSpec(**{**song.model_dump(), "engine": {"name": "ace-step", "params": {}}})
+
+    def keys() -> tuple[str, str, str]:
+        return plan_call(song).identity, render_call(song).identity, render_call(bare).identity
+
+    before = keys()
+    (main / LM / "config.json").write_text('{"v": 22}')  # the LM changed (or pulled after the rest)
+    lm_changed = keys()
+    assert lm_changed[0] != before[0] and lm_changed[1:] == before[1:]
+    (main / "acestep-v15-turbo" / "config.json").write_text('{"v": 333}')  # the DiT changed
+    dit_changed = keys()
+    assert dit_changed[0] == lm_changed[0]
+    assert dit_changed[1] != lm_changed[1] and dit_changed[2] != lm_changed[2]
+
+
+def test_the_planner_lm_of_a_pulled_repository_is_checked_against_its_pull_record(tmp_path, monkeypatch):
+    from songforge.engine.ace_step.params import LM
+    from songforge.models import record_pull
+
+    monkeypatch.setenv("SONGFORGE_MODELS", str(tmp_path / "models"))
+    main = tmp_path / "models" / MODEL
+    (main / "vae").mkdir(parents=True)
+    (main / "vae" / "config.json").write_text("{}")
+    record_pull(main, MODEL, "ACE-Step/Ace-Step1.5", "0" * 40)  # a pull from before the catalogue took the LM
+    (main / LM).mkdir()
+    (main / LM / "config.json").write_text("{}")
+    assert model_need(MODEL).missing == ("*.safetensors", "tokenizer_config.json")
+    for name in ("model.safetensors", "tokenizer_config.json", "tokenizer.json", "chat_template.jinja"):
+        (main / LM / name).write_text("{}")
+    record_pull(main, MODEL, "ACE-Step/Ace-Step1.5", "0" * 40)
+    (main / LM / "tokenizer.json").unlink()  # a recorded file no pattern names: the record says it is gone
+    (main / "vae" / "config.json").unlink()  # the DiT side's loss is the render's need, not the planner's
+    need = model_need(MODEL)  # what preflight asks (the song's plan key would name the gone file too)
+    assert need.missing == ("tokenizer.json",) and need.folder == main / LM
+
+
+def test_the_vocab_maps_each_code_to_its_own_token(planner):
+    names = planner.tokenizer.convert_ids_to_tokens(planner.vocab.code_ids.tolist())
+    assert names == [f"<|audio_code_{c}|>" for c in range(CODES)]
+    assert planner.tokenizer.convert_ids_to_tokens(planner.vocab.think_end_id) == "</think>"
+    assert planner.vocab.code_mask().nonzero().flatten().tolist() == sorted(planner.vocab.code_ids.tolist())
+
+
+def reference_warp(scores: list[float], top_k: int, top_p: float, temperature: float) -> list[float]:
+    """Top-k, top-p and temperature written out plainly, one row of Python floats: the k best (ties kept), then
+    the fewest best ids whose probabilities (after top-k) add up past p, then the division."""
+    inf = float("inf")
+    if top_k:
+        kth = sorted(scores, reverse=True)[min(top_k, len(scores)) - 1]
+        scores = [x if x >= kth else -inf for x in scores]
+    if top_p < 1.0:
+        top = max(scores)
+        weights = [np.exp(x - top) if x > -inf else 0.0 for x in scores]
+        total, kept, mass = sum(weights), set(), 0.0
+        for i in sorted(range(len(scores)), key=lambda i: -scores[i]):
+            kept.add(i)
+            mass += weights[i] / total
+            if mass > top_p:
+                break
+        scores = [x if i in kept else -inf for i, x in enumerate(scores)]
+    return [x / temperature for x in scores]
+
+
+@pytest.mark.parametrize("top_k, top_p", [(0, 0.9), (5, 1.0), (7, 0.6), (0, 0.3), (40, 0.95)])
+def test_warp_filters_as_a_plain_top_k_top_p_does(top_k, top_p):
+    from songforge.engine.ace_step.planner.generate import warp
+
+    scores = torch.randn(3, 50, generator=torch.Generator().manual_seed(top_k), dtype=torch.float64) * 3
+    ours = warp(scores, Sampling(0.7, top_p, top_k, 2.0))
+    expected = torch.tensor([reference_warp(row.tolist(), top_k, top_p, 0.7) for row in scores], dtype=torch.float64)
+    assert torch.equal(torch.isinf(ours), torch.isinf(expected))
+    torch.testing.assert_close(ours[~torch.isinf(ours)], expected[~torch.isinf(expected)])
+    assert (~torch.isinf(ours)).sum(-1).min() >= 1
+
+
+def test_the_plan_key_follows_its_knobs_seed_and_lm_and_the_render_key_its_plan(folder, tmp_path):
+    """The real cache keys (tasks.cache.StageCache, as the step runner computes them)."""
+    import shutil
+
+    from songforge.artifacts import output
+    from songforge.engine.ace_step.steps import render_call
+    from tasks.cache import StageCache
+
+    def key(step: str, call, inputs=None) -> str:
+        return StageCache(stage="").compute_key(None, {"step": step, "params": call, "inputs": inputs or {},
+                                                       "song_dir": tmp_path / "song"}, {})
+
+    lm = Path(shutil.copytree(folder, tmp_path / "lm"))
+    base = key("ace-step/plan", plan_call(song_of(tmp_path / "ace", lm)))
+    others = [key("ace-step/plan", plan_call(song_of(tmp_path / "ace", lm, **knob)))
+              for knob in ({"cfg_scale": 3.0}, {"temperature": 0.5}, {"top_p": 0.5}, {"top_k": 9}, {"think": False})]
+    others.append(key("ace-step/plan", plan_call(song_of(tmp_path / "ace", lm, seed=1))))
+    assert key("ace-step/plan", plan_call(song_of(tmp_path / "ace", lm))) == base
+    (lm / "config.json").write_text((lm / "config.json").read_text().replace("{", '{"edited": 1, ', 1))
+    others.append(key("ace-step/plan", plan_call(song_of(tmp_path / "ace", lm))))
+    assert len({base, *others}) == len(others) + 1
+
+    render = render_call(song_of(tmp_path / "ace", lm))
+    plans = []
+    for codes in ([1, 2, 3], [1, 2, 4]):
+        path = tmp_path / f"plan-{codes[-1]}.json"
+        path.write_text(json.dumps({"codes": codes}))
+        plans.append(key("ace-step/render", render, {"plan": output("plan", {}, plan=path)}))
+    assert plans[0] != plans[1]
+
+
+def test_a_song_longer_than_the_lm_can_plan_is_refused_before_the_lm_loads(folder, tmp_path):
+    import shutil
+
+    lm = Path(shutil.copytree(folder, tmp_path / "lm"))
+    config = json.loads((lm / "config.json").read_text())
+    (lm / "config.json").write_text(json.dumps({**config, "max_position_embeddings": 400}))
+    (lm / "model.safetensors").write_bytes(b"not weights")  # loading them would fail otherwise: nothing loads
+    song = SongSpec(title="Long", lyrics=LYRICS, duration_s=60, bpm=96, key="F# minor",
+                    engine={"name": "ace-step", "params": {"planner": {"enabled": True, "model": str(lm),
+                                                                         "think": False}}})
+    with pytest.raises(EngineError, match=r"more than its LM's 400 .*300 codes for duration_s 60 .*Fix: shorten "
+                                          r"duration_s or the lyrics"):
+        PLAN.run(plan_call(song), {}, tmp_path / "song", None)
+    assert not (tmp_path / "song").exists()
+
+
+def test_a_compiled_decoder_keeps_one_bucketed_cache_and_decodes_what_the_eager_one_does(folder):
+    """CPU: `compile` never compiles here, but takes the GPU's path through the kept, bucketed decoder (one cache
+    per row count and 1024-position bucket, reset between songs): the codes are the eager decoder's."""
+    from songforge.engine.ace_step.planner.model import BUCKET, decoder
+
+    planner = load_planner(folder)  # its own model: the kept decoders live on it
+    s = Sampling(1.5, 0.9, 0, 2.0)
+    for duration in (10, 12):  # two songs of one bucket: prompt + 50 or 60 codes
+        cond, uncond = prompts(planner, call_of(folder, duration))
+        codes = prompt.code_count(duration)
+        eager = code_phase(planner, cond, uncond, codes, s, [torch.Generator().manual_seed(s_) for s_ in (1, 2)])
+        kept = code_phase(planner, cond, uncond, codes, s, [torch.Generator().manual_seed(s_) for s_ in (1, 2)],
+                          compile=True)
+        assert torch.equal(eager, kept)
+    (only,) = planner.model._songforge_decoders.values()  # both songs (4 rows each) shared one decoder
+    assert only.length == BUCKET and decoder(planner.model, 4, BUCKET - 5, compile=True) is only
+    assert decoder(planner.model, 2, 100, compile=True) is not only and decoder(planner.model, 4, 100).length == 100
+
+
+def test_a_songs_takes_plan_as_one_batch_each_as_it_would_alone(folder, tmp_path):
+    """PLAN's Batching (as flows/plan.py runs it): takes alike but for their seed share a key and one LM load; each
+    folder then holds the plan its take gets alone, which the take's own step finds instead of planning again."""
+    batching = PLAN.batching
+    calls = [plan_call(song_of(tmp_path / "ace", folder, seed=seed, think=True)) for seed in (3, 4)]
+    assert batching.key(calls[0]) == batching.key(calls[1])
+    assert batching.key(plan_call(song_of(tmp_path / "ace", folder, seed=3, cfg_scale=3.0))) != batching.key(calls[0])
+    folders = [tmp_path / "batch" / f"take-{n}" for n in (1, 2)]
+    assert batching.ready(calls[0], folders[0]) is None
+    batching.run(list(zip(calls, folders)), None)
+    for call, where in zip(calls, folders):
+        made = batching.ready(call, where)
+        alone = PLAN.run(call, {}, tmp_path / "alone" / str(call.seed), None)
+        ours, theirs = (json.loads(out.path("plan").read_text()) for out in (made, alone))
+        assert ours == theirs and ours["seed"] == call.seed
+    assert batching.ready(calls[1], folders[0]) is None  # another take's plan is not this one's

@@ -76,3 +76,19 @@ def test_cli_rejects_a_bad_override_before_running_anything(tmp_path):
                                       "--overrides", str(overrides)])
     assert result.exit_code == 2
     assert "engine.guidance_scale" in result.output and not (tmp_path / "out").exists()
+
+
+def test_an_override_of_one_nested_knob_keeps_the_rest_of_its_block(tmp_path):
+    """params.yaml `engine: {planner: {cfg_scale: 3}}` changes that knob only: the song's `enabled: true` (and its
+    other planner settings) stay, as an album's defaults merge into its songs."""
+    overrides = load_overrides(write(tmp_path, {"engine": {"planner": {"cfg_scale": 3.0}}}))
+    songs = [{"title": "One", "lyrics": LYRICS, "engine": {"name": "ace-step", "params": {
+        "planner": {"enabled": True, "temperature": 0.5}}}}]
+    base = album_from_dict({"title": "A", "songs": songs})
+    planner = apply_overrides(base, overrides).songs[0].engine.params.planner
+    assert (planner.enabled, planner.temperature, planner.cfg_scale) == (True, 0.5, 3.0)
+    # A disabled planner's settings (left out of dumps) are carried too: turning it on keeps them.
+    off = album_from_dict({"title": "A", "songs": [{**songs[0], "engine": {"name": "ace-step", "params": {
+        "planner": {"enabled": False, "top_k": 7}}}}]})
+    turned_on = apply_overrides(off, {"planner": {"enabled": True}}).songs[0].engine.params.planner
+    assert turned_on.enabled and turned_on.top_k == 7

@@ -65,16 +65,16 @@ class AceStepParams(EngineParams):
         "auto", description="weights and compute dtype; auto: bfloat16 on a GPU, float32 on the CPU")
     memory: MemoryMode = Field("auto", description="resident: every model on the GPU; offload: one "
                                "model on the GPU at a time; cpu: no GPU (slow); auto: by the GPU's size")
-    # Left out of dumps and cache keys unless set (see _dump): a song without the planner keeps its keys.
+    # Left out of dumps and cache keys unless enabled (see _dump): a song without the planner keeps its keys.
     planner: PlannerParams = Field(default_factory=PlannerParams, exclude=True,
                                    description="the planner LM, e.g. {enabled: true, cfg_scale: 2.0}")
 
     @model_serializer(mode="wrap")
     def _dump(self, handler):
-        """Dumps (and so the engine's identity) carry the planner's settings only when they differ from the
-        defaults."""
+        """Dumps (and so the engine's identity and the render's key) carry the planner's settings only when it is
+        enabled: a disabled planner's knobs change nothing a take computes."""
         dumped = handler(self)
-        if self.planner != PlannerParams():
+        if self.planner.enabled:
             dumped["planner"] = self.planner.model_dump()
         return dumped
 

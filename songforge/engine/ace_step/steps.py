@@ -29,7 +29,7 @@ from .params import PLACEMENT, AceStepParams, MemoryMode
 from .planner.step import PLAN, ROLE as PLAN_ROLE, planned_codes
 from .planner.step import model_need as planner_need
 from .render import caption, text2music
-from .weights import folder_identity, model_need
+from .weights import model_need, render_identity
 
 VERSION = "ace-step-v1"  # bump whenever the same inputs would give different audio
 LICENCE = MIT  # ACE-Step 1.5's code and weights (the main repository's LICENSE)
@@ -91,11 +91,11 @@ class AceStepEngine:
         """Code version, params hash (placement left out) and the model folder's identity."""
         assert isinstance(params, AceStepParams), type(params)
         digest = hashlib.sha256(params.model_dump_json(exclude=PLACEMENT).encode()).hexdigest()[:12]
-        return f"{VERSION}:{digest}:{folder_identity(params.model)}"
+        return f"{VERSION}:{digest}:{render_identity(params.model)}"
 
     def model_revision(self, params: EngineParams) -> str:
         assert isinstance(params, AceStepParams), type(params)
-        return f"{params.model}={folder_identity(params.model)}"
+        return f"{params.model}={render_identity(params.model)}"
 
     def models_needed(self, params: EngineParams) -> list[ModelNeed]:
         assert isinstance(params, AceStepParams), type(params)

@@ -88,9 +88,16 @@ def _fix(name_or_path: str) -> str:
     return f"restore the file in {name_or_path}, or point engine.params.model at another folder"
 
 
-def folder_identity(name_or_path: str) -> str:
-    """Changes when the model's files do (songforge.models.folder_identity)."""
-    return models.folder_identity(model_folder(name_or_path), name_or_path, _fix(name_or_path))
+def folder_identity(name_or_path: str, include: str | None = None, exclude: str | None = None) -> str:
+    """Changes when the model's files do (songforge.models.folder_identity), only those below subfolder `include`
+    counted / those below `exclude` not."""
+    return models.folder_identity(model_folder(name_or_path), name_or_path, _fix(name_or_path), include, exclude)
+
+
+def render_identity(name_or_path: str) -> str:
+    """The render's model: the folder less its planner LM subfolder (the plan step's own identity covers the LM;
+    pulling or changing the LM re-keys no render)."""
+    return folder_identity(name_or_path, exclude=LM)
 
 
 def verified_folder(name_or_path: str) -> Path:

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import functools
 import os
-import warnings
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
 from ...errors import EngineError
+from ..sampling import compiled, sample, top_k_filter, top_p_filter
 from .model import Transformer
 from .params import Compat, SamplingKnobs
 from .tokenizer import EOA, XCODEC
@@ -77,15 +76,7 @@ def warp(scores: Tensor, s: Sampling) -> Tensor:
     """Temperature, top-k (ties at the k-th score kept), top-p (smallest set above p, at least one id): (1, V)."""
     if s.temperature != 1.0:
         scores = scores / s.temperature
-    if s.top_k:
-        kth = torch.topk(scores, min(s.top_k, scores.shape[-1]))[0][..., -1, None]
-        scores = scores.masked_fill(scores < kth, -float("inf"))
-    if s.top_p < 1.0:
-        ascending, order = torch.sort(scores, descending=False)
-        remove = ascending.softmax(dim=-1).cumsum(dim=-1) <= 1 - s.top_p
-        remove[..., -1:] = False
-        scores = scores.masked_fill(remove.scatter(1, order, remove), -float("inf"))
-    return scores
+    return top_p_filter(top_k_filter(scores, s.top_k), s.top_p)
 
 
 def logits_to_scores(logits: Tensor, seen: Tensor, ban_eos: bool, s: Sampling, allowed: Tensor) -> Tensor:
@@ -109,21 +100,6 @@ def logits_to_scores(logits: Tensor, seen: Tensor, ban_eos: bool, s: Sampling, a
         scores = scores.index_fill(1, torch.tensor([s.eos_id], device=scores.device), -float("inf"))
     scores = scores.masked_fill(~allowed, -float("inf"))
     return warp(scores, s) if s.do_sample else scores
-
-
-def sample(scores: Tensor, do_sample: bool, generators: Sequence[torch.Generator | None]) -> Tensor:
-    """One id per row (n,) from scores (n, V): argmax, or a draw without a host sync, row r from generators[r].
-
-    argmax(p / E) with E ~ Exp(1) over the full vocabulary is exactly what `torch.multinomial(p, 1)` computes
-    (same result, same generator state), so a seeded run reproduces transformers' sampled tokens.
-    """
-    if not do_sample:
-        return scores.argmax(dim=-1)
-    probs = scores.softmax(dim=-1)
-    exp = torch.empty_like(probs)
-    for row, generator in zip(exp, generators, strict=True):
-        row.exponential_(1, generator=generator)
-    return (probs / exp).argmax(dim=-1)
 
 
 def prefill(model: Transformer, pieces: Sequence[Tensor], starts: Sequence[int], chunk: int = 2048) -> None:
@@ -158,28 +134,6 @@ def uses_graphs(device: torch.device) -> bool:
     A graph has one shape, so compiled steps attend to the whole cache; eager steps attend to the live part.
     """
     return device.type == "cuda" and os.environ.get("SONGFORGE_YUE_COMPILE", "1") != "0"
-
-
-@functools.cache
-def compiled(fn: Callable[..., Tensor]) -> Callable[..., Tensor]:
-    """fn compiled once per process into CUDA graphs (gpt-fast's decode_one_token setting).
-
-    If compiling fails (a torch, driver or compiler this was never run with), fn runs eagerly from then
-    on: the same ids, only slower, and a warning says so.
-    """
-    graph, failed = torch.compile(fn, mode="reduce-overhead", fullgraph=True), []
-
-    @functools.wraps(fn)
-    def run(*args):
-        if not failed:
-            try:
-                return graph(*args)
-            except Exception as error:  # noqa: BLE001 - any compiler failure leaves the eager path correct
-                failed.append(error)
-                warnings.warn(f"compiling {fn.__name__} failed, decoding eagerly: {error}", stacklevel=2)
-        return fn(*args)
-
-    return run
 
 
 def decode_one_token(model: Transformer, token: Tensor, input_pos: Tensor, seen: Tensor, ban_eos: bool,

@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ...errors import EngineError
+from ..sampling import project
 
 
 @dataclass(frozen=True)
@@ -102,25 +103,6 @@ def apply_rope(x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
     """x (B, H, T, D) rotated by cos, sin (B, 1, T, D)."""
     x1, x2 = x.chunk(2, dim=-1)
     return x * cos + torch.cat([-x2, x1], dim=-1) * sin
-
-
-STREAMED_TOKENS, STREAMED_NUMEL = 8, 1 << 22  # above 16 MB of fp32 a weight no longer sits in cache
-
-
-def project(x: Tensor, weight: Tensor) -> Tensor:
-    """x (..., in) @ weight (out, in)^T, streaming a large weight at the memory's speed when decoding on CPU.
-
-    For a few tokens, CPU BLAS computes x @ W^T at a quarter of the bandwidth that W @ x^T reaches, and its
-    one-column GEMV path at half (measured on this project's x86 box, 84k x 512 head, 1..8 tokens). The
-    products are the same dot products; prefill batches and GPUs keep F.linear.
-    """
-    tokens = x.numel() // x.shape[-1]
-    if x.device.type != "cpu" or tokens > STREAMED_TOKENS or weight.numel() < STREAMED_NUMEL:
-        return F.linear(x, weight)
-    flat = x.reshape(tokens, x.shape[-1])
-    columns = flat if tokens > 1 else flat.expand(2, -1).contiguous()  # a 2-column GEMM beats the GEMV
-    out = torch.stack((weight @ columns.T).unbind(1)[:tokens])  # 4x faster than .T.contiguous() here
-    return out.reshape(*x.shape[:-1], weight.shape[0])
 
 
 class Linear(nn.Linear):

@@ -11,8 +11,9 @@ import torch
 from torch import Tensor
 
 from ...errors import EngineError
-from .generate import compiled, uses_graphs
-from .model import Transformer, project
+from ..sampling import compiled, project
+from .generate import uses_graphs
+from .model import Transformer
 from .tokens import (CODEBOOK_SIZE, FRAMES_PER_S, STAGE2_CODEBOOKS, XCODEC_OFFSET, codebook_range, describe_invalid,
                      offset_codes, stage2_prompt)
 

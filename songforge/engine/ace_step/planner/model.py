@@ -11,6 +11,7 @@ phase passes only the audio-code rows, so its steps read 64000 of the head's row
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,13 +21,13 @@ import torch
 from torch import Tensor
 
 from ....errors import EngineError
-from ...yue.generate import compiled
-from ...yue.model import project
+from ....models import missing_files
+from ...sampling import compiled, project
 
 CODE_TOKEN = re.compile(r"^<\|audio_code_(\d+)\|>$")
 MAX_CODE = 63999  # ACE-Step's FSQ codebook holds 64000 codes (acestep/constrained_logits_processor.py)
 THINK_END = "</think>"
-NEEDED = ("config.json", "*.safetensors", "tokenizer_config.json")
+REQUIRED = (("config.json",), ("*.safetensors",), ("tokenizer_config.json",))  # songforge.models.missing_files
 
 
 @dataclass(frozen=True)
@@ -65,14 +66,6 @@ class Planner:
         return self.model.lm_head.weight.device
 
 
-def missing_files(folder: Path) -> list[str]:
-    """What an LM folder lacks to load (relative paths, "." for the folder); [] when usable. Stat only."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        return ["."]
-    return [pattern for pattern in NEEDED if not next(folder.glob(pattern), None)]
-
-
 def vocab_of(tokenizer: Any, size: int) -> Vocab:
     """The audio-code, end and </think> ids of a 5 Hz LM's tokenizer; EngineError when it has no code tokens."""
     found = {int(m.group(1)): token_id for token, token_id in tokenizer.get_vocab().items()
@@ -85,15 +78,28 @@ def vocab_of(tokenizer: Any, size: int) -> Vocab:
                  think_end if isinstance(think_end, int) and think_end != tokenizer.unk_token_id else None, size)
 
 
-def load_planner(folder: Path, device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32) -> Planner:
-    """The LM and its tokenizer from `folder`, nothing downloaded; EngineError naming what the folder lacks."""
-    from transformers import AutoTokenizer, Qwen3ForCausalLM
+def load_tokenizer(folder: Path) -> Any:
+    """The LM's tokenizer from `folder`, nothing downloaded; EngineError naming what the folder lacks."""
+    from transformers import AutoTokenizer
 
-    missing = missing_files(folder)
+    missing = missing_files(folder, REQUIRED)
     if missing:
         raise EngineError(f"the planner LM folder {folder} lacks {', '.join(missing)}. Fix: run `songforge models "
                           "pull ace-step-1.5`, or point engine.params.planner.model at a complete 5 Hz LM folder.")
-    tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
+    return AutoTokenizer.from_pretrained(folder, local_files_only=True)
+
+
+def max_positions(folder: Path) -> int:
+    """The positions the LM was made for (config.json's max_position_embeddings; Qwen3's default when absent)."""
+    return int(json.loads((Path(folder) / "config.json").read_text()).get("max_position_embeddings", 32768))
+
+
+def load_planner(folder: Path, device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32,
+                 tokenizer: Any = None) -> Planner:
+    """The LM and its tokenizer (`tokenizer`, if already loaded) from `folder`, nothing downloaded."""
+    from transformers import Qwen3ForCausalLM
+
+    tokenizer = tokenizer or load_tokenizer(folder)
     model = Qwen3ForCausalLM.from_pretrained(folder, dtype=dtype, local_files_only=True, use_safetensors=True,
                                              attn_implementation="sdpa")
     return Planner(model.to(device).eval(), tokenizer, vocab_of(tokenizer, model.config.vocab_size))
@@ -107,15 +113,31 @@ def _forward(model: Any, ids: Tensor, positions: Tensor, mask: Tensor, cache: An
     return project(out.last_hidden_state[:, -1], head).float()
 
 
+BUCKET = 1024  # a compiled decoder's cache length is a multiple of this: one set of CUDA graphs per bucket
+
+
+def decoder(model: Any, rows: int, length: int, compile: bool = False) -> "Decoder":
+    """A decoder for `rows` rows of at most `length` positions. Eager: a cache of exactly `length`. Compiled: the
+    model keeps one decoder per row count and bucket (`length` rounded up to BUCKET, at most the LM's positions),
+    reset by each prefill, so a step's graphs, captured for the cache's shapes, are replayed by the next song of
+    that bucket instead of compiled again. Kept on the model: dropping the model drops them."""
+    if not compile:
+        return Decoder(model, rows, length)
+    size = max(length, min(-(-length // BUCKET) * BUCKET, model.config.max_position_embeddings))
+    kept = model.__dict__.setdefault("_songforge_decoders", {})
+    if (rows, size) not in kept:
+        kept[(rows, size)] = Decoder(model, rows, size, compile=True)
+    return kept[(rows, size)]
+
+
 class Decoder:
     """A static KV cache of `rows` x `length` positions for `model`; prefill, then one token per `step`."""
 
     def __init__(self, model: Any, rows: int, length: int, compile: bool = False):
         from transformers import StaticCache
 
-        if length > model.config.max_position_embeddings:
-            raise EngineError(f"the planner needs {length} positions, more than its LM's "
-                              f"{model.config.max_position_embeddings}. Fix: plan a shorter song.")
+        # The plan step checks a song's positions before any work (step.check_positions), naming the fields.
+        assert length <= model.config.max_position_embeddings, (length, model.config.max_position_embeddings)
         self.model, self.rows, self.length = model, rows, length
         self.device = model.lm_head.weight.device
         self.cache = StaticCache(config=model.config, max_cache_len=length)
@@ -129,8 +151,7 @@ class Decoder:
         prompt's last token."""
         assert len(prompts) == self.rows, (len(prompts), self.rows)
         longest = max(len(p) for p in prompts)
-        if longest >= self.length:
-            raise EngineError(f"a {longest}-token prompt does not fit the planner's {self.length}-slot cache")
+        assert longest < self.length, (longest, self.length)  # the cache is sized for the prompt and the tokens
         self.cache.reset()
         ids = torch.zeros(self.rows, longest, dtype=torch.long)
         for row, prompt in enumerate(prompts):
@@ -145,8 +166,7 @@ class Decoder:
 
     def step(self, tokens: Tensor, head: Tensor) -> Tensor:
         """Feed one token per row (rows,) at the next slot; scores (rows, len(head)) of the token after it."""
-        if self.at >= self.length:
-            raise EngineError(f"the planner's {self.length}-slot cache is full")
+        assert self.at < self.length, (self.at, self.length)  # callers decode no more than they sized it for
         mask = ((self.slots <= self.at) & (self.slots >= self.pad[:, None]))[:, None, None]
         positions = (self.at - self.pad)[:, None]
         self.at += 1
