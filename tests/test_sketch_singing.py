@@ -7,6 +7,7 @@ Tests that need festival skip, and say so, where it is not installed (scripts/in
 from __future__ import annotations
 
 import logging
+import os
 import subprocess
 from functools import lru_cache
 
@@ -15,6 +16,8 @@ import pytest
 
 from songforge.audio.io import resample, to_mono
 from songforge.engine.base import Stems
+from songforge.engine.take import SongTake, generate
+from songforge.errors import EngineError
 from songforge.engine.sketch.festival import installed_festival
 from songforge.engine.sketch.pronounce import fit_syllables, lexicon
 from songforge.engine.sketch.singer import FESTIVAL_TOP_MIDI, choose_singer, festival_note
@@ -65,6 +68,40 @@ def without_festival(tmp_path, monkeypatch):
     yield
     monkeypatch.undo()
     installed_festival.cache_clear()
+
+
+@pytest.fixture
+def fake_festival(tmp_path, monkeypatch):
+    """Puts a `festival` shell script first on PATH: it answers the version check as festival 2.5 with our voices,
+    and runs the given shell code when asked to run a script (crash, hang...). Festival itself cannot be made to
+    crash or hang on demand, so this real program stands in for it; everything around it runs as in production."""
+    def put(on_script: str) -> None:
+        folder = tmp_path / "fake-bin"
+        folder.mkdir()
+        program = folder / "festival"
+        program.write_text("#!/bin/sh\n"
+                           'if [ "$2" = "(print festival_version)" ]; then\n'
+                           "  echo '\"2.5.0:release December 2017\"'\n"
+                           "  echo '(pc_diphone lp_diphone kal_diphone)'\n"
+                           "  exit 0\n"
+                           f"fi\n{on_script}\n")
+        program.chmod(0o755)
+        monkeypatch.setenv("PATH", f"{folder}{os.pathsep}{os.environ['PATH']}")
+        installed_festival.cache_clear()
+
+    yield put
+    monkeypatch.undo()
+    installed_festival.cache_clear()
+
+
+def festival_failure(tmp_path) -> str:
+    """The sketch engine's take of song() through its take step: the EngineError's text, once no take was written."""
+    folder = tmp_path / "take"
+    assert choose_singer("en", low_voice=False).kind == "festival"  # festival is asked to sing this take
+    with pytest.raises(EngineError) as error:
+        generate(SongTake.of(song()), {}, folder)
+    assert not (folder / "take.json").exists() and not (folder / "stems").exists()  # no take claims festival sang
+    return str(error.value)
 
 
 def song(lyrics: str = LYRICS, language: str = "en", **fields) -> SongSpec:
@@ -249,3 +286,10 @@ def test_each_sung_line_is_placed_at_its_first_note(lyrics, language, voice):
         before = int((start - 0.2) * SAMPLE_RATE)
         onset = (before + int(np.argmax(rms[before:] > rms.max() * 10 ** (-30 / 20)))) / SAMPLE_RATE
         assert 0.0 <= onset - start <= 0.08, (start, onset)
+
+
+def test_a_festival_crash_is_an_engine_error_naming_festival_its_exit_status_and_the_fix(fake_festival, tmp_path):
+    fake_festival("echo 'Segmentation fault' >&2\nexit 139")
+    text = festival_failure(tmp_path)
+    assert "festival failed" in text and "exit 139 (signal SIGSEGV)" in text and "Segmentation fault" in text
+    assert "set the engine params `sing_words: false`" in text and "remove" not in text
