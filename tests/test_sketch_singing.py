@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import subprocess
 from functools import lru_cache
 
@@ -293,3 +294,14 @@ def test_a_festival_crash_is_an_engine_error_naming_festival_its_exit_status_and
     text = festival_failure(tmp_path)
     assert "festival failed" in text and "exit 139 (signal SIGSEGV)" in text and "Segmentation fault" in text
     assert "set the engine params `sing_words: false`" in text and "remove" not in text
+
+
+@needs_festival
+def test_a_line_festival_wrote_no_wave_for_is_an_engine_error_naming_the_line(fake_festival, tmp_path):
+    """Festival itself, run on the engine's script less the second line's singing: it exits 0, that line has no
+    wave, and the take must not be written with the line silent."""
+    real = shutil.which("festival")
+    fake_festival(f"sed '/sf_sing \"line1.xml\"/d' \"$2\" > \"$2.cut\" && exec {real} -b \"$2.cut\"")
+    text = festival_failure(tmp_path)
+    assert "wrote no wave for line 2 ('I keep your letters folded in my coat')" in text, text
+    assert "set the engine params `sing_words: false`" in text

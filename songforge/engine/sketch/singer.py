@@ -24,8 +24,9 @@ from typing import Any
 import numpy as np
 
 from ...audio.io import resample
+from ...errors import EngineError
 from .arrangement import Arrangement, Note
-from .festival import installed_festival, run_script, scratch_dir
+from .festival import FIX, installed_festival, run_script, scratch_dir
 from .form import LinePlan
 from .orchestra import LOW_REGISTER
 from .pronounce import lexicon, spoken_form
@@ -120,7 +121,7 @@ def sing(arrangement: Arrangement, singer: Singer, sample_rate: int, n_samples: 
             script.append(f'(sf_sing "line{index}.xml" "line{index}")')
         run_script("\n".join(script) + "\n", workdir)
         for index, line in enumerate(lines):
-            audio = _read_line(workdir, f"line{index}", sample_rate)
+            audio = _read_line(workdir, f"line{index}", sample_rate, f"line {index + 1} ('{line.text}')")
             start = int(round(arrangement.seconds(notes[line.first_syllable].beat) * sample_rate))
             _place(mono, audio, start, sample_rate)
     return np.repeat(mono[:, None], 2, axis=1)
@@ -186,8 +187,9 @@ def line_xml(line: LinePlan, notes: list[Note], arrangement: Arrangement, keys: 
             '"Singing.v0_1.dtd" []>\n<SINGING BPM="60">\n' + "\n".join(parts) + "\n</SINGING>\n")
 
 
-def _read_line(workdir: Path, base: str, sample_rate: int) -> np.ndarray:
-    """The line's utterances, joined, mono float32 at `sample_rate`."""
+def _read_line(workdir: Path, base: str, sample_rate: int, what: str) -> np.ndarray:
+    """The line's utterances, joined, mono float32 at `sample_rate`; EngineError naming the line (`what`) when
+    festival wrote none (a silent line would pass for a sung one)."""
     import soundfile
 
     parts, rate = [], sample_rate
@@ -195,7 +197,8 @@ def _read_line(workdir: Path, base: str, sample_rate: int) -> np.ndarray:
         audio, rate = soundfile.read(path, dtype="float32", always_2d=True)
         parts.append(audio[:, :1])
     if not parts:
-        return np.zeros(0, dtype=np.float32)
+        raise EngineError(f"sketch engine: festival exited without error but wrote no wave for {what} of the "
+                          f"guide vocal. Fix: {FIX}")
     return resample(np.concatenate(parts), rate, sample_rate)[:, 0]
 
 
