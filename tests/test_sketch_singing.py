@@ -10,6 +10,7 @@ import logging
 import os
 import shutil
 import subprocess
+import time
 from functools import lru_cache
 
 import numpy as np
@@ -19,6 +20,7 @@ from songforge.audio.io import resample, to_mono
 from songforge.engine.base import Stems
 from songforge.engine.take import SongTake, generate
 from songforge.errors import EngineError
+from songforge.engine.sketch import festival
 from songforge.engine.sketch.festival import installed_festival
 from songforge.engine.sketch.pronounce import fit_syllables, lexicon
 from songforge.engine.sketch.singer import FESTIVAL_TOP_MIDI, choose_singer, festival_note
@@ -304,4 +306,14 @@ def test_a_line_festival_wrote_no_wave_for_is_an_engine_error_naming_the_line(fa
     fake_festival(f"sed '/sf_sing \"line1.xml\"/d' \"$2\" > \"$2.cut\" && exec {real} -b \"$2.cut\"")
     text = festival_failure(tmp_path)
     assert "wrote no wave for line 2 ('I keep your letters folded in my coat')" in text, text
+    assert "set the engine params `sing_words: false`" in text
+
+
+def test_a_festival_that_hangs_is_stopped_at_the_timeout_with_an_engine_error(fake_festival, tmp_path, monkeypatch):
+    monkeypatch.setattr(festival, "TIMEOUT_S", 0.5)
+    fake_festival("exec sleep 30")
+    started = time.monotonic()
+    text = festival_failure(tmp_path)
+    assert time.monotonic() - started < 15  # stopped at the timeout, not after the 30 s it would hang
+    assert "festival did not finish the guide vocal within 0.5 s" in text and "was stopped" in text, text
     assert "set the engine params `sing_words: false`" in text

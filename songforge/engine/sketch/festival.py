@@ -57,12 +57,16 @@ def installed_festival(program: str | None = None) -> Festival | None:
 
 def run_script(script: str, workdir: Path) -> str:
     """Run a Scheme script with `festival -b` in `workdir`; its standard output. EngineError naming the
-    script's failure (Festival's own message) when it exits non-zero."""
+    script's failure (its exit status and Festival's own message) when it exits non-zero, or when it runs past
+    TIMEOUT_S (then it is killed)."""
     path = workdir / "script.scm"
     path.write_bytes(script.encode(SCRIPT_ENCODING, errors="replace"))
     try:
         done = subprocess.run([shutil.which(PROGRAM) or PROGRAM, "-b", str(path)], cwd=workdir,
                               capture_output=True, timeout=TIMEOUT_S)
+    except subprocess.TimeoutExpired as error:
+        raise EngineError(f"sketch engine: festival did not finish the guide vocal within {TIMEOUT_S:g} s "
+                          f"({__name__}.TIMEOUT_S) and was stopped. Fix: {FIX}") from error
     except (OSError, subprocess.SubprocessError) as error:
         raise EngineError(f"sketch engine: festival did not run ({error}). Fix: {FIX}") from error
     stdout = done.stdout.decode(SCRIPT_ENCODING, errors="replace")
