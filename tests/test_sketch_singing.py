@@ -76,15 +76,15 @@ def without_festival(tmp_path, monkeypatch):
 @pytest.fixture
 def fake_festival(tmp_path, monkeypatch):
     """Puts a `festival` shell script first on PATH: it answers the version check as festival 2.5 with our voices,
-    and runs the given shell code when asked to run a script (crash, hang...). Festival itself cannot be made to
+    (`version`), and runs the given shell code when asked to run a script (crash, hang...). Festival itself cannot be made to
     crash or hang on demand, so this real program stands in for it; everything around it runs as in production."""
-    def put(on_script: str) -> None:
-        folder = tmp_path / "fake-bin"
+    def put(on_script: str, version: str = "2.5.0") -> None:
+        folder = tmp_path / f"fake-bin-{version}"
         folder.mkdir()
         program = folder / "festival"
         program.write_text("#!/bin/sh\n"
                            'if [ "$2" = "(print festival_version)" ]; then\n'
-                           "  echo '\"2.5.0:release December 2017\"'\n"
+                           f"  echo '\"{version}:release December 2017\"'\n"
                            "  echo '(pc_diphone lp_diphone kal_diphone)'\n"
                            "  exit 0\n"
                            f"fi\n{on_script}\n")
@@ -317,3 +317,31 @@ def test_a_festival_that_hangs_is_stopped_at_the_timeout_with_an_engine_error(fa
     assert time.monotonic() - started < 15  # stopped at the timeout, not after the 30 s it would hang
     assert "festival did not finish the guide vocal within 0.5 s" in text and "was stopped" in text, text
     assert "set the engine params `sing_words: false`" in text
+
+
+def test_festival_keys_only_the_takes_it_would_sing(fake_festival, tmp_path, monkeypatch):
+    """A take's identity (its cache key) with no festival on PATH, with festival 2.5.0, and upgraded to 2.6.0: the
+    same for a zh song, a sing_words:false song and MusicGen's guide (festival sings none of them), three
+    different ones for an English song."""
+    from songforge.engine.musicgen.steps import guide_call
+
+    chinese = song("[verse]\n城市的灯光渐渐熄灭\n我把你的信折在外套里\n", "zh")
+    wordless = song(engine={"name": "sketch", "params": {"sing_words": False}})
+    guided = song(engine={"name": "musicgen", "params": {"melody": "sketch"}})
+    (tmp_path / "empty").mkdir()
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    states = []
+    for version in (None, "2.5.0", "2.6.0"):
+        if version is not None:
+            fake_festival("exit 0", version)
+        else:
+            installed_festival.cache_clear()
+        found = installed_festival()
+        assert (found.version if found else None) == version
+        states.append([SongTake.of(chinese).identity, SongTake.of(wordless).identity,
+                       guide_call(guided).sketch_identity, SongTake.of(song()).identity])
+    for index, name in enumerate(["zh", "sing_words: false", "musicgen guide"]):
+        assert len({state[index] for state in states}) == 1 and states[0][index].endswith(":synth"), name
+    english = [state[3] for state in states]
+    assert len(set(english)) == 3 and english[0].endswith(":synth"), english
+    assert english[1].endswith(":festival-2.5.0+kal_diphone") and "lp_diphone" not in english[1], english

@@ -2,7 +2,8 @@
 
 Who sings: Festival, for the languages it has a voice for here (English: kal; Italian: lp, or pc for
 low voices); the General MIDI synth voice otherwise (zh, ja, ko, ...), or when Festival is absent.
-`Singer` says which, and `singer_identity` goes into the engine's identity so a cache never mixes them.
+`Singer` says which, and `singer_identity` goes into the engine's identity so a cache never mixes them (it
+names festival only for a song festival would sing: a zh take or a wordless one is the same without it).
 
 One syllabification: the notes are numbered by the syllables of songforge.syllables (melody.py), and
 Festival sings exactly those, each word as a token whose lexicon entry has that many syllables
@@ -86,10 +87,15 @@ def choose_singer(language: str, low_voice: bool, words: bool = True) -> Singer:
                   LOW_REGISTER if low_voice else FESTIVAL_HIGH_REGISTER, language)
 
 
-def singer_identity() -> str:
-    """'festival-<version>+<voices of ours it has>' or 'synth': what the engine's identity must know."""
+def singer_identity(language: str | None = None, words: bool = True) -> str:
+    """Who may sing a song's guide vocal, for the engine's identity: 'synth' where festival never sings it (`words`
+    off, or a language it has no voice for: zh, ja, ko...), else 'festival-<version>+<the language's voices it
+    has>' ('synth' with none). `language` None (no song known) counts every voice of ours."""
+    if not words or (language is not None and language not in VOICES):
+        return "synth"
     festival = installed_festival()
-    ours = sorted({voice for pair in VOICES.values() for voice in pair} & (festival.voices if festival else set()))
+    wanted = set(VOICES[language]) if language is not None else {voice for pair in VOICES.values() for voice in pair}
+    ours = sorted(wanted & (festival.voices if festival else set()))
     return "+".join([f"festival-{festival.version}", *ours]) if festival and ours else "synth"
 
 
