@@ -42,6 +42,7 @@ def render_song(folder: Path, seconds: float) -> tuple[Path, Path, Path, int]:
     writes them; returns them and the decoded bytes (mix and vocals)."""
     from songforge.album_file import load_album
     from songforge.audio.io import write_wav
+    from songforge.engine.base import take_identity
     from songforge.engine.take import write_take
     from songforge.params import SongSpec
 
@@ -49,7 +50,7 @@ def render_song(folder: Path, seconds: float) -> tuple[Path, Path, Path, int]:
     lyrics = base.lyrics.replace("[outro]", "").strip() + "\n\n"
     song = SongSpec.model_validate({**base.model_dump(), "lyrics": lyrics * 4 + "[outro]\n", "duration_s": seconds})
     stems = song.engine.engine.generate(song, song.engine.params, song.seed)
-    write_take(stems, folder, song.engine.engine.identity(song.engine.params), song.seed)
+    write_take(stems, folder, take_identity(song), song.seed)
     mix = folder / "mix.wav"
     write_wav(mix, stems.vocals + stems.instrumental, stems.sample_rate, "FLOAT")
     return mix, folder / "stems" / "vocals.wav", folder / "take.json", 2 * stems.vocals.astype(np.float32).nbytes

@@ -16,6 +16,7 @@ from typing import Any
 
 from . import __version__
 from .artifacts import StageOutput, file_sha256
+from .engine.base import take_identity
 from .params import MasterSpec, SongSpec
 
 SCHEMA = "songforge.manifest/1"
@@ -67,7 +68,7 @@ def build_manifest(song: SongSpec, outputs: dict[str, StageOutput], *, song_dir:
         "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "inputs": {"lyrics_sha256": text_sha256(song.lyrics), "params_sha256": canonical_sha256(params),
                    "reference_sha256": _reference_sha256(master)},
-        "engine": {"name": song.engine.name, "identity": engine.identity(engine_params),
+        "engine": {"name": song.engine.name, "identity": take_identity(song),
                    "model_revision": engine.model_revision(engine_params)},
         "params": params,
         "code": dict(code),

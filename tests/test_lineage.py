@@ -14,6 +14,8 @@ from songforge import __version__
 from songforge.album_file import album_from_dict
 from songforge.artifacts import file_sha256, output
 from songforge.audio.io import write_mp3, write_wav
+from songforge.engine.base import take_identity
+from songforge.engine.take import SongTake
 from songforge.lineage import build_manifest, canonical_sha256, code_version, text_sha256
 from songforge.params import MasterSpec
 
@@ -68,7 +70,7 @@ def test_manifest_hashes_match_inputs_and_files(tmp_path):
     engine_params = manifest["params"]["engine"]["params"]
     assert engine_params["humanize"] == 0.3 and engine_params["drums"] is True  # defaults made explicit
     assert manifest["params"]["song"]["seed"] == 4 and manifest["params"]["master"]["reference"] == str(reference)
-    assert manifest["engine"]["identity"] == song.engine.engine.identity(song.engine.params)
+    assert manifest["engine"]["identity"] == take_identity(song) == SongTake.of(song).identity  # the take's cache key
     assert manifest["engine"]["model_revision"].startswith("soundfont-sha256:")
     assert manifest["code"] == code and manifest["runs"] == runs
     assert manifest["song"]["folder"] == "01-first-light"

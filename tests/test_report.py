@@ -275,3 +275,42 @@ def test_the_licence_of_each_judge_is_shown_under_its_numbers(tmp_path):
     assert card.index("0.41") < card.index("<b>mulan</b>: Creative Commons &lt;NC&gt; 4.0 (CC-BY-NC-4.0), commercial use: no")
     assert "<b>measure</b>: MIT License (MIT)" in card
     assert text.count('class="licences"') == 1  # a song with no judges' licences shows none
+
+
+# -- who sang the guide vocal -------------------------------------------------------------------
+
+
+def _installed_festival():
+    from songforge.engine.sketch.festival import installed_festival
+
+    return installed_festival()
+
+
+@pytest.mark.parametrize("language, lyrics, sung_by", [
+    ("zh", "[verse]\n城市的灯光渐渐熄灭\n我把你的信折在外套里\n",
+     "guide vocal: GM synth voice, no words (festival has no voice for &#x27;zh&#x27;)"),
+    pytest.param("en", "[verse]\nCity lights are fading into morning\nI keep your letters in my coat\n",
+                 "guide vocal: festival {version} (kal_diphone)",
+                 marks=pytest.mark.skipif(_installed_festival() is None, reason="festival is not installed "
+                                          "(scripts/install.sh installs it; CI runs this)")),
+])
+def test_the_song_card_says_who_sang_the_guide_vocal_in_its_subtitle(tmp_path, language, lyrics, sung_by):
+    """The sketch engine's real take (take.json written by its take step) on the review page: the card's subtitle,
+    one line, names the singer the take recorded."""
+    import re
+
+    from songforge.album_file import album_from_dict
+    from songforge.engine.take import SongTake, generate
+    from songforge.plan import plan_song
+    from songforge.report.album import _song_report
+
+    spec = album_from_dict({"title": "A", "songs": [{"title": "Guide", "lyrics": lyrics, "language": language,
+                                                     "duration_s": 16, "bpm": 100}]})
+    song = spec.songs[0]
+    take = generate(SongTake.of(song), {}, tmp_path / "01-guide")
+    report = _song_report(song, {"generate": take}, tmp_path, TARGETS, plan_song(song, spec).view())
+    text = album_report_html("A", [report], tmp_path / "report.html").read_text()
+    subtitle = re.search(r'<p class="subtitle">(.*?)</p>', text).group(1)
+    version = _installed_festival().version if language == "en" else None
+    assert f"· sketch engine · {sung_by.format(version=version)} · " in subtitle, subtitle
+    assert subtitle.count("guide vocal") == 1 and "<br" not in subtitle and "\n" not in subtitle

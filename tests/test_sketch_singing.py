@@ -7,7 +7,10 @@ Tests that need festival skip, and say so, where it is not installed (scripts/in
 from __future__ import annotations
 
 import logging
+import os
+import shutil
 import subprocess
+import time
 from functools import lru_cache
 
 import numpy as np
@@ -15,6 +18,9 @@ import pytest
 
 from songforge.audio.io import resample, to_mono
 from songforge.engine.base import Stems
+from songforge.engine.take import SongTake, generate
+from songforge.errors import EngineError
+from songforge.engine.sketch import festival
 from songforge.engine.sketch.festival import installed_festival
 from songforge.engine.sketch.pronounce import fit_syllables, lexicon
 from songforge.engine.sketch.singer import FESTIVAL_TOP_MIDI, choose_singer, festival_note
@@ -65,6 +71,40 @@ def without_festival(tmp_path, monkeypatch):
     yield
     monkeypatch.undo()
     installed_festival.cache_clear()
+
+
+@pytest.fixture
+def fake_festival(tmp_path, monkeypatch):
+    """Puts a `festival` shell script first on PATH: it answers the version check as festival 2.5 with our voices,
+    (`version`), and runs the given shell code when asked to run a script (crash, hang...). Festival itself cannot be made to
+    crash or hang on demand, so this real program stands in for it; everything around it runs as in production."""
+    def put(on_script: str, version: str = "2.5.0") -> None:
+        folder = tmp_path / f"fake-bin-{version}"
+        folder.mkdir()
+        program = folder / "festival"
+        program.write_text("#!/bin/sh\n"
+                           'if [ "$2" = "(print festival_version)" ]; then\n'
+                           f"  echo '\"{version}:release December 2017\"'\n"
+                           "  echo '(pc_diphone lp_diphone kal_diphone)'\n"
+                           "  exit 0\n"
+                           f"fi\n{on_script}\n")
+        program.chmod(0o755)
+        monkeypatch.setenv("PATH", f"{folder}{os.pathsep}{os.environ['PATH']}")
+        installed_festival.cache_clear()
+
+    yield put
+    monkeypatch.undo()
+    installed_festival.cache_clear()
+
+
+def festival_failure(tmp_path) -> str:
+    """The sketch engine's take of song() through its take step: the EngineError's text, once no take was written."""
+    folder = tmp_path / "take"
+    assert choose_singer("en", low_voice=False).kind == "festival"  # festival is asked to sing this take
+    with pytest.raises(EngineError) as error:
+        generate(SongTake.of(song()), {}, folder)
+    assert not (folder / "take.json").exists() and not (folder / "stems").exists()  # no take claims festival sang
+    return str(error.value)
 
 
 def song(lyrics: str = LYRICS, language: str = "en", **fields) -> SongSpec:
@@ -249,3 +289,59 @@ def test_each_sung_line_is_placed_at_its_first_note(lyrics, language, voice):
         before = int((start - 0.2) * SAMPLE_RATE)
         onset = (before + int(np.argmax(rms[before:] > rms.max() * 10 ** (-30 / 20)))) / SAMPLE_RATE
         assert 0.0 <= onset - start <= 0.08, (start, onset)
+
+
+def test_a_festival_crash_is_an_engine_error_naming_festival_its_exit_status_and_the_fix(fake_festival, tmp_path):
+    fake_festival("echo 'Segmentation fault' >&2\nexit 139")
+    text = festival_failure(tmp_path)
+    assert "festival failed" in text and "exit 139 (signal SIGSEGV)" in text and "Segmentation fault" in text
+    assert "set the engine params `sing_words: false`" in text and "remove" not in text
+
+
+@needs_festival
+def test_a_line_festival_wrote_no_wave_for_is_an_engine_error_naming_the_line(fake_festival, tmp_path):
+    """Festival itself, run on the engine's script less the second line's singing: it exits 0, that line has no
+    wave, and the take must not be written with the line silent."""
+    real = shutil.which("festival")
+    fake_festival(f"sed '/sf_sing \"line1.xml\"/d' \"$2\" > \"$2.cut\" && exec {real} -b \"$2.cut\"")
+    text = festival_failure(tmp_path)
+    assert "wrote no wave for line 2 ('I keep your letters folded in my coat')" in text, text
+    assert "set the engine params `sing_words: false`" in text
+
+
+def test_a_festival_that_hangs_is_stopped_at_the_timeout_with_an_engine_error(fake_festival, tmp_path, monkeypatch):
+    monkeypatch.setattr(festival, "TIMEOUT_S", 0.5)
+    fake_festival("exec sleep 30")
+    started = time.monotonic()
+    text = festival_failure(tmp_path)
+    assert time.monotonic() - started < 15  # stopped at the timeout, not after the 30 s it would hang
+    assert "festival did not finish the guide vocal within 0.5 s" in text and "was stopped" in text, text
+    assert "set the engine params `sing_words: false`" in text
+
+
+def test_festival_keys_only_the_takes_it_would_sing(fake_festival, tmp_path, monkeypatch):
+    """A take's identity (its cache key) with no festival on PATH, with festival 2.5.0, and upgraded to 2.6.0: the
+    same for a zh song, a sing_words:false song and MusicGen's guide (festival sings none of them), three
+    different ones for an English song."""
+    from songforge.engine.musicgen.steps import guide_call
+
+    chinese = song("[verse]\n城市的灯光渐渐熄灭\n我把你的信折在外套里\n", "zh")
+    wordless = song(engine={"name": "sketch", "params": {"sing_words": False}})
+    guided = song(engine={"name": "musicgen", "params": {"melody": "sketch"}})
+    (tmp_path / "empty").mkdir()
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    states = []
+    for version in (None, "2.5.0", "2.6.0"):
+        if version is not None:
+            fake_festival("exit 0", version)
+        else:
+            installed_festival.cache_clear()
+        found = installed_festival()
+        assert (found.version if found else None) == version
+        states.append([SongTake.of(chinese).identity, SongTake.of(wordless).identity,
+                       guide_call(guided).sketch_identity, SongTake.of(song()).identity])
+    for index, name in enumerate(["zh", "sing_words: false", "musicgen guide"]):
+        assert len({state[index] for state in states}) == 1 and states[0][index].endswith(":synth"), name
+    english = [state[3] for state in states]
+    assert len(set(english)) == 3 and english[0].endswith(":synth"), english
+    assert english[1].endswith(":festival-2.5.0+kal_diphone") and "lp_diphone" not in english[1], english

@@ -72,3 +72,11 @@ def needed_models(engine: Engine, params: EngineParams) -> list[ModelNeed]:
     """engine.models_needed(params), or [] for an engine that loads no models (and so does not define it)."""
     method = getattr(engine, "models_needed", None)
     return list(method(params)) if callable(method) else []
+
+
+def take_identity(song: "SongSpec") -> str:
+    """The identity of `song`'s take by its engine: engine.song_identity(song) where the engine's identity depends
+    on the song (and so defines it), else engine.identity(params)."""
+    engine = song.engine.engine
+    method = getattr(engine, "song_identity", None)
+    return method(song) if callable(method) else engine.identity(song.engine.params)

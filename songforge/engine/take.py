@@ -15,7 +15,7 @@ from ..licences import Licence
 from ..params import Frozen, MixSpec, SongSpec
 from ..paths import write_bytes, write_json
 from ..step import Inputs, Progress, Step
-from .base import Stems
+from .base import Stems, take_identity
 
 TAKE_ROLES = ("vocals", "instrumental", "take")
 TAKE_PLAYERS = (("vocals", "vocals"), ("instrumental", "instrumental"), ("engine_mix", "engine mix"))
@@ -30,8 +30,7 @@ class SongTake(Frozen):
 
     @classmethod
     def of(cls, song: SongSpec, album: Any = None) -> "SongTake":
-        engine = song.engine.engine
-        return cls(song=song.model_copy(update={"mix": MixSpec()}), identity=engine.identity(song.engine.params))
+        return cls(song=song.model_copy(update={"mix": MixSpec()}), identity=take_identity(song))
 
 
 def write_take(stems: Stems, folder: Path, identity: str, seed: int) -> StageOutput:

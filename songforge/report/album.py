@@ -85,15 +85,17 @@ def _song_report(song, results: dict, album_dir: Path, targets: dict, view: Any)
 
     audio = {label: path for label, step, role in view.players if (path := file(step, role))}
     images = [path for step, role in view.pictures if (path := file(step, role))]
-    take = file(*view.take) if view.take else None
+    take_file = file(*view.take) if view.take else None
+    take = json.loads((album_dir / take_file).read_text()) if take_file else {}
     error = results.get("error")
     takes = takes_report(results, view, album_dir)
     return SongReport(
         title=song.title, folder=_folder(song, results, album_dir), audio=audio, lyrics=song.sections.text,
         images=images, metrics=song_metrics(results, view) or {}, targets=targets,
-        sections=_take_sections(album_dir / take) if take else [], error=None if error is None else str(error),
-        subtitle=f"{song.musical_key.name} · {song.bpm:g} BPM · {song.style} · seed {_seed(song, takes)} · "
-                 f"{_engines(song)}", takes=takes, licences=dict(view.licences))
+        sections=_take_sections(take), error=None if error is None else str(error),
+        subtitle=" · ".join(part for part in (f"{song.musical_key.name}", f"{song.bpm:g} BPM", song.style,
+                                              f"seed {_seed(song, takes)}", _engines(song), _singer(take)) if part),
+        takes=takes, licences=dict(view.licences))
 
 
 def _engines(song) -> str:
@@ -108,7 +110,19 @@ def _seed(song, takes: TakesReport | None) -> str:
     return f"{kept[0]} (take of {song.seed})" if kept else str(song.seed)
 
 
-def _take_sections(take_json: Path) -> list[tuple[float, str]]:
+def _take_sections(take: dict) -> list[tuple[float, str]]:
     """[(start_s, tag), ...] of the sections an engine recorded in take.json (none if it recorded none)."""
-    sections = json.loads(take_json.read_text()).get("sections", [])
+    sections = take.get("sections", [])
     return [(float(s["start_s"]), str(s["tag"])) for s in sections if isinstance(s, dict) and {"start_s", "tag"} <= s.keys()]
+
+
+def _singer(take: dict) -> str:
+    """Who sang the guide vocal (take.json's `singer`, the sketch engine's): 'guide vocal: festival 2.5.0
+    (kal_diphone)', or 'guide vocal: GM synth voice, no words (<why>)'; '' where the take names no singer."""
+    singer = take.get("singer")
+    if not isinstance(singer, dict):
+        return ""
+    if singer.get("kind") == "festival":
+        return f"guide vocal: festival {singer.get('version')} ({singer.get('voice')})"
+    why = str(singer.get("note") or "").split(":")[0]  # the note's reason, before what the synth voice then does
+    return "guide vocal: GM synth voice, no words" + (f" ({why})" if why else "")

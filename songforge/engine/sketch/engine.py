@@ -30,11 +30,18 @@ class SketchEngine:
     steps: ClassVar[tuple[Step, ...]] = (generate_step("sketch", version="4", licence=GPL_2, also_makes=("arrangement",)),)
     tag_vocabulary: ClassVar[str | None] = "yue"  # its band and feel read YuE's genre and voice tags
 
-    def identity(self, params: EngineParams) -> str:
+    def identity(self, params: EngineParams, language: str | None = None) -> str:
         """'sketch-v4:<params hash>:<SoundFont sha256 prefix>:<who sings>', the last 'festival-<version>+<voices>'
-        or 'synth' (singer.py): a take festival sang and one the synth voice played never share a cache entry."""
+        where festival would sing a song in `language` with these params, else 'synth' (singer.py): a take festival
+        sang and one the synth voice played never share a cache entry, and festival never keys a take it cannot
+        sing (sing_words off, zh/ja/ko). `language` None: a song not known, festival counted if installed."""
+        assert isinstance(params, SketchParams), type(params)
         digest = hashlib.sha256(params.model_dump_json().encode()).hexdigest()[:12]
-        return f"{VERSION}:{digest}:{soundfont_sha256()[:12]}:{singer_identity()}"
+        return f"{VERSION}:{digest}:{soundfont_sha256()[:12]}:{singer_identity(language, params.sing_words)}"
+
+    def song_identity(self, song: SongSpec) -> str:
+        """The identity of `song`'s take (songforge.engine.base.take_identity): who sings depends on its language."""
+        return self.identity(song.engine.params, song.language)
 
     def model_revision(self, params: EngineParams | None = None) -> str:
         """What stands in for weights here: the SoundFont it renders with and who may sing (for lineage)."""
@@ -62,6 +69,6 @@ class SketchEngine:
         vocals, instrumental = render_stems(arrangement, params.sample_rate, params.vocal_balance_db, params.reverb_wet,
                                             sung)
         report(1.0, "done")
-        metadata = {**arrangement.metadata(), "seed": seed, "identity": self.identity(params),
+        metadata = {**arrangement.metadata(), "seed": seed, "identity": self.identity(params, song.language),
                     "singer": singer.to_dict()}
         return Stems(vocals, instrumental, params.sample_rate, midi=arrangement.to_midi_bytes(), metadata=metadata)

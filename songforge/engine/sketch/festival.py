@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 from dataclasses import dataclass
@@ -19,6 +20,10 @@ from ...errors import EngineError
 PROGRAM = "festival"
 SCRIPT_ENCODING = "latin-1"
 TIMEOUT_S = 300.0  # a whole song's singing takes seconds; this only stops a hung process
+# What a festival failure's message tells the user to do: repair festival, or have this song's guide vocal
+# played by the synth voice without words (the engine param; festival stays installed for other songs).
+FIX = ("check the festival install (scripts/install.sh installs festival and its voices), or set the engine "
+       "params `sing_words: false` to have the GM synth voice play the guide vocal without words.")
 
 
 @dataclass(frozen=True)
@@ -52,22 +57,36 @@ def installed_festival(program: str | None = None) -> Festival | None:
 
 def run_script(script: str, workdir: Path) -> str:
     """Run a Scheme script with `festival -b` in `workdir`; its standard output. EngineError naming the
-    script's failure (Festival's own message) when it exits non-zero."""
+    script's failure (its exit status and Festival's own message) when it exits non-zero, or when it runs past
+    TIMEOUT_S (then it is killed)."""
     path = workdir / "script.scm"
     path.write_bytes(script.encode(SCRIPT_ENCODING, errors="replace"))
     try:
         done = subprocess.run([shutil.which(PROGRAM) or PROGRAM, "-b", str(path)], cwd=workdir,
                               capture_output=True, timeout=TIMEOUT_S)
+    except subprocess.TimeoutExpired as error:
+        raise EngineError(f"sketch engine: festival did not finish the guide vocal within {TIMEOUT_S:g} s "
+                          f"({__name__}.TIMEOUT_S) and was stopped. Fix: {FIX}") from error
     except (OSError, subprocess.SubprocessError) as error:
-        raise EngineError(f"sketch engine: festival did not run ({error}). Fix: reinstall it "
-                          "(scripts/install.sh installs festival), or remove it to sing with the synth voice.") from error
+        raise EngineError(f"sketch engine: festival did not run ({error}). Fix: {FIX}") from error
     stdout = done.stdout.decode(SCRIPT_ENCODING, errors="replace")
     if done.returncode != 0:
-        message = done.stderr.decode(SCRIPT_ENCODING, errors="replace").strip()[-600:]
-        raise EngineError(f"sketch engine: festival failed singing the guide vocal (exit {done.returncode}): "
-                          f"{message}. Fix: check the festival install (scripts/install.sh), or remove it to sing "
-                          "with the synth voice.")
+        message = done.stderr.decode(SCRIPT_ENCODING, errors="replace").strip()[-600:] or "it printed nothing"
+        raise EngineError(f"sketch engine: festival failed singing the guide vocal ({exit_text(done.returncode)}): "
+                          f"{message}. Fix: {FIX}")
     return stdout
+
+
+def exit_text(returncode: int) -> str:
+    """'exit 1', or for a crash the signal too: 'exit 139 (signal SIGSEGV)', 'killed by signal SIGSEGV'."""
+    number = -returncode if returncode < 0 else returncode - 128
+    try:
+        name = signal.Signals(number).name
+    except ValueError:
+        name = None
+    if returncode < 0:
+        return f"killed by signal {name or number}"
+    return f"exit {returncode}" + (f" (signal {name})" if returncode > 128 and name else "")
 
 
 def scratch_dir() -> tempfile.TemporaryDirectory:

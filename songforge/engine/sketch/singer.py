@@ -2,7 +2,8 @@
 
 Who sings: Festival, for the languages it has a voice for here (English: kal; Italian: lp, or pc for
 low voices); the General MIDI synth voice otherwise (zh, ja, ko, ...), or when Festival is absent.
-`Singer` says which, and `singer_identity` goes into the engine's identity so a cache never mixes them.
+`Singer` says which, and `singer_identity` goes into the engine's identity so a cache never mixes them (it
+names festival only for a song festival would sing: a zh take or a wordless one is the same without it).
 
 One syllabification: the notes are numbered by the syllables of songforge.syllables (melody.py), and
 Festival sings exactly those, each word as a token whose lexicon entry has that many syllables
@@ -24,8 +25,9 @@ from typing import Any
 import numpy as np
 
 from ...audio.io import resample
+from ...errors import EngineError
 from .arrangement import Arrangement, Note
-from .festival import installed_festival, run_script, scratch_dir
+from .festival import FIX, installed_festival, run_script, scratch_dir
 from .form import LinePlan
 from .orchestra import LOW_REGISTER
 from .pronounce import lexicon, spoken_form
@@ -85,10 +87,15 @@ def choose_singer(language: str, low_voice: bool, words: bool = True) -> Singer:
                   LOW_REGISTER if low_voice else FESTIVAL_HIGH_REGISTER, language)
 
 
-def singer_identity() -> str:
-    """'festival-<version>+<voices of ours it has>' or 'synth': what the engine's identity must know."""
+def singer_identity(language: str | None = None, words: bool = True) -> str:
+    """Who may sing a song's guide vocal, for the engine's identity: 'synth' where festival never sings it (`words`
+    off, or a language it has no voice for: zh, ja, ko...), else 'festival-<version>+<the language's voices it
+    has>' ('synth' with none). `language` None (no song known) counts every voice of ours."""
+    if not words or (language is not None and language not in VOICES):
+        return "synth"
     festival = installed_festival()
-    ours = sorted({voice for pair in VOICES.values() for voice in pair} & (festival.voices if festival else set()))
+    wanted = set(VOICES[language]) if language is not None else {voice for pair in VOICES.values() for voice in pair}
+    ours = sorted(wanted & (festival.voices if festival else set()))
     return "+".join([f"festival-{festival.version}", *ours]) if festival and ours else "synth"
 
 
@@ -120,7 +127,7 @@ def sing(arrangement: Arrangement, singer: Singer, sample_rate: int, n_samples: 
             script.append(f'(sf_sing "line{index}.xml" "line{index}")')
         run_script("\n".join(script) + "\n", workdir)
         for index, line in enumerate(lines):
-            audio = _read_line(workdir, f"line{index}", sample_rate)
+            audio = _read_line(workdir, f"line{index}", sample_rate, f"line {index + 1} ('{line.text}')")
             start = int(round(arrangement.seconds(notes[line.first_syllable].beat) * sample_rate))
             _place(mono, audio, start, sample_rate)
     return np.repeat(mono[:, None], 2, axis=1)
@@ -186,8 +193,9 @@ def line_xml(line: LinePlan, notes: list[Note], arrangement: Arrangement, keys: 
             '"Singing.v0_1.dtd" []>\n<SINGING BPM="60">\n' + "\n".join(parts) + "\n</SINGING>\n")
 
 
-def _read_line(workdir: Path, base: str, sample_rate: int) -> np.ndarray:
-    """The line's utterances, joined, mono float32 at `sample_rate`."""
+def _read_line(workdir: Path, base: str, sample_rate: int, what: str) -> np.ndarray:
+    """The line's utterances, joined, mono float32 at `sample_rate`; EngineError naming the line (`what`) when
+    festival wrote none (a silent line would pass for a sung one)."""
     import soundfile
 
     parts, rate = [], sample_rate
@@ -195,7 +203,8 @@ def _read_line(workdir: Path, base: str, sample_rate: int) -> np.ndarray:
         audio, rate = soundfile.read(path, dtype="float32", always_2d=True)
         parts.append(audio[:, :1])
     if not parts:
-        return np.zeros(0, dtype=np.float32)
+        raise EngineError(f"sketch engine: festival exited without error but wrote no wave for {what} of the "
+                          f"guide vocal. Fix: {FIX}")
     return resample(np.concatenate(parts), rate, sample_rate)[:, 0]
 
 
