@@ -23,7 +23,7 @@ from .artifacts import FileRef, StageOutput
 from .errors import ParamsError, SongforgeError
 from .lyrics import parse_lyrics
 from .params import MAX_DURATION_S, AlbumSpec, Frozen, MasterSpec, SongSpec
-from .paths import write_json
+from .paths import json_text, write_new
 from .plan import SongPlan, plan_song
 from .step import Step
 
@@ -228,15 +228,17 @@ def plan_edit(folder: Path, request: EditRequest, original: SongFolder | None = 
 
 
 def claim(job: EditJob) -> Path:
-    """The edit's folder, with edit.json saying what it holds (written first: a rerun of the same edit finds it);
-    SongforgeError when another edit took the folder since it was planned (two edits started at once)."""
+    """The edit's folder, with edit.json saying what it holds (created first and exclusively: of two edits started
+    at once exactly one claims a folder; a rerun of the same edit finds its own); SongforgeError when another edit
+    took the folder since this one was planned."""
     asked, path = job.request.model_dump(mode="json"), job.folder / REQUEST
+    if write_new(path, json_text(asked)):
+        return job.folder
     try:
-        taken = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else asked
+        taken = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         taken = None
     if taken != asked:
         raise SongforgeError(f"{job.folder} holds another edit ({path.name}), started while this one was planned. "
                              "Fix: run the command again: it takes the next free number.")
-    write_json(path, asked)
     return job.folder

@@ -133,3 +133,37 @@ def test_a_folder_another_edit_took_meanwhile_is_not_claimed(tiny, tmp_path):
     with pytest.raises(SongforgeError, match="holds another edit"):
         claim(mine)
     assert plan_edit(folder, mine.request).folder.name == "02-1-2"
+
+
+def _claim_behind(barrier, job, results) -> None:
+    """A forked process's claim of `job`, started with the others at the barrier: 'claimed' or the refusal."""
+    barrier.wait()
+    try:
+        claim(job)
+        results.put("claimed")
+    except SongforgeError as error:
+        results.put(str(error))
+
+
+def test_of_edits_started_at_once_exactly_one_claims_the_folder(tiny, tmp_path):
+    """Processes (forked: real parallel claims on the filesystem) each with another seed's edit planned into the same
+    folder claim it at once behind a barrier; over several rounds, exactly one claims each folder."""
+    import multiprocessing
+
+    folder = song_folder(tmp_path / "01-lanterns", ace_song(tiny))
+    original = read_song_folder(folder)
+    context = multiprocessing.get_context("fork")
+    for round_ in range(5):
+        jobs = [plan_edit(folder, request_for(original, 1, 2 + round_, None, None, seed)) for seed in range(4)]
+        assert len({job.folder for job in jobs}) == 1  # all planned before any claimed it
+        barrier, results = context.Barrier(len(jobs)), context.Queue()
+        workers = [context.Process(target=_claim_behind, args=(barrier, job, results)) for job in jobs]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join(30)
+        outcomes = [results.get(timeout=5) for _ in jobs]
+        assert outcomes.count("claimed") == 1, outcomes
+        assert all("holds another edit" in outcome for outcome in outcomes if outcome != "claimed")
+        taken = json.loads((jobs[0].folder / "edit.json").read_text())
+        assert taken in [job.request.model_dump(mode="json") for job in jobs]
