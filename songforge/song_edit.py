@@ -13,23 +13,29 @@ a song of another engine is refused naming the engines that can. Pure of orchest
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 from .artifacts import FileRef, StageOutput
 from .errors import ParamsError, SongforgeError
 from .lyrics import parse_lyrics
-from .params import MAX_DURATION_S, AlbumSpec, Frozen, MasterSpec, SongSpec
+from .params import MAX_DURATION_S, AlbumSpec, Frozen, MasterSpec, SongSpec, engine_params
 from .paths import json_text, write_new
 from .plan import SongPlan, plan_song
+from .problems import validation_problems
 from .step import Step
 
 EDITS = "edits"  # a song's edits, each a folder of its own under it
 REQUEST = "edit.json"  # what an edit folder was made for: the same edit again reuses the folder (and the cache)
 TAKE_FIELDS = ("takes", "select", "retakes")  # an edit is one take: the original's take rule is left out
+OPTIONS = {"start_s": "--from", "end_s": "--to", "extend_s": "--extend", "seed": "--seed", "lyrics": "--lyrics",
+           "duration_s": "--to"}  # a request's fields (and the edited song's length) as the command's options
+MOVED_FIX = ("put the file back at that path (the edit conditions on it as the song did), or make the song again "
+             "with the file's new path in its params")
 
 
 class EditRequest(Frozen):
@@ -117,8 +123,24 @@ def read_song_folder(folder: Path) -> SongFolder:
         raise _not_a_song(folder, f"its manifest.json or take.json lacks {error}") from None
     except ParamsError as error:  # a file the song's params name is gone since
         raise error.located(str(folder / "manifest.json"), "params") from None
+    except ValidationError as error:  # e.g. a reference, cover or LoRA file the song's params name moved since
+        raise _recorded_params_problem(params, error, folder / "manifest.json") from None
     run_id = (manifest.get("runs") or {}).get("mlflow", {}).get("run_id")
     return SongFolder(folder, song, master, duration, run_id, manifest.get("outputs") or {})
+
+
+def _recorded_params_problem(params: dict[str, Any], error: ValidationError, manifest: Path) -> ParamsError:
+    """The manifest's params no longer valid, named by their field in it: a file the engine's params name is gone
+    (the engine's own check names it), else pydantic's every problem under params.song."""
+    engine = params.get("engine") or {}
+    try:
+        engine_params(engine.get("name", "sketch"), engine.get("params"))
+    except ParamsError as moved:
+        return ParamsError.all_of([ParamsError(f"params.{one.field}", one.problem, MOVED_FIX, str(manifest))
+                                   for one in moved.problems])
+    except SongforgeError:
+        pass  # an engine no longer registered: pydantic's own words below
+    return ParamsError.all_of(validation_problems(error, {}, str(manifest), prefix="params.song"))
 
 
 def recorded_results(original: SongFolder) -> dict[str, StageOutput]:
@@ -163,19 +185,43 @@ def request_for(original: SongFolder, start_s: float | None, end_s: float | None
     if (extend_s is None) == (start_s is None and end_s is None):
         raise ParamsError("--from/--to/--extend", "give either a range (--from and --to) or --extend, not both "
                           "nor neither", "e.g. --from 62 --to 78, or --extend 20")
+    for option, value in (("--from", start_s), ("--to", end_s), ("--extend", extend_s)):
+        if value is not None and not math.isfinite(value):
+            raise ParamsError(option, f"is {value}", "give a finite number of seconds")
+    longest = longest_s(original.song)
     if extend_s is not None:
         if extend_s <= 0:
             raise ParamsError("--extend", f"is {extend_s} s", "extend by a positive number of seconds")
         start_s, end_s = original.duration_s, original.duration_s + extend_s
-        if end_s > MAX_DURATION_S:
-            raise ParamsError("--extend", f"makes the song {end_s:g} s long, over the {MAX_DURATION_S:g} s a song "
-                              "may last", f"extend by at most {MAX_DURATION_S - original.duration_s:g} s")
+        if end_s > longest:
+            raise ParamsError("--extend", f"makes the song {end_s:g} s long, over the {longest:g} s a song of its "
+                              "engine may last", f"extend by at most {longest - original.duration_s:g} s")
     elif start_s is None or end_s is None:
         raise ParamsError("--from" if start_s is None else "--to", "is missing", "give both --from and --to (s)")
+    elif end_s > longest:
+        raise ParamsError("--to", f"is {end_s:g} s, past the {longest:g} s a song of its engine may last",
+                          f"end the range at {longest:g} s or earlier")
     if start_s < 0:
         raise ParamsError("--from", f"is {start_s} s", "start the range at 0 s or later")
-    return EditRequest(start_s=start_s, end_s=end_s, extend_s=extend_s,
-                       seed=original.song.seed + 1 if seed is None else seed, lyrics=_lyrics(lyrics))
+    try:
+        return EditRequest(start_s=start_s, end_s=end_s, extend_s=extend_s,
+                           seed=original.song.seed + 1 if seed is None else seed, lyrics=_lyrics(lyrics))
+    except ValidationError as error:
+        raise _as_options(error) from None
+
+
+def longest_s(song: SongSpec) -> float:
+    """The longest a song of `song`'s engine may last: the engine's own limit (`max_duration_s`), else a song's."""
+    limit = getattr(song.engine.engine, "max_duration_s", None)
+    return min(MAX_DURATION_S, limit(song.engine.params)) if limit is not None else MAX_DURATION_S
+
+
+def _as_options(error: ValidationError) -> ParamsError:
+    """pydantic's problems with a request or the edited song, each named by the command's option."""
+    fixes = {"seed": "give a seed of 0 or more", "start_s": "start the range at 0 s or later",
+             "lyrics": "give lyrics with section tags, e.g. [verse]"}
+    return ParamsError.all_of([ParamsError(OPTIONS.get(one.field.split(".")[0].split("[")[0], one.field),
+                                           one.problem, one.fix) for one in validation_problems(error, fixes)])
 
 
 def _lyrics(given: str | None) -> str | None:
@@ -189,13 +235,25 @@ def _lyrics(given: str | None) -> str | None:
 
 
 def edited_song(original: SongFolder, request: EditRequest) -> SongSpec:
-    """The song as edited: the request's lyrics, an extended song's new length, one take."""
-    changes: dict[str, Any] = {"takes": 1, "select": None, "retakes": 0}
+    """The song as edited, validated as any song is: the request's lyrics (which must fit a song, as at load), an
+    extended song's new length, one take (the dump leaves the take rule out), and no planner (an edit repaints
+    the take: it never plans, so it needs no planner model)."""
+    from .album_file import lyrics_fit_problems  # album_file imports the plan, as this module does: loaded late
+
+    fields = original.song.model_dump(mode="json")
+    engine = fields["engine"]
+    engine["params"] = {k: v for k, v in (engine.get("params") or {}).items() if k != "planner"}
     if request.lyrics is not None:
-        changes["lyrics"] = request.lyrics
+        fields["lyrics"] = request.lyrics
     if request.end_s > original.duration_s:
-        changes["duration_s"] = request.end_s
-    return original.song.model_copy(update=changes)
+        fields["duration_s"] = request.end_s
+    try:
+        song = SongSpec.model_validate(fields)
+    except ValidationError as error:
+        raise _as_options(error) from None
+    if request.lyrics is not None and (problems := lyrics_fit_problems(song)):
+        raise ParamsError("--lyrics", problems[0].problem, problems[0].fix)
+    return song
 
 
 def edit_folder(folder: Path, request: EditRequest) -> Path:

@@ -152,7 +152,7 @@ def test_bad_requests_are_refused_before_any_work(api, tmp_path):
     edits = sorted(p.name for p in (folder / "edits").iterdir()) if (folder / "edits").is_dir() else []
 
     past = run(api, "--from", 13, "--to", 14)
-    assert past.exit_code == 2 and "from: is 13.0 s, outside the take (0 to 12.00 s)" in past.output, past.output
+    assert past.exit_code == 2 and "--from: is 13.0 s, outside the take (0 to 12.00 s)" in past.output, past.output
     both = run(api, "--from", 1, "--to", 2, "--extend", 3)
     assert both.exit_code == 2 and "--from/--to/--extend" in both.output
     lyrics = run(api, "--from", 1, "--to", 2, "--lyrics", "no section tags")

@@ -103,7 +103,7 @@ def test_bad_requests_and_folders_are_named(tiny, tmp_path):
         with pytest.raises(ParamsError) as bad:
             request_for(original, *args)
         assert bad.value.field == field, (args, bad.value)
-    with pytest.raises(ParamsError, match="to: is 3.0 s, not after"):
+    with pytest.raises(ParamsError, match="--to: is 3.0 s, not after"):
         plan_edit(folder, request_for(original, 5, 3, None, None, None))
     lyrics_file = tmp_path / "new.txt"
     lyrics_file.write_text("[chorus]\nLanterns on the lane\n")
@@ -167,3 +167,62 @@ def test_of_edits_started_at_once_exactly_one_claims_the_folder(tiny, tmp_path):
         assert all("holds another edit" in outcome for outcome in outcomes if outcome != "claimed")
         taken = json.loads((jobs[0].folder / "edit.json").read_text())
         assert taken in [job.request.model_dump(mode="json") for job in jobs]
+
+
+def test_bad_requests_past_the_first_checks_are_named_by_the_option_typed(tiny, tmp_path):
+    """Not-a-number and infinite seconds, a range ending past the longest song, a negative seed: each a ParamsError
+    naming the option (never pydantic's traceback, never a song longer than a song may last)."""
+    original = read_song_folder(song_folder(tmp_path / "01-lanterns", ace_song(tiny)))
+    nan, inf = float("nan"), float("inf")
+    cases = [((nan, 2, None), "--from"), ((1, inf, None), "--to"), ((None, None, nan), "--extend"),
+             ((None, None, inf), "--extend"), ((1, 700, None), "--to"), ((1, 2, None, None, -1), "--seed")]
+    for args, option in cases:
+        with pytest.raises(ParamsError) as bad:
+            request_for(original, *args, *(None, None)[:5 - len(args)])
+        assert bad.value.field == option, (args, bad.value)
+        assert "Fix:" in str(bad.value) and "validation error" not in str(bad.value)
+    with pytest.raises(ParamsError, match="^--from: is 13.0 s, outside the take"):
+        plan_edit(original.folder, request_for(original, 13, 14, None, None, None))
+
+
+def test_new_lyrics_that_fit_no_song_are_refused_as_at_load(tmp_path):
+    """The edited song is validated as a song is, the lyrics fit check included (sketch counts its syllables)."""
+    from songforge.song_edit import edited_song
+
+    original = read_song_folder(song_folder(tmp_path / "01-sketch", SongSpec(
+        title="Sketch", lyrics=LYRICS, duration_s=12, engine={"name": "sketch"})))
+    endless = "[verse]\n" + "Little light upon the hill and shining on and shining still\n" * 400
+    with pytest.raises(ParamsError) as refused:
+        edited_song(original, EditRequest(start_s=1, end_s=2, seed=0, lyrics=endless))
+    assert refused.value.field == "--lyrics" and "too long for any song" in refused.value.problem
+
+
+def test_a_song_whose_reference_file_moved_is_named_with_the_fix(tiny, tmp_path):
+    from songforge.audio.io import write_wav
+
+    reference = write_wav(tmp_path / "ref.wav", np.zeros((RATE, 2), np.float32), RATE)
+    song = SongSpec.model_validate({**ace_song(tiny).model_dump(), "engine": {
+        "name": "ace-step", "params": {"model": str(tiny), "reference_audio": str(reference)}}})
+    folder = song_folder(tmp_path / "01-lanterns", song)
+    reference.unlink()
+    with pytest.raises(ParamsError) as moved:
+        read_song_folder(folder)
+    assert moved.value.field == "params.engine.params.reference_audio", moved.value
+    assert moved.value.source == str(folder / "manifest.json")
+    assert "does not exist" in moved.value.problem and "put the file back" in moved.value.fix
+
+
+def test_an_edit_of_a_planner_song_needs_no_planner_and_its_take_is_not_called_planned(tiny, tmp_path):
+    song = SongSpec.model_validate({**ace_song(tiny).model_dump(), "engine": {"name": "ace-step", "params": {
+        "model": str(tiny), "inference_steps": 2, "planner": {"enabled": True, "model": str(tmp_path / "no-lm")}}}})
+    folder = song_folder(tmp_path / "01-lanterns", song)
+    take = json.loads((folder / "take.json").read_text())
+    write_json(folder / "take.json", {**take, "planned": True})  # as the render writes it after a plan step
+    job = plan_edit(folder, request_for(read_song_folder(folder), 4, 5, None, None, None))
+    params = job.song.engine.params
+    assert not params.planner.enabled and "plan" not in job.plan.names
+    engine = song.engine.engine
+    assert len(engine.models_needed(song.engine.params)) == 2 and len(engine.models_needed(params)) == 1  # the DiT
+    repaint = job.plan.steps[job.plan.names.index("repaint")]
+    done = repaint.step.run(repaint.params, {}, tmp_path / "edit", None)
+    assert "planned" not in json.loads(Path(done.path("take")).read_text())

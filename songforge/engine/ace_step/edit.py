@@ -40,10 +40,10 @@ def check_range(start_s: float, end_s: float, duration_s: float) -> None:
     """ParamsError naming the bad bound: 0 <= start < end, start inside the take or at its end (the end may pass
     the take's: extend)."""
     if not 0 <= start_s <= duration_s:
-        raise ParamsError("from", f"is {start_s} s, outside the take (0 to {duration_s:.2f} s)",
+        raise ParamsError("--from", f"is {start_s} s, outside the take (0 to {duration_s:.2f} s)",
                           "start the edited range inside the take")
     if end_s <= start_s:
-        raise ParamsError("to", f"is {end_s} s, not after the range's start ({start_s} s)",
+        raise ParamsError("--to", f"is {end_s} s, not after the range's start ({start_s} s)",
                           "give an end later than the start")
 
 

@@ -73,7 +73,7 @@ def run_edit(call: EditCall, inputs: Inputs, folder: Path, progress: Progress | 
         edited = repaint(pipe, song, params, original, call.start_s, call.end_s, call.seed)
     report(1.0, "done")
     before = json.loads((call.source.parent.parent / "take.json").read_text(encoding="utf-8"))
-    metadata = {**{k: v for k, v in before.items() if k not in ("engine", "duration_s", "edit")},
+    metadata = {**{k: v for k, v in before.items() if k not in ("engine", "duration_s", "edit", "planned")},
                 "identity": render.identity, "seed": call.seed, "caption": caption(song, params),
                 "lyrics": song.lyrics, "memory": memory, "params": params.model_dump(mode="json", exclude=PLACEMENT),
                 "edit": {**edited.facts(), "task": "repaint", "seed": call.seed, "of": str(call.source)}}
