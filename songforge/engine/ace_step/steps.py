@@ -57,9 +57,16 @@ class RenderCall(Frozen):
     memory: MemoryMode = Field("auto", exclude=True)
 
 
+def keyed(params: AceStepParams) -> AceStepParams:
+    """The params as they count for a take: placement at its default, and cover_strength too where no cover_of
+    is set (it changes nothing then)."""
+    idle = {} if params.cover_of is not None else {"cover_strength": AceStepParams.model_fields["cover_strength"].default}
+    return params.model_copy(update={"memory": "auto", **idle})
+
+
 def render_call(song: SongSpec, album: Any = None) -> RenderCall:
     params: AceStepParams = song.engine.params  # type: ignore[assignment]
-    placed = song.engine.model_copy(update={"params": params.model_copy(update={"memory": "auto"})})
+    placed = song.engine.model_copy(update={"params": keyed(params)})
     return RenderCall(song=song.model_copy(update={"mix": MixSpec(), "engine": placed}),
                       identity=AceStepEngine().identity(params), inputs=input_hashes(params), memory=params.memory)
 
@@ -88,9 +95,11 @@ class AceStepEngine:
     tag_vocabulary: ClassVar[str | None] = None  # ACE-Step's caption is free text
 
     def identity(self, params: EngineParams) -> str:
-        """Code version, params hash (placement left out) and the model folder's identity."""
+        """Code version, params hash and the model folder's identity. The hash leaves out placement, the files'
+        paths (a render's key has their content: input_hashes) and cover_strength without a cover (keyed)."""
         assert isinstance(params, AceStepParams), type(params)
-        digest = hashlib.sha256(params.model_dump_json(exclude=PLACEMENT).encode()).hexdigest()[:12]
+        exclude = PLACEMENT | set(params.file_fields())
+        digest = hashlib.sha256(keyed(params).model_dump_json(exclude=exclude).encode()).hexdigest()[:12]
         return f"{VERSION}:{digest}:{folder_identity(params.model)}"
 
     def model_revision(self, params: EngineParams) -> str:
