@@ -20,7 +20,7 @@ from typing import Any, Callable
 
 from pydantic import BaseModel, Field, ValidationError
 
-from .artifacts import FileRef, StageOutput
+from .artifacts import FileRef, StageOutput, file_sha256
 from .errors import ParamsError, SongforgeError
 from .lyrics import parse_lyrics
 from .params import MAX_DURATION_S, AlbumSpec, Frozen, MasterSpec, SongSpec, engine_params
@@ -57,11 +57,12 @@ class EditRequest(Frozen):
 @dataclass(frozen=True)
 class Editor:
     """What an engine that can edit declares (`editor` on the engine): its edit step (listed in its `steps`, its
-    params None in every song's own plan) and `call(song, song_folder, request)`, the step's params for one edit:
-    ParamsError for a range the take does not have, before any work."""
+    params None in every song's own plan), `call(song, song_folder, request)`, the step's params for one edit
+    (ParamsError for a range the take does not have, before any work), and the `source` file it edits."""
 
     step: Step
     call: Callable[[SongSpec, Path, EditRequest], BaseModel]
+    source: Path  # the take an edit starts from, relative to the song's folder (its content: edit.json's)
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,7 @@ class EditJob:
     album: AlbumSpec
     plan: SongPlan
     folder: Path
+    source_sha256: str  # the edited take's content when planned
 
     @property
     def song(self) -> SongSpec:
@@ -256,18 +258,24 @@ def edited_song(original: SongFolder, request: EditRequest) -> SongSpec:
     return song
 
 
-def edit_folder(folder: Path, request: EditRequest) -> Path:
-    """SONG/edits/NN-<label>/: the folder of an earlier identical request, else the next number."""
+def edit_record(request: EditRequest, source_sha256: str) -> dict[str, Any]:
+    """edit.json: the request and the content of the take it edited (a changed original is another edit)."""
+    return {**request.model_dump(mode="json"), "source_sha256": source_sha256}
+
+
+def edit_folder(folder: Path, request: EditRequest, source_sha256: str) -> Path:
+    """SONG/edits/NN-<label>/: the folder of an earlier identical request of the same take, else the next number
+    (two digits, more past 99)."""
     edits = Path(folder) / EDITS
-    numbered = sorted(edits.glob("[0-9][0-9]-*"))
-    asked = request.model_dump(mode="json")
-    for existing in numbered:
+    numbered = [path for path in edits.glob("[0-9][0-9]*-*") if path.name.split("-")[0].isdigit()]
+    asked = edit_record(request, source_sha256)
+    for existing in sorted(numbered):
         try:
             if json.loads((existing / REQUEST).read_text(encoding="utf-8")) == asked:
                 return existing
         except (OSError, ValueError):
             continue  # not an edit's folder: its number is still taken
-    number = 1 + max((int(path.name[:2]) for path in numbered), default=0)
+    number = 1 + max((int(path.name.split("-")[0]) for path in numbered), default=0)
     return edits / f"{number:02d}-{request.label}"
 
 
@@ -279,17 +287,18 @@ def plan_edit(folder: Path, request: EditRequest, original: SongFolder | None = 
     song = edited_song(original, request)
     call = editor.call(song, original.folder, request)
     step = replace(editor.step, params=lambda song, album: call)
-    target = edit_folder(original.folder, request)
+    source_sha256 = file_sha256(original.folder / editor.source)  # the call found it
+    target = edit_folder(original.folder, request, source_sha256)
     title = f"{song.title}: edit {target.name}"[:120]
     album = AlbumSpec(title=title, master=original.master, songs=[song])
-    return EditJob(original, request, album, plan_song(song, album, engine_steps=(step,)), target)
+    return EditJob(original, request, album, plan_song(song, album, engine_steps=(step,)), target, source_sha256)
 
 
 def claim(job: EditJob) -> Path:
     """The edit's folder, with edit.json saying what it holds (created first and exclusively: of two edits started
     at once exactly one claims a folder; a rerun of the same edit finds its own); SongforgeError when another edit
     took the folder since this one was planned."""
-    asked, path = job.request.model_dump(mode="json"), job.folder / REQUEST
+    asked, path = edit_record(job.request, job.source_sha256), job.folder / REQUEST
     if write_new(path, json_text(asked)):
         return job.folder
     try:

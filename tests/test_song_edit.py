@@ -19,7 +19,10 @@ from songforge.lineage import build_manifest
 from songforge.params import AlbumSpec, MasterSpec, SongSpec
 from songforge.paths import write_json
 from songforge.plan import plan_song
-from songforge.song_edit import (EditRequest, claim, edit_folder, plan_edit, read_song_folder, request_for)
+from songforge.artifacts import file_sha256
+from songforge.audio.io import write_wav
+from songforge.song_edit import (EditRequest, claim, edit_folder, edit_record, plan_edit, read_song_folder,
+                                 request_for)
 
 LYRICS = "[verse]\nLittle light upon the hill\n\n[chorus]\nLanterns in the rain\n"
 RATE = 48000
@@ -71,15 +74,31 @@ def test_a_song_folder_reads_back_as_its_song_and_the_edit_plans_repaint_in_plac
 
 
 def test_an_edit_folder_is_found_again_for_the_same_request_and_numbered_after_the_others(tmp_path):
-    first = EditRequest(start_s=4, end_s=7, seed=1)
-    assert edit_folder(tmp_path, first) == tmp_path / "edits" / "01-4-7"
-    write_json(tmp_path / "edits" / "01-4-7" / "edit.json", first.model_dump(mode="json"))
-    assert edit_folder(tmp_path, first) == tmp_path / "edits" / "01-4-7"
+    first, take = EditRequest(start_s=4, end_s=7, seed=1), "a" * 64
+    assert edit_folder(tmp_path, first, take) == tmp_path / "edits" / "01-4-7"
+    write_json(tmp_path / "edits" / "01-4-7" / "edit.json", edit_record(first, take))
+    assert edit_folder(tmp_path, first, take) == tmp_path / "edits" / "01-4-7"
     other_seed = first.model_copy(update={"seed": 2})
-    assert edit_folder(tmp_path, other_seed) == tmp_path / "edits" / "02-4-7"
+    assert edit_folder(tmp_path, other_seed, take) == tmp_path / "edits" / "02-4-7"
+    assert edit_folder(tmp_path, first, "b" * 64) == tmp_path / "edits" / "02-4-7"  # the take changed since
     extension = EditRequest(start_s=12, end_s=32, extend_s=20, seed=1)
     (tmp_path / "edits" / "02-4-7").mkdir()  # an edit under way whose edit.json is not written yet: taken
-    assert edit_folder(tmp_path, extension) == tmp_path / "edits" / "03-extend-20"
+    assert edit_folder(tmp_path, extension, take) == tmp_path / "edits" / "03-extend-20"
+    (tmp_path / "edits" / "100-4-7").mkdir()  # past 99 the numbers take three digits, and count on
+    assert edit_folder(tmp_path, extension, take) == tmp_path / "edits" / "101-extend-20"
+
+
+def test_an_edit_of_a_changed_original_gets_a_new_number_not_the_earlier_edits_folder(tiny, tmp_path):
+    folder = song_folder(tmp_path / "01-lanterns", ace_song(tiny))
+    request = request_for(read_song_folder(folder), 1, 2, None, None, 5)
+    first = plan_edit(folder, request)
+    claim(first)
+    assert json.loads((first.folder / "edit.json").read_text())["source_sha256"] == file_sha256(
+        folder / "stems" / "engine_mix.wav")
+    assert plan_edit(folder, request).folder == first.folder  # the same take: the same folder
+    write_wav(folder / "stems" / "engine_mix.wav", np.zeros((12 * RATE, 2), np.float32), RATE)  # remade since
+    again = plan_edit(folder, request)
+    assert again.folder.name == "02-1-2" and again.source_sha256 != first.source_sha256
 
 
 def test_a_song_of_another_engine_is_refused_naming_it_and_the_engines_that_edit(tmp_path):
@@ -120,7 +139,7 @@ def test_claim_writes_what_the_folder_holds(tiny, tmp_path):
     folder = song_folder(tmp_path / "01-lanterns", ace_song(tiny))
     job = plan_edit(folder, request_for(read_song_folder(folder), 1, 2, None, None, 5))
     assert claim(job) == job.folder
-    assert json.loads((job.folder / "edit.json").read_text()) == job.request.model_dump(mode="json")
+    assert json.loads((job.folder / "edit.json").read_text()) == edit_record(job.request, job.source_sha256)
     assert plan_edit(folder, job.request).folder == job.folder  # the same edit again: the same folder
 
 
@@ -166,7 +185,7 @@ def test_of_edits_started_at_once_exactly_one_claims_the_folder(tiny, tmp_path):
         assert outcomes.count("claimed") == 1, outcomes
         assert all("holds another edit" in outcome for outcome in outcomes if outcome != "claimed")
         taken = json.loads((jobs[0].folder / "edit.json").read_text())
-        assert taken in [job.request.model_dump(mode="json") for job in jobs]
+        assert taken in [edit_record(job.request, job.source_sha256) for job in jobs]
 
 
 def test_bad_requests_past_the_first_checks_are_named_by_the_option_typed(tiny, tmp_path):
@@ -198,8 +217,6 @@ def test_new_lyrics_that_fit_no_song_are_refused_as_at_load(tmp_path):
 
 
 def test_a_song_whose_reference_file_moved_is_named_with_the_fix(tiny, tmp_path):
-    from songforge.audio.io import write_wav
-
     reference = write_wav(tmp_path / "ref.wav", np.zeros((RATE, 2), np.float32), RATE)
     song = SongSpec.model_validate({**ace_song(tiny).model_dump(), "engine": {
         "name": "ace-step", "params": {"model": str(tiny), "reference_audio": str(reference)}}})

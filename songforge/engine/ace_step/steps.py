@@ -24,7 +24,7 @@ from ...step import Inputs, Progress, Step
 from ..base import EngineParams, ModelNeed, Stems
 from ..take import TAKE_PLAYERS, TAKE_ROLES, write_take
 from . import pipeline as ace  # called through the module: a test may count loads
-from .edit_step import REPAINT, edit_call
+from .edit_step import REPAINT, SOURCE, edit_call
 from .params import PLACEMENT, AceStepParams, MemoryMode
 from .planner.step import PLAN, ROLE as PLAN_ROLE, planned_codes
 from .planner.step import model_need as planner_need
@@ -91,7 +91,8 @@ class AceStepEngine:
     Params: ClassVar[type[EngineParams]] = AceStepParams
     steps: ClassVar[tuple[Step, ...]] = (PLAN, RENDER, REPAINT)
     editor: ClassVar[Editor] = Editor(REPAINT, lambda song, folder, request: edit_call(render_call(song), folder,
-                                                                                          request))  # songforge edit
+                                                                                          request),
+                                      SOURCE)  # songforge edit
     tag_vocabulary: ClassVar[str | None] = None  # ACE-Step's caption is free text
 
     def identity(self, params: EngineParams) -> str:
