@@ -1,10 +1,10 @@
 """`songforge edit` on an ACE-Step song made by the album flow (a real Prefect API, a real sqlite MLflow store, the
 tiny random AceStepPipeline saved and loaded by the engine's loader), through the real command (typer's runner):
 
-- repaint --from 4 --to 7: inside the range the edited engine mix differs from the original as much as another
-  seed's take of the same song does (at least 0.9x of it: the spread of such takes); outside it, beyond the 0.5 s
-  crossfade (edit.CROSSFADE_S), it is the original bit for bit (tolerance stated: 0; measured: 0); the original
-  folder is untouched; the edit is a song folder of its own (mix, master, measure, plots, manifest) with an MLflow
+- repaint --from 4 --to 7: inside the range the edited engine mix is new (whether it is as new as another seed's
+  take is test_ace_step_repaint.py's criterion); outside it, beyond the 0.5 s crossfade (edit.CROSSFADE_S), it is
+  the original bit for bit (tolerance stated: 0; measured: 0), and master.wav, mastered again over the whole
+  song, is the original's within MASTER_DRIFT of its rms level; the original folder is untouched; the edit is a song folder of its own (mix, master, measure, plots, manifest) with an MLflow
   run that is a child of the song's run; the same edit again is taken from the cache, in the same folder.
 - extend --extend 3: the song is 3 s longer, its first part the original's.
 - --lyrics FILE: the repaint is conditioned on them (the same seed without them gives other audio in the range),
@@ -29,12 +29,12 @@ from songforge.album_file import load_album
 from songforge.artifacts import file_sha256
 from songforge.audio.io import read_audio
 from songforge.engine.ace_step.edit import CROSSFADE_S
-from songforge.engine.ace_step.steps import RENDER, render_call
 
 pytestmark = pytest.mark.slow
 
 LYRICS = "[verse]\nLittle light upon the hill\nShining on and shining still\n\n[chorus]\nLanterns in the rain\n"
 RATE = 48000
+MASTER_DRIFT = 0.1  # master.wav outside the edited range: rms difference from the original's, of its rms (-20 dB)
 
 
 def rms(audio: np.ndarray) -> float:
@@ -79,7 +79,7 @@ def snapshot(folder: Path) -> dict[str, str]:
             if p.is_file() and "edits" not in p.relative_to(folder).parts}
 
 
-def test_a_repaint_changes_its_range_only_is_a_tracked_version_and_is_cached_on_rerun(api, tmp_path):
+def test_a_repaint_changes_its_range_only_is_a_tracked_version_and_is_cached_on_rerun(api):
     from mlflow import MlflowClient
 
     folder = api["folder"]
@@ -96,17 +96,20 @@ def test_a_repaint_changes_its_range_only_is_a_tracked_version_and_is_cached_on_
     margin = int(CROSSFADE_S * RATE)
     outside = np.r_[0:inside.start - margin, inside.stop + margin:len(original)]
 
-    song = api["album"].songs[0].model_copy(update={"seed": 2})  # the same song, another seed's take
-    other, _ = read_audio(RENDER.run(render_call(song), {}, tmp_path, None).path("engine_mix"))
-    between_seeds, changed = rms(other[inside] - original[inside]), rms(edited[inside] - original[inside])
-    print(f"inside: edit vs original {changed:.4f}, seed 2 vs seed 0 {between_seeds:.4f} "
-          f"(ratio {changed / between_seeds:.2f}); outside beyond {CROSSFADE_S} s: max |diff| "
-          f"{np.abs(edited[outside] - original[outside]).max():.3g}")
-    # The repaint is a fresh draw inside its range, as another seed's take is: the two differences come from one
-    # distribution (on this model, seeds 1-4: edits 0.116-0.125, takes 0.116-0.124 rms; here 0.96x), so the bound
-    # is 0.9x, the spread of takes' own differences, not 1.0x, which one draw against one draw misses half the time.
-    assert changed >= 0.9 * between_seeds
+    print(f"inside: edit vs original rms {rms(edited[inside] - original[inside]):.4f}; outside beyond "
+          f"{CROSSFADE_S} s: max |diff| {np.abs(edited[outside] - original[outside]).max():.3g}")
+    # Whether the range is a fresh draw is test_ace_step_repaint.py's criterion (K repaints against K takes);
+    # here the plumbing: the command's repaint changed the range, and nothing beyond the crossfade.
+    assert rms(edited[inside] - original[inside]) > 0.1 * rms(original[inside])
     np.testing.assert_array_equal(edited[outside], original[outside])  # tolerance 0: the original's own samples
+    master_before, _ = read_audio(folder / "master.wav")
+    master_after, _ = read_audio(edited_folder / "master.wav")
+    level = rms(master_before[outside])
+    drift = rms(master_after[outside] - master_before[outside]) / level
+    print(f"master.wav outside the range: rms diff {drift:.4f} of its level ({20 * np.log10(max(drift, 1e-12)):.1f} dB)")
+    # The master is re-mastered over the whole song (loudness, limiter): outside the range it stays the
+    # original's within MASTER_DRIFT of its rms level (a gain change of a few tenths of a dB, no new audio).
+    assert drift <= MASTER_DRIFT
 
     assert snapshot(folder) == before  # the original untouched
     for made_file in ("mix.wav", "manifest.json", "take.json", "metrics.json", "review/report.html"):

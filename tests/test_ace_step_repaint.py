@@ -22,7 +22,7 @@ from ace_step_tiny import write_tiny_ace_step
 from songforge.audio.io import write_wav
 from songforge.engine.ace_step import pipeline as ace
 from songforge.engine.ace_step.edit import CROSSFADE_S, extend, repaint
-from songforge.engine.ace_step.render import hop, text2music
+from songforge.engine.ace_step.render import audio_tensor, hop, text2music
 from songforge.params import SongSpec
 
 LYRICS = "[verse]\nLittle light upon the hill\nShining on and shining still\n"
@@ -98,3 +98,38 @@ def test_a_global_reseed_during_the_call_does_not_change_the_take(loaded, tmp_pa
     state = torch.get_rng_state()
     text2music(pipe, cover, cover.engine.params, seed=3)
     assert torch.equal(torch.get_rng_state(), state)  # nor does the take touch the global generator
+
+
+K = 5  # repaints and takes compared: each about a second on the tiny pipeline
+
+
+def criterion(edits: list[float], takes: list[float]) -> tuple[bool, float]:
+    """Do the edits differ from the original as much as other seeds' takes do? The two means are compared one-sided
+    within 3 standard errors of their difference (sample standard deviations): an edit that kept much of the
+    original in its range falls below. (passes, mean_edit / mean_take)."""
+    se = float(np.sqrt(np.var(edits, ddof=1) / len(edits) + np.var(takes, ddof=1) / len(takes)))
+    return float(np.mean(edits)) >= float(np.mean(takes)) - 3 * se, float(np.mean(edits) / np.mean(takes))
+
+
+def test_repaints_differ_from_the_original_in_their_range_as_other_seeds_takes_do(loaded):
+    """The done-when criterion, on K repaints of 4-7 s (seeds 1-K) against K takes of the same song (seeds K+1 to
+    2K) over the same range; the negative control, the original through the VAE and back (K draws of its
+    encoding: what a repaint that regenerated nothing would give), fails it, as the original itself (0) does."""
+    pipe, model = loaded
+    song = song_of(model, duration_s=12.0)
+    params = song.engine.params
+    original = text2music(pipe, song, params, seed=0)
+    inside = slice(4 * RATE, 7 * RATE)
+    off = lambda audio: rms(audio[inside] - original[inside])
+    edits = [off(repaint(pipe, song, params, original, 4.0, 7.0, seed=seed).audio) for seed in range(1, K + 1)]
+    takes = [off(text2music(pipe, song, params, seed=seed)) for seed in range(K + 1, 2 * K + 1)]
+    with torch.no_grad():
+        source = audio_tensor(original)[None]
+        round_trips = [off(pipe.vae.decode(pipe.vae.encode(source).latent_dist.sample(
+            generator=torch.Generator().manual_seed(seed))).sample[0].numpy().T[:len(original)]) for seed in range(K)]
+    passed, ratio = criterion(edits, takes)
+    control, control_ratio = criterion(round_trips, takes)
+    print(f"rms inside 4-7 s vs the original: edits {np.round(edits, 4)}, takes {np.round(takes, 4)}, VAE round "
+          f"trips {np.round(round_trips, 4)}; mean edit / mean take {ratio:.3f}, round trip / take {control_ratio:.3f}")
+    assert passed, (edits, takes)
+    assert not control and not criterion([0.0] * K, takes)[0]
