@@ -10,7 +10,7 @@ from prefect import flow
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from songforge.report.album import song_metrics
-from songforge.params import AlbumSpec
+from songforge.params import AlbumSpec, album_settings
 from songforge.plan import PlanView, plan_song
 from songforge.song_edit import EditJob, EditRequest, claim, plan_edit, recorded_results
 from tasks.edit import log_edit
@@ -35,7 +35,7 @@ def edit_flow(song_folder: str, request: EditRequest, tracking_uri: str) -> dict
         raise SongFailed(results["error"])
     view = job.plan.view()
     tracked = log_edit(TrackedRun(tracking_uri, job.original.run_id), job.song, results, job.album.master, view,
-                       request, job.folder.name)
+                       request, job.folder.name, album_settings(job.album))
     stage_done(job.song.title, "track")
     album, songs, views = _side_by_side(job, results, view)
     report = album_report(album, songs, job.folder / REVIEW, views)

@@ -23,7 +23,8 @@ from pydantic import BaseModel, Field, ValidationError
 from .artifacts import FileRef, StageOutput, file_sha256
 from .errors import ParamsError, SongforgeError
 from .lyrics import parse_lyrics
-from .params import MAX_DURATION_S, AlbumSpec, Frozen, MasterSpec, SongSpec, engine_params
+from .params import (ALBUM_SETTINGS, MAX_DURATION_S, AlbumSpec, Frozen, MasterSpec, SongSpec, album_settings,
+                     engine_params)
 from .paths import json_text, write_new
 from .plan import SongPlan, plan_song
 from .problems import validation_problems
@@ -75,6 +76,7 @@ class SongFolder:
     duration_s: float  # the take's
     run_id: str | None  # the song's MLflow run
     outputs: dict[str, dict[str, Any]]  # step -> role -> {path (relative to the folder), sha256, size}: manifest.json's
+    settings: dict[str, Any]  # the album's settings it was made under (params.album_settings; older songs: none)
 
 
 @dataclass(frozen=True)
@@ -120,6 +122,8 @@ def read_song_folder(folder: Path) -> SongFolder:
         lyrics = take.get("lyrics") or (folder / "lyrics.txt").read_text(encoding="utf-8")  # older takes: sections
         song = SongSpec.model_validate({**song_fields, "lyrics": lyrics, "engine": params["engine"]})
         master = MasterSpec.model_validate(params.get("master") or {})
+        settings = album_settings(AlbumSpec.model_validate({"title": "-", "songs": [song], **{
+            k: v for k, v in (params.get("album") or {}).items() if k in ALBUM_SETTINGS}}))
         duration = float(take["duration_s"])
     except (KeyError, TypeError, OSError) as error:
         raise _not_a_song(folder, f"its manifest.json or take.json lacks {error}") from None
@@ -128,7 +132,7 @@ def read_song_folder(folder: Path) -> SongFolder:
     except ValidationError as error:  # e.g. a reference, cover or LoRA file the song's params name moved since
         raise _recorded_params_problem(params, error, folder / "manifest.json") from None
     run_id = (manifest.get("runs") or {}).get("mlflow", {}).get("run_id")
-    return SongFolder(folder, song, master, duration, run_id, manifest.get("outputs") or {})
+    return SongFolder(folder, song, master, duration, run_id, manifest.get("outputs") or {}, settings)
 
 
 def _recorded_params_problem(params: dict[str, Any], error: ValidationError, manifest: Path) -> ParamsError:
@@ -290,7 +294,7 @@ def plan_edit(folder: Path, request: EditRequest, original: SongFolder | None = 
     source_sha256 = file_sha256(original.folder / editor.source)  # the call found it
     target = edit_folder(original.folder, request, source_sha256)
     title = f"{song.title}: edit {target.name}"[:120]
-    album = AlbumSpec(title=title, master=original.master, songs=[song])
+    album = AlbumSpec.model_validate({**original.settings, "title": title, "master": original.master, "songs": [song]})
     return EditJob(original, request, album, plan_song(song, album, engine_steps=(step,)), target, source_sha256)
 
 

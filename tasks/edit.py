@@ -3,6 +3,8 @@ edited version), named and tagged as an edit, with what was edited as params."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from songforge.artifacts import StageOutput
 from songforge.params import MasterSpec, SongSpec
 from songforge.plan import PlanView
@@ -14,9 +16,10 @@ from .track import TrackedRun, _client, log_song
 
 @cached_task("track-edit", task_run_name="track-edit-{song.title}")
 def log_edit(song_run: TrackedRun, song: SongSpec, outputs: dict[str, StageOutput], master: MasterSpec | None,
-             view: PlanView, request: EditRequest, label: str) -> TrackedRun:
-    """A child of the song's run for its edit `label` (the edit folder's name)."""
-    child = log_song.fn(song_run, song, outputs, master, view)
+             view: PlanView, request: EditRequest, label: str, settings: dict[str, Any] | None = None) -> TrackedRun:
+    """A child of the song's run for its edit `label` (the edit folder's name); `settings`: the album's, for its
+    manifest."""
+    child = log_song.fn(song_run, song, outputs, master, view, settings)
     client = _client(song_run.tracking_uri)
     client.update_run(child.run_id, name=f"{song.title} · edit {label}")
     for key, value in {"songforge.kind": "edit", "songforge.edit": label, "songforge.song": song.title}.items():

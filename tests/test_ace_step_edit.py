@@ -117,6 +117,9 @@ def test_a_repaint_changes_its_range_only_is_a_tracked_version_and_is_cached_on_
     page = (edited_folder / "review" / "report.html").read_text()
     assert "Lanterns (original)" in page and "Lanterns (edit 01-4-7)" in page  # side by side
     assert "../../../stems/engine_mix.wav" in page and "../stems/engine_mix.wav" in page  # both players
+    for made_in in (folder, edited_folder):  # the album's settings, under which the edit is made
+        settings = json.loads((made_in / "manifest.json").read_text())["params"]["album"]
+        assert settings["measure"] == {"pitch_model": "tiny"} and settings["commercial"] is False
     take = json.loads((edited_folder / "take.json").read_text())
     assert take["edit"]["start_s"] == 4 and take["edit"]["end_s"] == 7 and take["edit"]["seed"] == 1
 

@@ -16,7 +16,7 @@ from songforge.engine.base import Stems
 from songforge.engine.take import write_take
 from songforge.errors import ParamsError, SongforgeError
 from songforge.lineage import build_manifest
-from songforge.params import AlbumSpec, MasterSpec, SongSpec
+from songforge.params import AlbumSpec, MasterSpec, SongSpec, album_settings
 from songforge.paths import write_json
 from songforge.plan import plan_song
 from songforge.artifacts import file_sha256
@@ -33,14 +33,14 @@ def tiny(tmp_path_factory) -> Path:
     return write_tiny_ace_step(tmp_path_factory.mktemp("models") / "tiny-ace")
 
 
-def song_folder(folder: Path, song: SongSpec, seconds: float = 12.0) -> Path:
+def song_folder(folder: Path, song: SongSpec, seconds: float = 12.0, settings: dict | None = None) -> Path:
     """A song's folder as the album flow leaves it, as far as an edit reads it: take.json (with the engine's
     lyrics), the engine's mix and manifest.json."""
     audio = np.random.default_rng(0).normal(0, 0.1, (int(seconds * RATE), 2)).astype(np.float32)
     take = write_take(Stems(np.zeros_like(audio), audio, RATE, mix=audio, metadata={"lyrics": song.lyrics}), folder,
                       song.engine.engine.identity(song.engine.params), song.seed)
     manifest = build_manifest(song, {"render": take}, song_dir=folder, code={}, master=MasterSpec(target_lufs=-12),
-                              runs={"mlflow": {"run_id": "abc", "parent_run_id": "def"}})
+                              runs={"mlflow": {"run_id": "abc", "parent_run_id": "def"}}, settings=settings)
     write_json(folder / "manifest.json", manifest)
     return folder
 
@@ -243,3 +243,22 @@ def test_an_edit_of_a_planner_song_needs_no_planner_and_its_take_is_not_called_p
     repaint = job.plan.steps[job.plan.names.index("repaint")]
     done = repaint.step.run(repaint.params, {}, tmp_path / "edit", None)
     assert "planned" not in json.loads(Path(done.path("take")).read_text())
+
+
+def test_an_edit_is_made_under_the_album_settings_its_song_was_made_under(tiny, tmp_path):
+    """measure.pitch_model and the licence settings (commercial, licences_checked, enterprise) the album gave the
+    song are in its manifest and in the edit's album; a song whose manifest predates them: the defaults."""
+    song = ace_song(tiny)
+    album = AlbumSpec(title="Edited", songs=[song], commercial=True, licences_checked=["CC-BY-NC-4.0"],
+                      enterprise=True, measure={"pitch_model": "full"})
+    folder = song_folder(tmp_path / "01-lanterns", song, settings=album_settings(album))
+    assert json.loads((folder / "manifest.json").read_text())["params"]["album"]["measure"] == {"pitch_model": "full"}
+    job = plan_edit(folder, request_for(read_song_folder(folder), 1, 2, None, None, None))
+    assert job.album.commercial and job.album.enterprise and job.album.licences_checked == ["CC-BY-NC-4.0"]
+    assert job.album.measure.pitch_model == "full"
+
+    older = song_folder(tmp_path / "02-older", song)  # no settings recorded
+    assert "album" not in json.loads((older / "manifest.json").read_text())["params"]
+    old_job = plan_edit(older, request_for(read_song_folder(older), 1, 2, None, None, None))
+    defaults = AlbumSpec(title="x", songs=[song])
+    assert album_settings(old_job.album) == album_settings(defaults)
