@@ -201,3 +201,31 @@ def test_new_lyrics_for_the_range_reach_the_repaint_and_the_edited_songs_files(a
     inside = slice(8 * RATE, 10 * RATE)
     assert rms(rewritten[inside] - plain[inside]) > 1e-3 * rms(plain[inside])  # the words reach the DiT
     np.testing.assert_array_equal(rewritten[:int(7.5 * RATE)], plain[:int(7.5 * RATE)])
+
+
+def test_a_failed_edit_exits_1_and_leaves_a_failed_run_under_the_songs(api, monkeypatch):
+    """A step that fails while the edit runs (not bad input: exit 1, not 2) closes the edit's MLflow run FAILED
+    with the reason, tagged as an edit, as a failed song's run is. The failure is simulated at the model load
+    (a GPU running out of memory cannot happen here)."""
+    from contextlib import contextmanager
+
+    from mlflow import MlflowClient
+
+    from songforge.engine.ace_step import pipeline
+    from songforge.errors import EngineError
+
+    @contextmanager
+    def out_of_memory(params):
+        raise EngineError("CUDA out of memory (simulated)")
+        yield
+
+    monkeypatch.setattr(pipeline, "loaded", out_of_memory)
+    failed = run(api, "--from", 2, "--to", 3, "--seed", 77)
+    assert failed.exit_code == 1, failed.output
+    assert "the edit failed" in failed.output and "CUDA out of memory (simulated)" in failed.output
+    client = MlflowClient(api["uri"])
+    runs = client.search_runs([client.get_run(api["song_run"]["run_id"]).info.experiment_id],
+                              "tags.`songforge.kind` = 'edit' and attributes.status = 'FAILED'")
+    (closed,) = [one for one in runs if one.data.params.get("edit.seed") == "77"]
+    assert closed.data.tags["mlflow.parentRunId"] == api["song_run"]["run_id"]
+    assert "CUDA out of memory (simulated)" in closed.data.tags["songforge.error"]
