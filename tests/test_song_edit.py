@@ -262,3 +262,16 @@ def test_an_edit_is_made_under_the_album_settings_its_song_was_made_under(tiny, 
     old_job = plan_edit(older, request_for(read_song_folder(older), 1, 2, None, None, None))
     defaults = AlbumSpec(title="x", songs=[song])
     assert album_settings(old_job.album) == album_settings(defaults)
+
+
+def test_the_crossfade_margin_is_in_the_repaints_cache_key(tiny, tmp_path, monkeypatch):
+    from songforge.engine.ace_step import edit
+    from tasks.cache import canonical
+
+    folder = song_folder(tmp_path / "01-lanterns", ace_song(tiny))
+    request = request_for(read_song_folder(folder), 1, 2, None, None, 5)
+    plan = lambda: plan_edit(folder, request).plan
+    key = lambda: canonical(plan().steps[plan().names.index("repaint")].params)
+    before = key()
+    monkeypatch.setattr(edit, "CROSSFADE_S", edit.CROSSFADE_S / 2)
+    assert key() != before
