@@ -4,8 +4,10 @@ tiny random AceStepPipeline saved and loaded by the engine's loader), through th
 - repaint --from 4 --to 7: inside the range the edited engine mix is new (whether it is as new as another seed's
   take is test_ace_step_repaint.py's criterion); outside it, beyond the 0.5 s crossfade (edit.CROSSFADE_S), it is
   the original bit for bit (tolerance stated: 0; measured: 0), and master.wav, mastered again over the whole
-  song, is the original's within MASTER_DRIFT of its rms level; the original folder is untouched; the edit is a song folder of its own (mix, master, measure, plots, manifest) with an MLflow
-  run that is a child of the song's run; the same edit again is taken from the cache, in the same folder.
+  song, is the original's within MASTER_DRIFT of its rms level; the original folder is untouched; the edit is a
+  song folder of its own (mix, master, measure, plots, manifest, the album's settings) with an MLflow run that is
+  a child of the song's run; the same edit again is taken from the cache, in the same folder.
+- a step failing while the edit runs: exit 1 and the edit's MLflow run closed FAILED.
 - extend --extend 3: the song is 3 s longer, its first part the original's.
 - --lyrics FILE: the repaint is conditioned on them (the same seed without them gives other audio in the range),
   and the edited song's take.json and lyrics.txt hold them.
@@ -106,7 +108,8 @@ def test_a_repaint_changes_its_range_only_is_a_tracked_version_and_is_cached_on_
     master_after, _ = read_audio(edited_folder / "master.wav")
     level = rms(master_before[outside])
     drift = rms(master_after[outside] - master_before[outside]) / level
-    print(f"master.wav outside the range: rms diff {drift:.4f} of its level ({20 * np.log10(max(drift, 1e-12)):.1f} dB)")
+    print(f"master.wav outside the range: rms diff {drift:.4f} of its level "
+          f"({20 * np.log10(max(drift, 1e-12)):.1f} dB)")
     # The master is re-mastered over the whole song (loudness, limiter): outside the range it stays the
     # original's within MASTER_DRIFT of its rms level (a gain change of a few tenths of a dB, no new audio).
     assert drift <= MASTER_DRIFT

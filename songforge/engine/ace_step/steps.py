@@ -60,8 +60,8 @@ class RenderCall(Frozen):
 def keyed(params: AceStepParams) -> AceStepParams:
     """The params as they count for a take: placement at its default, and cover_strength too where no cover_of
     is set (it changes nothing then)."""
-    idle = {} if params.cover_of is not None else {"cover_strength": AceStepParams.model_fields["cover_strength"].default}
-    return params.model_copy(update={"memory": "auto", **idle})
+    unused = {"cover_strength": AceStepParams.model_fields["cover_strength"].default} if params.cover_of is None else {}
+    return params.model_copy(update={"memory": "auto", **unused})
 
 
 def render_call(song: SongSpec, album: Any = None) -> RenderCall:
