@@ -34,7 +34,8 @@ def edit_command(
 ) -> None:
     """Repaint a range of an ACE-Step song, or extend it: a new version in SONG/edits/, the original untouched."""
     from songforge.preflight import check_models
-    from songforge.song_edit import plan_edit, read_song_folder, request_for
+    from songforge.song_edit import plan_edit, request_for
+    from songforge.song_folder import read_song_folder
 
     try:
         original = read_song_folder(song_folder)

@@ -12,7 +12,8 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from songforge.report.album import song_metrics
 from songforge.params import AlbumSpec, album_settings
 from songforge.plan import PlanView, plan_song
-from songforge.song_edit import EditJob, EditRequest, claim, plan_edit, recorded_results
+from songforge.song_edit import EditJob, EditRequest, claim, plan_edit
+from songforge.song_folder import recorded_results
 from tasks.edit import close_edit_run, log_edit
 from tasks.track import TrackedRun, runs_page
 

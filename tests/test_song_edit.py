@@ -21,8 +21,8 @@ from songforge.paths import write_json
 from songforge.plan import plan_song
 from songforge.artifacts import file_sha256
 from songforge.audio.io import write_wav
-from songforge.song_edit import (EditRequest, claim, edit_folder, edit_record, plan_edit, read_song_folder,
-                                 request_for)
+from songforge.song_edit import EditRequest, claim, edit_folder, edit_record, plan_edit, request_for
+from songforge.song_folder import read_song_folder
 
 LYRICS = "[verse]\nLittle light upon the hill\n\n[chorus]\nLanterns in the rain\n"
 RATE = 48000
