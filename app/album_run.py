@@ -81,8 +81,10 @@ def run_flow(spec, out: Path, tracking_uri: str | None, concurrency: int | None,
         raise typer.Exit(1)
 
 
-def run_with_bar(flow, args: tuple, kwargs: dict, spec, concurrency: int | None, api_ready) -> dict:
-    """Run an album-shaped flow (`spec`'s songs) with a bar of its songs' stages; a failed song is a line above it."""
+def run_with_bar(flow, args: tuple, kwargs: dict, spec, concurrency: int | None, api_ready,
+                 total: int | None = None) -> dict:
+    """Run an album-shaped flow (`spec`'s songs) with a bar of its songs' stages (or of `total` steps); a failed
+    song is a line above it."""
     from prefect.task_runners import ThreadPoolTaskRunner
     from tqdm import tqdm
 
@@ -90,7 +92,7 @@ def run_with_bar(flow, args: tuple, kwargs: dict, spec, concurrency: int | None,
     from flows.song import stages_of
 
     flow = flow.with_options(task_runner=ThreadPoolTaskRunner(max_workers=concurrency or spec.concurrency))
-    total = sum(len(stages_of(song, spec)) for song in spec.songs)
+    total = total or sum(len(stages_of(song, spec)) for song in spec.songs)
     with tqdm(total=total, desc=spec.title, unit="stage", file=sys.stderr) as bar, task_states_off_the_console():
         token = listener.set(bar_listener(bar))
         try:

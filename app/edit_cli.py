@@ -10,7 +10,6 @@ edit's numbers side by side at the end.
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Optional
 
@@ -18,7 +17,7 @@ import typer
 
 from songforge.errors import SongforgeError
 
-from .album_run import SUMMARY_COLUMNS, bar_listener, fmt, prefect_api
+from .album_run import SUMMARY_COLUMNS, fmt, prefect_api, run_with_bar
 from .console import fail
 
 
@@ -35,7 +34,8 @@ def edit_command(
 ) -> None:
     """Repaint a range of an ACE-Step song, or extend it: a new version in SONG/edits/, the original untouched."""
     from songforge.preflight import check_models
-    from songforge.song_edit import plan_edit, read_song_folder, request_for
+    from songforge.song_edit import plan_edit, request_for
+    from songforge.song_folder import read_song_folder
 
     try:
         original = read_song_folder(song_folder)
@@ -47,6 +47,10 @@ def edit_command(
         fail(error)
     with prefect_api() as api_ready:
         result = _run(job, uri, api_ready)
+    if result.get("failed"):  # a step failed (not the input): exit 1, as a failed song of an album does
+        typer.secho(f"error: the edit failed: {result['failed']}\nedit: {result['folder']}\nMLflow: "
+                    f"{result['mlflow_page']}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(1)
     _print_comparison(original.folder, result)
 
 
@@ -64,21 +68,10 @@ def _song_run_store(original, tracking_uri: str | None) -> str:
 
 def _run(job, uri: str, api_ready) -> dict:
     """The edit flow with a bar of its steps (and the tracking); its result."""
-    from tqdm import tqdm
-
     from flows.edit import edit_flow
-    from flows.progress import listener, task_states_off_the_console
 
-    with tqdm(total=len(job.plan.names) + 1, desc=job.album.title, unit="step", file=sys.stderr) as bar, \
-            task_states_off_the_console():
-        token = listener.set(bar_listener(bar))
-        try:
-            api_ready()
-            return edit_flow(str(job.original.folder), job.request, uri)
-        except SongforgeError as error:
-            fail(error)
-        finally:
-            listener.reset(token)
+    return run_with_bar(edit_flow, (str(job.original.folder), job.request, uri), {}, job.album, None, api_ready,
+                        total=len(job.plan.names) + 1)
 
 
 def _print_comparison(folder: Path, result: dict) -> None:

@@ -15,7 +15,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from songforge.errors import SongforgeError
 from songforge.lyricist.brief import stand_in
-from songforge.params import AlbumSpec, SongSpec
+from songforge.params import AlbumSpec, SongSpec, album_settings
 from songforge.paths import song_dir
 from songforge.plan import plan_song
 from tasks.gpu import host_name
@@ -36,12 +36,12 @@ def submit_songs(album: AlbumSpec, folders: Sequence[Path], parent: TrackedRun) 
     for song in songs:
         if not song.chosen:
             song.futures["track"] = log_song.submit(parent, song.song, dict(song.futures), album.master,
-                                                    view_of(song.song, album))
+                                                    view_of(song.song, album), album_settings(album))
     draw_again(album, songs, shared)
     for song in songs:
         if song.chosen:
             song.futures["track"] = log_kept_take.submit(parent, song.song, song.futures[CHOICE], album.master,
-                                                         view_of(song.song, album))
+                                                         view_of(song.song, album), album_settings(album))
     return [song.futures for song in songs]
 
 

@@ -56,12 +56,15 @@ def _git(root: Path, *args: str) -> str | None:
 
 
 def build_manifest(song: SongSpec, outputs: dict[str, StageOutput], *, song_dir: Path, code: dict[str, Any],
-                   runs: dict[str, Any], master: MasterSpec | None = None) -> dict[str, Any]:
-    """The manifest of one song: inputs, engine, params, code, runs and outputs (paths relative to song_dir)."""
+                   runs: dict[str, Any], master: MasterSpec | None = None,
+                   settings: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The manifest of one song: inputs, engine, params, code, runs and outputs (paths relative to song_dir);
+    `settings`: the album's (params.album_settings), under params.album when given."""
     engine, engine_params = song.engine.engine, song.engine.params
     params = {"song": song.model_dump(mode="json", exclude={"lyrics", "engine"}),
               "engine": {"name": song.engine.name, "params": engine_params.model_dump(mode="json")},
-              "master": master.model_dump(mode="json") if master else None}
+              "master": master.model_dump(mode="json") if master else None,
+              **({"album": settings} if settings is not None else {})}
     return {
         "schema": SCHEMA,
         "song": {"title": song.title, "folder": Path(song_dir).name},

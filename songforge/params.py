@@ -403,6 +403,15 @@ class RejectedSong(Frozen):
     reason: str = Field(description="the ParamsError's text: file, field, problem and fix")
 
 
+ALBUM_SETTINGS = {"commercial", "licences_checked", "enterprise", "measure"}  # what a song's manifest records
+
+
+def album_settings(album: "AlbumSpec") -> dict[str, Any]:
+    """The album's settings that shape each song's steps (licences allowed, the measure step's pitch model), as a
+    song's manifest records them: an edit of the song is made under the same."""
+    return album.model_dump(mode="json", include=ALBUM_SETTINGS)
+
+
 class AlbumSpec(Frozen):
     title: str = Field(min_length=1, max_length=120)
     artist: str = "songforge"

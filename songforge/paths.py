@@ -161,5 +161,28 @@ def write_bytes(path: Path, data: bytes) -> Path:
     return Path(path)
 
 
+def json_text(data: object) -> str:
+    """The project's JSON file text: indented, keys sorted, a newline at the end."""
+    return json.dumps(data, indent=2, sort_keys=True, default=str) + "\n"
+
+
 def write_json(path: Path, data: object) -> Path:
-    return write_text(path, json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+    return write_text(path, json_text(data))
+
+
+def write_new(path: Path, text: str) -> bool:
+    """Write `path` only if no file is there, exclusively (of two writers at once exactly one wins) and whole (a
+    complete temp file linked into place: os.link is atomic, on NFS too); False when a file was there."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.{_WRITER}.", suffix=f".tmp{path.suffix}", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as file:
+            file.write(text)
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.link(tmp, path)
+        return True
+    except FileExistsError:
+        return False
+    finally:
+        os.unlink(tmp)

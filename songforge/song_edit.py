@@ -1,8 +1,8 @@
 """`songforge edit`: a section of a finished song made anew by its engine, as a new version beside the original.
 
-A song folder (OUT/<album>/<nn>-<song>/) records what made it: manifest.json (the song's params without its
-lyrics, the album's master, its MLflow run) and take.json (the engine's facts; an ACE-Step take, its lyrics). An
-edit is that song planned again (songforge.plan) with its engine's edit step in place of the engine's own steps:
+A song folder (OUT/<album>/<nn>-<song>/) records what made it (songforge.song_folder reads it back): manifest.json
+(the song's params without its lyrics, the album's master and settings, its MLflow run) and take.json (the engine's
+facts; an ACE-Step take, its lyrics). An edit is that song planned again (songforge.plan) with its engine's edit step in place of the engine's own steps:
 the edited take, then the rest of the song's chain (separate, mix, master, measure, ...) on it, into
 SONG/edits/NN-<from>-<to>/ (NN-extend-<s>/ for an extension), itself a song folder. The original is only read.
 
@@ -13,23 +13,27 @@ a song of another engine is refused naming the engines that can. Pure of orchest
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
-from .artifacts import FileRef, StageOutput
+from .artifacts import file_sha256
 from .errors import ParamsError, SongforgeError
 from .lyrics import parse_lyrics
-from .params import MAX_DURATION_S, AlbumSpec, Frozen, MasterSpec, SongSpec
-from .paths import write_json
+from .params import MAX_DURATION_S, AlbumSpec, Frozen, SongSpec
+from .paths import json_text, write_new
 from .plan import SongPlan, plan_song
+from .problems import validation_problems
+from .song_folder import SongFolder, read_song_folder
 from .step import Step
 
 EDITS = "edits"  # a song's edits, each a folder of its own under it
 REQUEST = "edit.json"  # what an edit folder was made for: the same edit again reuses the folder (and the cache)
-TAKE_FIELDS = ("takes", "select", "retakes")  # an edit is one take: the original's take rule is left out
+OPTIONS = {"start_s": "--from", "end_s": "--to", "extend_s": "--extend", "seed": "--seed", "lyrics": "--lyrics",
+           "duration_s": "--to"}  # a request's fields (and the edited song's length) as the command's options
 
 
 class EditRequest(Frozen):
@@ -51,23 +55,12 @@ class EditRequest(Frozen):
 @dataclass(frozen=True)
 class Editor:
     """What an engine that can edit declares (`editor` on the engine): its edit step (listed in its `steps`, its
-    params None in every song's own plan) and `call(song, song_folder, request)`, the step's params for one edit:
-    ParamsError for a range the take does not have, before any work."""
+    params None in every song's own plan), `call(song, song_folder, request)`, the step's params for one edit
+    (ParamsError for a range the take does not have, before any work), and the `source` file it edits."""
 
     step: Step
     call: Callable[[SongSpec, Path, EditRequest], BaseModel]
-
-
-@dataclass(frozen=True)
-class SongFolder:
-    """A finished song as its folder records it."""
-
-    folder: Path
-    song: SongSpec
-    master: MasterSpec
-    duration_s: float  # the take's
-    run_id: str | None  # the song's MLflow run
-    outputs: dict[str, dict[str, Any]]  # step -> role -> {path (relative to the folder), sha256, size}: manifest.json's
+    source: Path  # the take an edit starts from, relative to the song's folder (its content: edit.json's)
 
 
 @dataclass(frozen=True)
@@ -79,60 +72,11 @@ class EditJob:
     album: AlbumSpec
     plan: SongPlan
     folder: Path
+    source_sha256: str  # the edited take's content when planned
 
     @property
     def song(self) -> SongSpec:
         return self.album.songs[0]
-
-
-def _not_a_song(folder: Path, why: str) -> ParamsError:
-    return ParamsError("SONG_FOLDER", f"{folder} is not a finished song's folder ({why})",
-                       "give the folder `songforge album` or `songforge song` made for the song, e.g. "
-                       "out/<album>/01-<song>/ (one with manifest.json and take.json)")
-
-
-def _json(path: Path, folder: Path) -> dict[str, Any]:
-    if not path.is_file():
-        raise _not_a_song(folder, f"no {path.name}")
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as error:
-        raise _not_a_song(folder, f"{path.name} does not read as JSON: {error}") from None
-
-
-def read_song_folder(folder: Path) -> SongFolder:
-    """The song, its master and its take's length as the folder records them; ParamsError when it is no song's."""
-    folder = Path(folder).expanduser()
-    if not folder.is_dir():
-        raise _not_a_song(folder, "no such folder")
-    manifest, take = _json(folder / "manifest.json", folder), _json(folder / "take.json", folder)
-    try:
-        params = manifest["params"]
-        song_fields = {k: v for k, v in params["song"].items() if k not in TAKE_FIELDS}
-        lyrics = take.get("lyrics") or (folder / "lyrics.txt").read_text(encoding="utf-8")  # older takes: sections
-        song = SongSpec.model_validate({**song_fields, "lyrics": lyrics, "engine": params["engine"]})
-        master = MasterSpec.model_validate(params.get("master") or {})
-        duration = float(take["duration_s"])
-    except (KeyError, TypeError, OSError) as error:
-        raise _not_a_song(folder, f"its manifest.json or take.json lacks {error}") from None
-    except ParamsError as error:  # a file the song's params name is gone since
-        raise error.located(str(folder / "manifest.json"), "params") from None
-    run_id = (manifest.get("runs") or {}).get("mlflow", {}).get("run_id")
-    return SongFolder(folder, song, master, duration, run_id, manifest.get("outputs") or {})
-
-
-def recorded_results(original: SongFolder) -> dict[str, StageOutput]:
-    """The original's step outputs as its manifest records them, for the review page beside its edit: each step's
-    files by role, and a `metrics` JSON file as its step's data (the measure step's numbers; other steps' numbers
-    are not in the folder's files in that form and are left out)."""
-    results = {}
-    for step, files in original.outputs.items():
-        refs = {role: FileRef(str(original.folder / ref["path"]), ref["sha256"], ref["size"])
-                for role, ref in files.items()}
-        metrics = refs.get("metrics")
-        data = json.loads(Path(metrics.path).read_text()) if metrics and metrics.path.endswith(".json") else {}
-        results[step] = StageOutput(step, refs, data if isinstance(data, dict) else {})
-    return results
 
 
 def editing_engines() -> list[str]:
@@ -163,19 +107,43 @@ def request_for(original: SongFolder, start_s: float | None, end_s: float | None
     if (extend_s is None) == (start_s is None and end_s is None):
         raise ParamsError("--from/--to/--extend", "give either a range (--from and --to) or --extend, not both "
                           "nor neither", "e.g. --from 62 --to 78, or --extend 20")
+    for option, value in (("--from", start_s), ("--to", end_s), ("--extend", extend_s)):
+        if value is not None and not math.isfinite(value):
+            raise ParamsError(option, f"is {value}", "give a finite number of seconds")
+    longest = longest_s(original.song)
     if extend_s is not None:
         if extend_s <= 0:
             raise ParamsError("--extend", f"is {extend_s} s", "extend by a positive number of seconds")
         start_s, end_s = original.duration_s, original.duration_s + extend_s
-        if end_s > MAX_DURATION_S:
-            raise ParamsError("--extend", f"makes the song {end_s:g} s long, over the {MAX_DURATION_S:g} s a song "
-                              "may last", f"extend by at most {MAX_DURATION_S - original.duration_s:g} s")
+        if end_s > longest:
+            raise ParamsError("--extend", f"makes the song {end_s:g} s long, over the {longest:g} s a song of its "
+                              "engine may last", f"extend by at most {longest - original.duration_s:g} s")
     elif start_s is None or end_s is None:
         raise ParamsError("--from" if start_s is None else "--to", "is missing", "give both --from and --to (s)")
+    elif end_s > longest:
+        raise ParamsError("--to", f"is {end_s:g} s, past the {longest:g} s a song of its engine may last",
+                          f"end the range at {longest:g} s or earlier")
     if start_s < 0:
         raise ParamsError("--from", f"is {start_s} s", "start the range at 0 s or later")
-    return EditRequest(start_s=start_s, end_s=end_s, extend_s=extend_s,
-                       seed=original.song.seed + 1 if seed is None else seed, lyrics=_lyrics(lyrics))
+    try:
+        return EditRequest(start_s=start_s, end_s=end_s, extend_s=extend_s,
+                           seed=original.song.seed + 1 if seed is None else seed, lyrics=_lyrics(lyrics))
+    except ValidationError as error:
+        raise _as_options(error) from None
+
+
+def longest_s(song: SongSpec) -> float:
+    """The longest a song of `song`'s engine may last: the engine's own limit (`max_duration_s`), else a song's."""
+    limit = getattr(song.engine.engine, "max_duration_s", None)
+    return min(MAX_DURATION_S, limit(song.engine.params)) if limit is not None else MAX_DURATION_S
+
+
+def _as_options(error: ValidationError) -> ParamsError:
+    """pydantic's problems with a request or the edited song, each named by the command's option."""
+    fixes = {"seed": "give a seed of 0 or more", "start_s": "start the range at 0 s or later",
+             "lyrics": "give lyrics with section tags, e.g. [verse]"}
+    return ParamsError.all_of([ParamsError(OPTIONS.get(one.field.split(".")[0].split("[")[0], one.field),
+                                           one.problem, one.fix) for one in validation_problems(error, fixes)])
 
 
 def _lyrics(given: str | None) -> str | None:
@@ -189,27 +157,45 @@ def _lyrics(given: str | None) -> str | None:
 
 
 def edited_song(original: SongFolder, request: EditRequest) -> SongSpec:
-    """The song as edited: the request's lyrics, an extended song's new length, one take."""
-    changes: dict[str, Any] = {"takes": 1, "select": None, "retakes": 0}
+    """The song as edited, validated as any song is: the request's lyrics (which must fit a song, as at load), an
+    extended song's new length, one take (the dump leaves the take rule out), and no planner (an edit repaints
+    the take: it never plans, so it needs no planner model)."""
+    from .album_file import lyrics_fit_problems  # album_file imports the plan, as this module does: loaded late
+
+    fields = original.song.model_dump(mode="json")
+    engine = fields["engine"]
+    engine["params"] = {k: v for k, v in (engine.get("params") or {}).items() if k != "planner"}
     if request.lyrics is not None:
-        changes["lyrics"] = request.lyrics
+        fields["lyrics"] = request.lyrics
     if request.end_s > original.duration_s:
-        changes["duration_s"] = request.end_s
-    return original.song.model_copy(update=changes)
+        fields["duration_s"] = request.end_s
+    try:
+        song = SongSpec.model_validate(fields)
+    except ValidationError as error:
+        raise _as_options(error) from None
+    if request.lyrics is not None and (problems := lyrics_fit_problems(song)):
+        raise ParamsError("--lyrics", problems[0].problem, problems[0].fix)
+    return song
 
 
-def edit_folder(folder: Path, request: EditRequest) -> Path:
-    """SONG/edits/NN-<label>/: the folder of an earlier identical request, else the next number."""
+def edit_record(request: EditRequest, source_sha256: str) -> dict[str, Any]:
+    """edit.json: the request and the content of the take it edited (a changed original is another edit)."""
+    return {**request.model_dump(mode="json"), "source_sha256": source_sha256}
+
+
+def edit_folder(folder: Path, request: EditRequest, source_sha256: str) -> Path:
+    """SONG/edits/NN-<label>/: the folder of an earlier identical request of the same take, else the next number
+    (two digits, more past 99)."""
     edits = Path(folder) / EDITS
-    numbered = sorted(edits.glob("[0-9][0-9]-*"))
-    asked = request.model_dump(mode="json")
-    for existing in numbered:
+    numbered = [path for path in edits.glob("[0-9][0-9]*-*") if path.name.split("-")[0].isdigit()]
+    asked = edit_record(request, source_sha256)
+    for existing in sorted(numbered):
         try:
             if json.loads((existing / REQUEST).read_text(encoding="utf-8")) == asked:
                 return existing
         except (OSError, ValueError):
             continue  # not an edit's folder: its number is still taken
-    number = 1 + max((int(path.name[:2]) for path in numbered), default=0)
+    number = 1 + max((int(path.name.split("-")[0]) for path in numbered), default=0)
     return edits / f"{number:02d}-{request.label}"
 
 
@@ -221,22 +207,25 @@ def plan_edit(folder: Path, request: EditRequest, original: SongFolder | None = 
     song = edited_song(original, request)
     call = editor.call(song, original.folder, request)
     step = replace(editor.step, params=lambda song, album: call)
-    target = edit_folder(original.folder, request)
+    source_sha256 = file_sha256(original.folder / editor.source)  # the call found it
+    target = edit_folder(original.folder, request, source_sha256)
     title = f"{song.title}: edit {target.name}"[:120]
-    album = AlbumSpec(title=title, master=original.master, songs=[song])
-    return EditJob(original, request, album, plan_song(song, album, engine_steps=(step,)), target)
+    album = AlbumSpec.model_validate({**original.settings, "title": title, "master": original.master, "songs": [song]})
+    return EditJob(original, request, album, plan_song(song, album, engine_steps=(step,)), target, source_sha256)
 
 
 def claim(job: EditJob) -> Path:
-    """The edit's folder, with edit.json saying what it holds (written first: a rerun of the same edit finds it);
-    SongforgeError when another edit took the folder since it was planned (two edits started at once)."""
-    asked, path = job.request.model_dump(mode="json"), job.folder / REQUEST
+    """The edit's folder, with edit.json saying what it holds (created first and exclusively: of two edits started
+    at once exactly one claims a folder; a rerun of the same edit finds its own); SongforgeError when another edit
+    took the folder since this one was planned."""
+    asked, path = edit_record(job.request, job.source_sha256), job.folder / REQUEST
+    if write_new(path, json_text(asked)):
+        return job.folder
     try:
-        taken = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else asked
+        taken = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         taken = None
     if taken != asked:
         raise SongforgeError(f"{job.folder} holds another edit ({path.name}), started while this one was planned. "
                              "Fix: run the command again: it takes the next free number.")
-    write_json(path, asked)
     return job.folder

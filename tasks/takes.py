@@ -3,6 +3,8 @@ track the kept take as the song's MLflow run."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from songforge.artifacts import StageOutput
 from songforge.errors import SongforgeError
 from songforge.params import MasterSpec, SongSpec
@@ -21,10 +23,10 @@ class NoTakeKept(SongforgeError):
 
 @cached_task("track-kept-take", task_run_name="track-{song.title}")
 def log_kept_take(parent: TrackedRun, song: SongSpec, kept: dict[str, StageOutput], master: MasterSpec | None,
-                  view: PlanView) -> TrackedRun:
+                  view: PlanView, settings: dict[str, Any] | None = None) -> TrackedRun:
     """The song's child run, as log_song makes it, of the kept take (its seed, its files in the song's folder)."""
     record = kept["takes"].data
     if record["kept"] is None:
         raise NoTakeKept(f"no take kept by {record['rule']}: {record['reason']} (retakes: {song.retakes}); "
                          f"raise 'retakes:' or 'takes:' (every take's numbers: {kept['takes'].path('takes')})")
-    return log_song.fn(parent, take_song(song, record["kept"]), kept, master, view)
+    return log_song.fn(parent, take_song(song, record["kept"]), kept, master, view, settings)

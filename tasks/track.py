@@ -6,6 +6,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 
 from songforge.artifacts import FileRef, StageOutput
@@ -102,13 +103,16 @@ def start_album_run(album: AlbumSpec, tracking_uri: str) -> TrackedRun:
 
 @cached_task("track-song", version="2", task_run_name="track-{song.title}")
 def log_song(parent: TrackedRun, song: SongSpec, outputs: dict[str, StageOutput], master: MasterSpec | None,
-             view: PlanView) -> TrackedRun:
-    """A child run with the song's params, metrics, the artifacts its plan names, and manifest.json."""
+             view: PlanView, settings: dict[str, Any] | None = None, run_name: str | None = None,
+             tags: dict[str, str] | None = None, params: dict[str, Any] | None = None) -> TrackedRun:
+    """A child run with the song's params, metrics, the artifacts its plan names, and manifest.json (with the
+    album's `settings`, params.album_settings, when given); `run_name`, `tags` and `params` name and tag the run
+    when it is created and add to its params (an edit's run: tasks/edit.py)."""
     client = _client(parent.tracking_uri)
     experiment_id = client.get_run(parent.run_id).info.experiment_id
-    run_id = client.create_run(experiment_id, run_name=song.title,
-                               tags={"mlflow.parentRunId": parent.run_id, "songforge.kind": "song"}).info.run_id
-    for key, value in _song_params(song, outputs).items():
+    run_id = client.create_run(experiment_id, run_name=run_name or song.title, tags={
+        "mlflow.parentRunId": parent.run_id, "songforge.kind": "song", **(tags or {})}).info.run_id
+    for key, value in {**_song_params(song, outputs), **(params or {})}.items():
         client.log_param(run_id, key, value)
     for step in (step for step in view.metrics if step in outputs):  # a take's engine may plan fewer steps
         for key, value in outputs[step].data.items():
@@ -117,13 +121,13 @@ def log_song(parent: TrackedRun, song: SongSpec, outputs: dict[str, StageOutput]
     for step, role in view.artifacts:
         if step in outputs and role in outputs[step].files:
             client.log_artifact(run_id, str(outputs[step].path(role)))
-    manifest = _log_manifest(client, run_id, parent.run_id, song, outputs, master)
+    manifest = _log_manifest(client, run_id, parent.run_id, song, outputs, master, settings)
     client.set_terminated(run_id, "FINISHED")
     return TrackedRun(parent.tracking_uri, run_id, manifest)
 
 
 def _log_manifest(client, run_id: str, parent_run_id: str, song: SongSpec, outputs: dict[str, StageOutput],
-                  master: MasterSpec | None) -> FileRef:
+                  master: MasterSpec | None, settings: dict[str, Any] | None = None) -> FileRef:
     """manifest.json in the song's folder, logged to the run, its key fields set as tags."""
     from prefect.runtime import flow_run, task_run
 
@@ -133,7 +137,8 @@ def _log_manifest(client, run_id: str, parent_run_id: str, song: SongSpec, outpu
     song_dir = outputs["master"].path("master").parent
     runs = {"prefect": {"flow_run_id": flow_run.id, "flow_run_name": flow_run.name, "task_run_id": task_run.id},
             "mlflow": {"run_id": run_id, "parent_run_id": parent_run_id}}
-    manifest = build_manifest(song, outputs, song_dir=song_dir, code=code_version(), runs=runs, master=master)
+    manifest = build_manifest(song, outputs, song_dir=song_dir, code=code_version(), runs=runs, master=master,
+                              settings=settings)
     ref = FileRef.of(write_json(song_dir / "manifest.json", manifest))
     client.log_artifact(run_id, ref.path)
     tags = {"songforge.manifest_sha256": ref.sha256, "songforge.code_version": manifest["code"]["label"],
@@ -165,7 +170,7 @@ def finish_album_run(parent: TrackedRun, report: StageOutput, songs: list[Tracke
 
 
 def close_song_run(parent: TrackedRun, title: str, status: str, reason: str,
-                   params: dict[str, object] | None = None) -> str:
+                   params: dict[str, object] | None = None, tags: dict[str, str] | None = None) -> str:
     """A failed or cancelled song's child run, closed FAILED or KILLED with its reason as a tag; its id back.
 
     Song runs are otherwise opened and closed within `log_song`, so a song that never got
@@ -175,7 +180,7 @@ def close_song_run(parent: TrackedRun, title: str, status: str, reason: str,
     experiment_id = client.get_run(parent.run_id).info.experiment_id
     run_id = client.create_run(experiment_id, run_name=title, tags={
         "mlflow.parentRunId": parent.run_id, "songforge.kind": "song", "songforge.error": reason[:5000],
-        "mlflow.note.content": f"**{status.lower()}**: {reason}"}).info.run_id
+        "mlflow.note.content": f"**{status.lower()}**: {reason}", **(tags or {})}).info.run_id
     for key, value in (params or {}).items():
         client.log_param(run_id, key, str(value)[:_PARAM_CHARS])
     client.set_terminated(run_id, status)

@@ -1,11 +1,13 @@
 """`songforge edit` on an ACE-Step song made by the album flow (a real Prefect API, a real sqlite MLflow store, the
 tiny random AceStepPipeline saved and loaded by the engine's loader), through the real command (typer's runner):
 
-- repaint --from 4 --to 7: inside the range the edited engine mix differs from the original as much as another
-  seed's take of the same song does (at least 0.9x of it: the spread of such takes); outside it, beyond the 0.5 s
-  crossfade (edit.CROSSFADE_S), it is the original bit for bit (tolerance stated: 0; measured: 0); the original
-  folder is untouched; the edit is a song folder of its own (mix, master, measure, plots, manifest) with an MLflow
-  run that is a child of the song's run; the same edit again is taken from the cache, in the same folder.
+- repaint --from 4 --to 7: inside the range the edited engine mix is new (whether it is as new as another seed's
+  take is test_ace_step_repaint.py's criterion); outside it, beyond the 0.5 s crossfade (edit.CROSSFADE_S), it is
+  the original bit for bit (tolerance stated: 0; measured: 0), and master.wav, mastered again over the whole
+  song, is the original's within MASTER_DRIFT of its rms level; the original folder is untouched; the edit is a
+  song folder of its own (mix, master, measure, plots, manifest, the album's settings) with an MLflow run that is
+  a child of the song's run; the same edit again is taken from the cache, in the same folder.
+- a step failing while the edit runs: exit 1 and the edit's MLflow run closed FAILED.
 - extend --extend 3: the song is 3 s longer, its first part the original's.
 - --lyrics FILE: the repaint is conditioned on them (the same seed without them gives other audio in the range),
   and the edited song's take.json and lyrics.txt hold them.
@@ -29,12 +31,12 @@ from songforge.album_file import load_album
 from songforge.artifacts import file_sha256
 from songforge.audio.io import read_audio
 from songforge.engine.ace_step.edit import CROSSFADE_S
-from songforge.engine.ace_step.steps import RENDER, render_call
 
 pytestmark = pytest.mark.slow
 
 LYRICS = "[verse]\nLittle light upon the hill\nShining on and shining still\n\n[chorus]\nLanterns in the rain\n"
 RATE = 48000
+MASTER_DRIFT = 0.1  # master.wav outside the edited range: rms difference from the original's, of its rms (-20 dB)
 
 
 def rms(audio: np.ndarray) -> float:
@@ -79,7 +81,7 @@ def snapshot(folder: Path) -> dict[str, str]:
             if p.is_file() and "edits" not in p.relative_to(folder).parts}
 
 
-def test_a_repaint_changes_its_range_only_is_a_tracked_version_and_is_cached_on_rerun(api, tmp_path):
+def test_a_repaint_changes_its_range_only_is_a_tracked_version_and_is_cached_on_rerun(api):
     from mlflow import MlflowClient
 
     folder = api["folder"]
@@ -96,17 +98,21 @@ def test_a_repaint_changes_its_range_only_is_a_tracked_version_and_is_cached_on_
     margin = int(CROSSFADE_S * RATE)
     outside = np.r_[0:inside.start - margin, inside.stop + margin:len(original)]
 
-    song = api["album"].songs[0].model_copy(update={"seed": 2})  # the same song, another seed's take
-    other, _ = read_audio(RENDER.run(render_call(song), {}, tmp_path, None).path("engine_mix"))
-    between_seeds, changed = rms(other[inside] - original[inside]), rms(edited[inside] - original[inside])
-    print(f"inside: edit vs original {changed:.4f}, seed 2 vs seed 0 {between_seeds:.4f} "
-          f"(ratio {changed / between_seeds:.2f}); outside beyond {CROSSFADE_S} s: max |diff| "
-          f"{np.abs(edited[outside] - original[outside]).max():.3g}")
-    # The repaint is a fresh draw inside its range, as another seed's take is: the two differences come from one
-    # distribution (on this model, seeds 1-4: edits 0.116-0.125, takes 0.116-0.124 rms; here 0.96x), so the bound
-    # is 0.9x, the spread of takes' own differences, not 1.0x, which one draw against one draw misses half the time.
-    assert changed >= 0.9 * between_seeds
+    print(f"inside: edit vs original rms {rms(edited[inside] - original[inside]):.4f}; outside beyond "
+          f"{CROSSFADE_S} s: max |diff| {np.abs(edited[outside] - original[outside]).max():.3g}")
+    # Whether the range is a fresh draw is test_ace_step_repaint.py's criterion (K repaints against K takes);
+    # here the plumbing: the command's repaint changed the range, and nothing beyond the crossfade.
+    assert rms(edited[inside] - original[inside]) > 0.1 * rms(original[inside])
     np.testing.assert_array_equal(edited[outside], original[outside])  # tolerance 0: the original's own samples
+    master_before, _ = read_audio(folder / "master.wav")
+    master_after, _ = read_audio(edited_folder / "master.wav")
+    level = rms(master_before[outside])
+    drift = rms(master_after[outside] - master_before[outside]) / level
+    print(f"master.wav outside the range: rms diff {drift:.4f} of its level "
+          f"({20 * np.log10(max(drift, 1e-12)):.1f} dB)")
+    # The master is re-mastered over the whole song (loudness, limiter): outside the range it stays the
+    # original's within MASTER_DRIFT of its rms level (a gain change of a few tenths of a dB, no new audio).
+    assert drift <= MASTER_DRIFT
 
     assert snapshot(folder) == before  # the original untouched
     for made_file in ("mix.wav", "manifest.json", "take.json", "metrics.json", "review/report.html"):
@@ -114,6 +120,9 @@ def test_a_repaint_changes_its_range_only_is_a_tracked_version_and_is_cached_on_
     page = (edited_folder / "review" / "report.html").read_text()
     assert "Lanterns (original)" in page and "Lanterns (edit 01-4-7)" in page  # side by side
     assert "../../../stems/engine_mix.wav" in page and "../stems/engine_mix.wav" in page  # both players
+    for made_in in (folder, edited_folder):  # the album's settings, under which the edit is made
+        settings = json.loads((made_in / "manifest.json").read_text())["params"]["album"]
+        assert settings["measure"] == {"pitch_model": "tiny"} and settings["commercial"] is False
     take = json.loads((edited_folder / "take.json").read_text())
     assert take["edit"]["start_s"] == 4 and take["edit"]["end_s"] == 7 and take["edit"]["seed"] == 1
 
@@ -152,7 +161,7 @@ def test_bad_requests_are_refused_before_any_work(api, tmp_path):
     edits = sorted(p.name for p in (folder / "edits").iterdir()) if (folder / "edits").is_dir() else []
 
     past = run(api, "--from", 13, "--to", 14)
-    assert past.exit_code == 2 and "from: is 13.0 s, outside the take (0 to 12.00 s)" in past.output, past.output
+    assert past.exit_code == 2 and "--from: is 13.0 s, outside the take (0 to 12.00 s)" in past.output, past.output
     both = run(api, "--from", 1, "--to", 2, "--extend", 3)
     assert both.exit_code == 2 and "--from/--to/--extend" in both.output
     lyrics = run(api, "--from", 1, "--to", 2, "--lyrics", "no section tags")
@@ -195,3 +204,31 @@ def test_new_lyrics_for_the_range_reach_the_repaint_and_the_edited_songs_files(a
     inside = slice(8 * RATE, 10 * RATE)
     assert rms(rewritten[inside] - plain[inside]) > 1e-3 * rms(plain[inside])  # the words reach the DiT
     np.testing.assert_array_equal(rewritten[:int(7.5 * RATE)], plain[:int(7.5 * RATE)])
+
+
+def test_a_failed_edit_exits_1_and_leaves_a_failed_run_under_the_songs(api, monkeypatch):
+    """A step that fails while the edit runs (not bad input: exit 1, not 2) closes the edit's MLflow run FAILED
+    with the reason, tagged as an edit, as a failed song's run is. The failure is simulated at the model load
+    (a GPU running out of memory cannot happen here)."""
+    from contextlib import contextmanager
+
+    from mlflow import MlflowClient
+
+    from songforge.engine.ace_step import pipeline
+    from songforge.errors import EngineError
+
+    @contextmanager
+    def out_of_memory(params):
+        raise EngineError("CUDA out of memory (simulated)")
+        yield
+
+    monkeypatch.setattr(pipeline, "loaded", out_of_memory)
+    failed = run(api, "--from", 2, "--to", 3, "--seed", 77)
+    assert failed.exit_code == 1, failed.output
+    assert "the edit failed" in failed.output and "CUDA out of memory (simulated)" in failed.output
+    client = MlflowClient(api["uri"])
+    runs = client.search_runs([client.get_run(api["song_run"]["run_id"]).info.experiment_id],
+                              "tags.`songforge.kind` = 'edit' and attributes.status = 'FAILED'")
+    (closed,) = [one for one in runs if one.data.params.get("edit.seed") == "77"]
+    assert closed.data.tags["mlflow.parentRunId"] == api["song_run"]["run_id"]
+    assert "CUDA out of memory (simulated)" in closed.data.tags["songforge.error"]

@@ -17,7 +17,7 @@ import numpy as np
 
 from ...errors import ParamsError
 from .params import AceStepParams
-from .render import audio_tensor, call_kwargs, reference, seeded, to_mix
+from .render import audio_tensor, call_kwargs, hop, padded, reference, to_mix, vae_seeded
 
 CROSSFADE_S = 0.5  # the margin outside an edited range over which new and original audio are crossfaded
 
@@ -40,10 +40,10 @@ def check_range(start_s: float, end_s: float, duration_s: float) -> None:
     """ParamsError naming the bad bound: 0 <= start < end, start inside the take or at its end (the end may pass
     the take's: extend)."""
     if not 0 <= start_s <= duration_s:
-        raise ParamsError("from", f"is {start_s} s, outside the take (0 to {duration_s:.2f} s)",
+        raise ParamsError("--from", f"is {start_s} s, outside the take (0 to {duration_s:.2f} s)",
                           "start the edited range inside the take")
     if end_s <= start_s:
-        raise ParamsError("to", f"is {end_s} s, not after the range's start ({start_s} s)",
+        raise ParamsError("--to", f"is {end_s} s, not after the range's start ({start_s} s)",
                           "give an end later than the start")
 
 
@@ -76,9 +76,10 @@ def repaint(pipe: Any, song: Any, params: AceStepParams, original: np.ndarray, s
     samples = max(len(original), int(round(end_s * rate)))
     source = np.zeros((samples, 2), np.float32)
     source[:len(original)] = original
-    kwargs = {**call_kwargs(song, params, seed), "audio_duration": samples / rate}
-    with seeded(seed):
-        new = to_mix(pipe(**kwargs, task_type="repaint", src_audio=audio_tensor(source), repainting_start=start_s,
+    whole = padded(source, hop(pipe))  # the VAE encodes whole latent frames: cut back to `samples` after
+    kwargs = {**call_kwargs(song, params, seed), "audio_duration": len(whole) / rate}
+    with vae_seeded(pipe, seed):
+        new = to_mix(pipe(**kwargs, task_type="repaint", src_audio=audio_tensor(whole), repainting_start=start_s,
                           repainting_end=end_s, reference_audio=reference(params.reference_audio, rate)).audios,
                      samples)
     audio, gain = splice(source, new, rate, start_s, end_s, crossfade_s)

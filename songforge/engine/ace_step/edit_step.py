@@ -27,6 +27,7 @@ from ...step import Inputs, Progress, Step
 from ..base import Stems
 from ..take import TAKE_PLAYERS, TAKE_ROLES, write_take
 from . import pipeline as ace  # called through the module: a test may count loads
+from . import edit  # CROSSFADE_S read through the module: a test may change it
 from .edit import check_range, repaint
 from .params import PLACEMENT
 from .render import caption
@@ -38,13 +39,14 @@ SOURCE = Path("stems") / "engine_mix.wav"  # the take an edit starts from, in th
 class EditCall(Frozen):
     """What an edit depends on: the render's call for the song as edited (steps.RenderCall: the song, the engine's
     identity and input files, where it runs outside the key), the original take's mix (a file: its content is in
-    the cache key), the range and the seed."""
+    the cache key), the range, the seed and the crossfade margin (edit.CROSSFADE_S: a new margin is new audio)."""
 
     render: SerializeAsAny[Frozen]
     source: Path
     start_s: float
     end_s: float
     seed: int
+    crossfade_s: float
 
 
 def edit_call(render: Any, folder: Path, request: EditRequest) -> EditCall:
@@ -56,7 +58,7 @@ def edit_call(render: Any, folder: Path, request: EditRequest) -> EditCall:
                           "from", "edit the folder of a song the ace-step engine made (out/<album>/<nn>-<song>/)")
     check_range(request.start_s, request.end_s, soundfile.info(str(source)).duration)
     return EditCall(render=render, source=source.resolve(), start_s=request.start_s, end_s=request.end_s,
-                    seed=request.seed)
+                    seed=request.seed, crossfade_s=edit.CROSSFADE_S)
 
 
 def run_edit(call: EditCall, inputs: Inputs, folder: Path, progress: Progress | None = None) -> StageOutput:
@@ -70,10 +72,10 @@ def run_edit(call: EditCall, inputs: Inputs, folder: Path, progress: Progress | 
     with ace.loaded(params) as (pipe, memory):
         original, rate = read_audio(call.source, pipe.sample_rate)
         report(0.2, f"repainting {call.start_s:g}-{call.end_s:g} s")
-        edited = repaint(pipe, song, params, original, call.start_s, call.end_s, call.seed)
+        edited = repaint(pipe, song, params, original, call.start_s, call.end_s, call.seed, call.crossfade_s)
     report(1.0, "done")
     before = json.loads((call.source.parent.parent / "take.json").read_text(encoding="utf-8"))
-    metadata = {**{k: v for k, v in before.items() if k not in ("engine", "duration_s", "edit")},
+    metadata = {**{k: v for k, v in before.items() if k not in ("engine", "duration_s", "edit", "planned")},
                 "identity": render.identity, "seed": call.seed, "caption": caption(song, params),
                 "lyrics": song.lyrics, "memory": memory, "params": params.model_dump(mode="json", exclude=PLACEMENT),
                 "edit": {**edited.facts(), "task": "repaint", "seed": call.seed, "of": str(call.source)}}

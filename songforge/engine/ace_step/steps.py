@@ -24,7 +24,7 @@ from ...step import Inputs, Progress, Step
 from ..base import EngineParams, ModelNeed, Stems
 from ..take import TAKE_PLAYERS, TAKE_ROLES, write_take
 from . import pipeline as ace  # called through the module: a test may count loads
-from .edit_step import REPAINT, edit_call
+from .edit_step import REPAINT, SOURCE, edit_call
 from .params import PLACEMENT, AceStepParams, MemoryMode
 from .planner.step import PLAN, ROLE as PLAN_ROLE, planned_codes
 from .planner.step import model_need as planner_need
@@ -57,9 +57,16 @@ class RenderCall(Frozen):
     memory: MemoryMode = Field("auto", exclude=True)
 
 
+def keyed(params: AceStepParams) -> AceStepParams:
+    """The params as they count for a take: placement at its default, and cover_strength too where no cover_of
+    is set (it changes nothing then)."""
+    unused = {"cover_strength": AceStepParams.model_fields["cover_strength"].default} if params.cover_of is None else {}
+    return params.model_copy(update={"memory": "auto", **unused})
+
+
 def render_call(song: SongSpec, album: Any = None) -> RenderCall:
     params: AceStepParams = song.engine.params  # type: ignore[assignment]
-    placed = song.engine.model_copy(update={"params": params.model_copy(update={"memory": "auto"})})
+    placed = song.engine.model_copy(update={"params": keyed(params)})
     return RenderCall(song=song.model_copy(update={"mix": MixSpec(), "engine": placed}),
                       identity=AceStepEngine().identity(params), inputs=input_hashes(params), memory=params.memory)
 
@@ -84,13 +91,16 @@ class AceStepEngine:
     Params: ClassVar[type[EngineParams]] = AceStepParams
     steps: ClassVar[tuple[Step, ...]] = (PLAN, RENDER, REPAINT)
     editor: ClassVar[Editor] = Editor(REPAINT, lambda song, folder, request: edit_call(render_call(song), folder,
-                                                                                          request))  # songforge edit
+                                                                                          request),
+                                      SOURCE)  # songforge edit
     tag_vocabulary: ClassVar[str | None] = None  # ACE-Step's caption is free text
 
     def identity(self, params: EngineParams) -> str:
-        """Code version, params hash (placement left out) and the model folder's identity."""
+        """Code version, params hash and the model folder's identity. The hash leaves out placement, the files'
+        paths (a render's key has their content: input_hashes) and cover_strength without a cover (keyed)."""
         assert isinstance(params, AceStepParams), type(params)
-        digest = hashlib.sha256(params.model_dump_json(exclude=PLACEMENT).encode()).hexdigest()[:12]
+        exclude = PLACEMENT | set(params.file_fields())
+        digest = hashlib.sha256(keyed(params).model_dump_json(exclude=exclude).encode()).hexdigest()[:12]
         return f"{VERSION}:{digest}:{render_identity(params.model)}"
 
     def model_revision(self, params: EngineParams) -> str:
