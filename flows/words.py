@@ -28,8 +28,10 @@ def draft_briefs(album: AlbumSpec, out_dir: Path) -> AlbumSpec:
     for i in waiting:
         try:
             call = brief_call(album.songs[i])
-        except SongforgeError as error:  # the backend cannot say what it serves: the song fails alone
-            rejected.append(_rejected(album, i, error))
+        except Exception as error:  # noqa: BLE001 - whatever stops one song's call (the endpoint raises only
+            # SongforgeErrors; anything else is a bug) fails that song alone, never the album's other songs
+            rejected.append(_rejected(album, i, error if isinstance(error, SongforgeError)
+                                      else f"{type(error).__name__}: {error}"))
             continue
         futures[i] = run_step.with_options(task_run_name=f"lyricist-{folders[i].name}").submit(
             step_for(call).key, call, {}, folders[i])
@@ -45,6 +47,6 @@ def draft_briefs(album: AlbumSpec, out_dir: Path) -> AlbumSpec:
 
 
 def _rejected(album: AlbumSpec, i: int, error: object) -> RejectedSong:
-    why = error if isinstance(error, BaseException) else f"the draft failed ({error})"
+    why = error if isinstance(error, SongforgeError) else f"the draft failed ({error})"
     reason = f"lyrics_brief: {why}"
     return RejectedSong(index=album.song_numbers[i] - 1, title=album.songs[i].title, reason=reason)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Iterator
@@ -23,11 +24,16 @@ from .prompts import Message
 
 log = logging.getLogger(__name__)
 TRANSIENT = {429, 500, 502, 503, 504}
+_BEARER_RE = re.compile(r"(Bearer\s+)\S+", re.IGNORECASE)
+_WRONG_SERVER = "check that base_url is an OpenAI-compatible server's URL up to /v1"
 MAX_WAIT_S = 10.0  # the longest pause between retries, whatever Retry-After asks
 
 
 class EndpointError(SongforgeError):
     """The server could not be reached, or refused the request: says which URL, what came back and the fix."""
+
+    status: int | None = None  # the HTTP status it answered, where it answered one
+    unreachable: bool = False  # nothing answered at base_url (after every retry)
 
 
 @dataclass(frozen=True)
@@ -76,7 +82,7 @@ class EndpointChat:
         """The server's entry for the model in GET /models ({} where it lists none, or has no /models)."""
         if self._served is None:
             try:
-                listed = self._request("GET", "/models").json().get("data") or []
+                listed = self._json(self._request("GET", "/models"), "/models").get("data") or []
             except EndpointError as error:
                 if getattr(error, "status", None) != 404:
                     raise
@@ -93,8 +99,14 @@ class EndpointChat:
 
     def _reply(self, body: dict) -> Reply:
         if not body["stream"]:
-            data = self._request("POST", "/chat/completions", body).json()
-            return Reply(data["choices"][0]["message"].get("content") or "", data.get("model", self.params.model))
+            data = self._json(self._request("POST", "/chat/completions", body), "/chat/completions")
+            try:
+                choice = data["choices"][0]
+                text, model = choice["message"].get("content") or "", data.get("model", self.params.model)
+            except (KeyError, IndexError, TypeError, AttributeError):
+                raise self._bad_reply("/chat/completions", "a reply without choices[0].message", data) from None
+            self._finished(choice)
+            return Reply(text, str(model))
         with self._client() as client:
             for attempt in range(self.params.retries + 1):
                 try:
@@ -102,7 +114,7 @@ class EndpointChat:
                         self._raise_for(response, attempt, streaming=True)
                         if response.status_code in TRANSIENT:
                             continue
-                        return _joined(_events(response.iter_lines()), self.params.model)
+                        return self._joined(self._events(response.iter_lines()))
                 except httpx.TransportError as error:
                     self._transport_failed(error, attempt)
         raise AssertionError("unreachable: the last attempt raises")
@@ -136,7 +148,7 @@ class EndpointChat:
                         self.params.retries, wait)
             time.sleep(min(MAX_WAIT_S, wait))
             return
-        text = (response.read() if streaming else response.content).decode("utf-8", "replace")[:300]
+        text = self._redacted((response.read() if streaming else response.content).decode("utf-8", "replace"))[:300]
         fix = ("check base_url, model and the key's variable" if status in (400, 401, 403, 404)
                else "retry later, or raise retries")
         error = EndpointError(f"{self.url}: HTTP {status}: {text}. Fix: {fix}")
@@ -144,30 +156,79 @@ class EndpointChat:
         raise error
 
     def _transport_failed(self, error: httpx.TransportError, attempt: int) -> None:
+        what = self._redacted(f"{type(error).__name__}: {error}")
         if attempt >= self.params.retries:
-            raise EndpointError(f"{self.url}: {type(error).__name__}: {error}. Fix: start the server (e.g. "
-                                "'llama-server -m model.gguf --port 8080'), or check base_url") from None
-        log.warning("%s: %s: retry %d of %d", self.url, type(error).__name__, attempt + 1, self.params.retries)
+            failed = EndpointError(f"{self.url}: {what}. Fix: start the server (e.g. 'llama-server -m model.gguf "
+                                   "--port 8080'), or check base_url")
+            failed.unreachable = True
+            raise failed from None
+        log.warning("%s: %s: retry %d of %d", self.url, what, attempt + 1, self.params.retries)
         time.sleep(min(MAX_WAIT_S, 0.5 * 2 ** attempt))
 
+    def _redacted(self, text: str) -> str:
+        """`text` (a server's body, an error) with the key's value and any bearer token replaced by ***: a server
+        may echo what it was sent, and an error reaches logs and MLflow."""
+        key = self.params.api_key()
+        if key:
+            text = text.replace(key, "***")
+        return _BEARER_RE.sub(r"\1***", text)
 
-def _events(lines: Iterator[str]) -> Iterator[dict]:
-    """The JSON of each SSE `data:` line until [DONE]."""
-    for line in lines:
-        if line.startswith("data:"):
-            data = line[5:].strip()
-            if data == "[DONE]":
-                return
-            yield json.loads(data)
+    def _json(self, response: httpx.Response, path: str) -> dict:
+        """A 200 reply's JSON object; EndpointError naming the URL where it is not one (not the server we think)."""
+        try:
+            data = response.json()
+        except ValueError:
+            data = None
+        if not isinstance(data, dict):
+            raise self._bad_reply(path, "a reply that is not a JSON object", response.text)
+        return data
 
+    def _bad_reply(self, path: str, what: str, got: object) -> EndpointError:
+        shown = self._redacted(got if isinstance(got, str) else json.dumps(got, default=str))[:200]
+        return EndpointError(f"{self.url}{path}: {what} (got {shown!r}). Fix: {_WRONG_SERVER}, or set stream: false "
+                             "if its streaming is broken")
 
-def _joined(events: Iterator[dict], model: str) -> Reply:
-    parts = []
-    for event in events:
-        model = event.get("model", model)
-        for choice in event.get("choices") or []:
-            parts.append((choice.get("delta") or {}).get("content") or "")
-    return Reply("".join(parts), model)
+    def _events(self, lines: Iterator[str]) -> Iterator[dict]:
+        """The JSON of each SSE `data:` line until [DONE]; an error event or a line that is not JSON raises."""
+        for line in lines:
+            if line.startswith("data:"):
+                data = line[5:].strip()
+                if data == "[DONE]":
+                    return
+                try:
+                    event = json.loads(data)
+                except ValueError:
+                    event = None
+                if not isinstance(event, dict):
+                    raise self._bad_reply("/chat/completions", "a stream event that is not a JSON object", data)
+                if event.get("error"):
+                    message = self._redacted(json.dumps(event["error"], default=str))[:300]
+                    raise EndpointError(f"{self.url}/chat/completions: the server failed mid-reply: {message}. Fix: "
+                                        "check the server's log; retry, or raise retries if it is transient")
+                yield event
+
+    def _joined(self, events: Iterator[dict]) -> Reply:
+        parts, model, seen = [], self.params.model, False
+        for event in events:
+            seen = True
+            model = str(event.get("model") or model)
+            choices = event.get("choices") or []
+            if not isinstance(choices, list):
+                raise self._bad_reply("/chat/completions", "a stream event whose choices are not a list", event)
+            for choice in choices:
+                if not isinstance(choice, dict):
+                    raise self._bad_reply("/chat/completions", "a stream event whose choice is not an object", event)
+                parts.append(str((choice.get("delta") or {}).get("content") or ""))
+                self._finished(choice)
+        if not seen:
+            raise self._bad_reply("/chat/completions", "a streamed reply with no 'data:' events", "")
+        return Reply("".join(parts), model)
+
+    def _finished(self, choice: dict) -> None:
+        """A reply cut at max_tokens is no song: say so rather than send a torso to the repair loop."""
+        if choice.get("finish_reason") == "length":
+            raise EndpointError(f"{self.url}/chat/completions: the reply was cut at max_tokens "
+                                f"({self.params.max_tokens}) before the song ended. Fix: raise max_tokens")
 
 
 def _retry_after(response: httpx.Response) -> float | None:
