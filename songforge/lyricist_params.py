@@ -73,6 +73,14 @@ class LyricistParams(BaseModel):
         return self.model_dump(include={"temperature", "top_p", "max_tokens", "seed", "max_rounds"})
 
 
+    def identity(self) -> dict:
+        """What a draft depends on (the cache key): the backend, its public URL (an endpoint's), the model, its
+        revision and the generation settings with the seed; never the key's variable, timeouts, retries or
+        streaming, which change how the words arrive, not which."""
+        url = {"url": public_url(self.base_url)} if self.backend == "endpoint" else {}
+        return {"backend": self.backend, **url, "model": self.model, "revision": self.revision, **self.settings()}
+
+
 def public_url(url: str) -> str:
     """A URL with any user, password, query and fragment removed: what provenance may record."""
     parts = urlsplit(url)

@@ -108,6 +108,7 @@ def test_a_hub_id_is_read_from_the_hugging_face_cache_never_downloaded(tiny_mode
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
     chat = LocalChat(LyricistParams(backend="transformers", model="songforge-tests/tiny-chat", max_tokens=64))
     assert isinstance(chat([{"role": "user", "content": "Write a song"}]).text, str) and chat.requests == 1
+    assert chat.provenance()["revision"] == commit  # the snapshot's commit: in the cache key and the lineage
     missing = LocalChat(LyricistParams(backend="transformers", model="songforge-tests/not-cached"))
     with pytest.raises(EngineError, match="nor in the Hugging Face cache"):
         missing([{"role": "user", "content": "x"}])

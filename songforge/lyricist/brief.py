@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from ..artifacts import StageOutput, output
 from ..paths import write_json
@@ -26,7 +26,8 @@ DRAFT_FILE = "lyrics_draft.json"
 
 
 class BriefCall(BaseModel):
-    """What a drafted song's words depend on (the lyricist step's params, and so its cache key)."""
+    """What a drafted song's words depend on (the lyricist step's params, and so its cache key: the lyricist's
+    identity, not its timeouts, retries, streaming or key variable, which ride along excluded)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -34,8 +35,9 @@ class BriefCall(BaseModel):
     language: str
     bpm: float
     duration_s: float
-    lyricist: LyricistParams
+    drafter: dict[str, Any]  # LyricistParams.identity(): backend, public URL, model, revision, settings, seed
     served: dict[str, Any]  # the backend's model and revision, as it reports them before the draft
+    lyricist: LyricistParams = Field(exclude=True)  # the whole params, for the run (not in the key)
 
 
 def brief_call(song: Any) -> BriefCall:
@@ -43,7 +45,7 @@ def brief_call(song: Any) -> BriefCall:
     lyricist = song.lyricist or LyricistParams()
     served = make_chat(lyricist).provenance()
     return BriefCall(brief=song.lyrics_brief, language=song.language, bpm=song.bpm, duration_s=song.duration_s,
-                     lyricist=lyricist, served=served)
+                     drafter=lyricist.identity(), served=served, lyricist=lyricist)
 
 
 def draft_words(call: BriefCall, inputs: Inputs, folder: Path, progress: Progress | None = None) -> StageOutput:

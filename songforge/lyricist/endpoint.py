@@ -51,6 +51,7 @@ class EndpointChat:
     requests: int = 0
     answered_by: str | None = None  # the model the last reply names
     _served: dict | None = field(default=None, repr=False)
+    _listed: int = field(default=0, repr=False)  # how many models GET /models listed
 
     def __call__(self, messages: list[Message], schema: dict | None = None) -> Reply:
         body = {"model": self.params.model, "messages": messages, "temperature": self.params.temperature,
@@ -61,7 +62,7 @@ class EndpointChat:
             try:
                 return self._complete({**body, "response_format": format_})
             except EndpointError as error:
-                if getattr(error, "status", None) != 400 or "response_format" not in str(error).lower():
+                if error.status != 400 or "response_format" not in str(error).lower():
                     raise
                 log.info("%s does not take response_format: asking in plain text", self.url)
                 self.structured = False
@@ -72,24 +73,54 @@ class EndpointChat:
         return public_url(self.params.base_url)
 
     def provenance(self) -> dict:
-        """The endpoint's URL (no credentials), the model and revision its /models reports (where it does)."""
+        """The endpoint's URL (no credentials), the model and revision its /models reports (where it does).
+        A server listing several models, none of them ours, is recorded as asked (params.model) with the model
+        its last reply named (answered_by): never a model picked from the list."""
         served = self.served()
-        model = served.get("id") or self.answered_by or self.params.model
+        if served.get("id"):
+            model, extra = str(served["id"]), {}
+        elif self._listed > 1:
+            model, extra = self.params.model, {"answered_by": self.answered_by}
+        else:
+            model, extra = self.answered_by or self.params.model, {}
         return {"backend": "endpoint", "url": self.url, "model": model,
-                "revision": _revision(served), "structured_output": self.structured}
+                "revision": _revision(served), "structured_output": self.structured, **extra}
 
     def served(self) -> dict:
-        """The server's entry for the model in GET /models ({} where it lists none, or has no /models)."""
+        """The server's entry for the model in GET /models: the one named params.model (or its ':latest', as
+        Ollama names it), else the only one listed; {} where none is, several others are, or there is no /models.
+        Ollama lists no digest there: its /api/tags does, asked once (a 404 or anything else: no digest)."""
         if self._served is None:
             try:
                 listed = self._json(self._request("GET", "/models"), "/models").get("data") or []
             except EndpointError as error:
-                if getattr(error, "status", None) != 404:
+                if error.status != 404:
                     raise
                 listed = []
-            ours = [entry for entry in listed if isinstance(entry, dict) and entry.get("id") == self.params.model]
-            self._served = (ours or [entry for entry in listed if isinstance(entry, dict)][:1] or [{}])[0]
+            entries = [entry for entry in listed if isinstance(entry, dict)] if isinstance(listed, list) else []
+            self._listed = len(entries)
+            names = {self.params.model, _latest(self.params.model)}
+            ours = [entry for entry in entries if entry.get("id") in names or _latest(str(entry.get("id"))) in names]
+            entry = (ours or (entries if len(entries) == 1 else [{}]))[0]
+            digest = None if _revision(entry) else self._ollama_digest(str(entry.get("id") or self.params.model))
+            self._served = {**entry, "digest": digest} if digest else entry
         return self._served
+
+    def _ollama_digest(self, name: str) -> str | None:
+        """The digest Ollama's GET /api/tags gives `name` (the server's root, beside /v1); None for any other
+        server (vLLM and llama.cpp answer 404: their models are keyed by name only)."""
+        root = self.params.base_url.removesuffix("/v1")
+        try:
+            with self._client() as client:
+                response = client.get(root + "/api/tags")
+            models = response.json().get("models") if response.status_code == 200 else None
+        except (httpx.HTTPError, ValueError, AttributeError):
+            return None
+        names = {name, _latest(name)}
+        for entry in models if isinstance(models, list) else []:
+            if isinstance(entry, dict) and {entry.get("name"), entry.get("model")} & names and entry.get("digest"):
+                return str(entry["digest"])
+        return None
 
     def _complete(self, body: dict) -> Reply:
         self.requests += 1
@@ -236,6 +267,11 @@ def _retry_after(response: httpx.Response) -> float | None:
         return float(response.headers.get("retry-after", ""))
     except ValueError:
         return None
+
+
+def _latest(name: str) -> str:
+    """Ollama's full name of a model: 'llama3' -> 'llama3:latest' (a name with a tag stays as it is)."""
+    return name if ":" in name.rsplit("/", 1)[-1] else f"{name}:latest"
 
 
 def _revision(served: dict) -> str | None:

@@ -51,8 +51,11 @@ class LocalChat:
         """The model's name and its pinned revision: the catalogue's commit, else the folder's own identity."""
         entry = CATALOGUE.get(self.params.model)
         revision = self.params.revision or (entry.revision if entry else None)
-        identity = (folder_identity(self.folder, self.params.model, f"songforge models pull {self.params.model}")
-                    if self.folder.is_dir() else "hub-cache")
+        if self.folder.is_dir():
+            identity = folder_identity(self.folder, self.params.model, f"songforge models pull {self.params.model}")
+        else:  # a hub id in the Hugging Face cache: the snapshot's folder is named by its commit
+            identity, snapshot = "hub-cache", self._cached_config()
+            revision = Path(snapshot).parent.name if snapshot else revision
         return {"backend": "transformers", "model": self.params.model, "revision": revision, "weights": identity}
 
     def _load(self) -> tuple[Any, Any, str]:
@@ -69,15 +72,22 @@ class LocalChat:
             self._loaded = (tokenizer, model, device)
         return self._loaded
 
+    def _cached_config(self) -> str | None:
+        """The path of the model's config.json in the Hugging Face cache (.../snapshots/<commit>/), if there."""
+        name = self.params.model
+        if "/" not in name or name in CATALOGUE or name.startswith((".", "/", "~")):
+            return None
+        from huggingface_hub import try_to_load_from_cache
+
+        found = try_to_load_from_cache(name, "config.json", revision=self.params.revision)
+        return found if isinstance(found, str) else None
+
     def _source(self) -> Path | str:
         """The folder, or a hub id found in the Hugging Face cache; EngineError saying how to get it otherwise."""
         if self.folder.is_dir():
             return self.folder
         name = self.params.model
-        if "/" in name and name not in CATALOGUE and not name.startswith((".", "/", "~")):
-            from huggingface_hub import try_to_load_from_cache
-
-            if isinstance(try_to_load_from_cache(name, "config.json", revision=self.params.revision), str):
-                return name
+        if self._cached_config():
+            return name
         raise EngineError(f"lyricist model '{name}' is not at {self.folder} nor in the Hugging Face cache. Fix: run "
                           f"`songforge models pull {name}` for a catalogue model, or give a local folder as model")

@@ -6,6 +6,7 @@ from __future__ import annotations
 from ..catalogue import CATALOGUE, HubModel, register_model
 from ..licences import LLAMA_3, Licence, unknown
 from ..lyricist.brief import BriefCall, draft_words
+from ..lyricist.prompts import PROMPT_VERSION
 from ..registry import register_step
 from ..step import Step
 
@@ -23,6 +24,6 @@ def licence(call: BriefCall) -> Licence:
     return entry.licence if entry else unknown(call.lyricist.model)
 
 
-STEP = register_step(Step(name="lyricist-local", version="1", phase="words", run=draft_words,
+STEP = register_step(Step(name="lyricist-local", version=f"2+{PROMPT_VERSION}", phase="words", run=draft_words,
                           params=lambda song, album: None, makes=("draft",), artifacts=("draft",), loads_models=True,
                           licence=licence))
