@@ -11,6 +11,7 @@ licences and models it checks do not depend on the words.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -64,8 +65,30 @@ def draft_words(call: BriefCall, inputs: Inputs, folder: Path, progress: Progres
             del chat
             free_memory()
     data = {"lyrics": drafted.draft.lyrics.strip() + "\n", "provenance": drafted.provenance,
-            "settings": call.lyricist.settings()}
+            "settings": call.lyricist.settings(), "call": _asked(call)}
     return output("lyricist", data, draft=write_json(folder / DRAFT_FILE, data))
+
+
+def _asked(call: Any) -> dict[str, Any]:
+    """What a song asked of the lyricist, known without asking the server (what a draft is reused on)."""
+    return {"brief": call.brief, "language": call.language, "bpm": call.bpm, "duration_s": call.duration_s,
+            "drafter": call.drafter if isinstance(call, BriefCall) else call.lyricist.identity()}
+
+
+def offline_draft(song: Any, folder: Path) -> StageOutput | None:
+    """The song's earlier draft in `folder`, where it was asked exactly as now (brief, language, bpm, length,
+    the lyricist's identity): for a rerun whose server is down. None where there is none, or it differs."""
+    path = folder / DRAFT_FILE
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    lyricist = song.lyricist or LyricistParams()
+    asked = {"brief": song.lyrics_brief, "language": song.language, "bpm": song.bpm, "duration_s": song.duration_s,
+             "drafter": lyricist.identity()}
+    if not isinstance(data, dict) or data.get("call") != json.loads(json.dumps(asked)) or not data.get("lyrics"):
+        return None
+    return output("lyricist", data, draft=path)
 
 
 def with_words(song: Any, drafted: StageOutput) -> Any:
