@@ -19,7 +19,7 @@ ASK = [{"role": "user", "content": "a song"}]
 
 
 def chat(server: Server, **changes) -> EndpointChat:
-    return EndpointChat(LyricistParams(base_url=server.url, model=MODEL_ID, retries=0, **changes))
+    return EndpointChat(LyricistParams(**{"base_url": server.url, "model": MODEL_ID, "retries": 0, **changes}))
 
 
 def test_a_key_the_server_echoes_is_redacted_from_the_error_and_the_log(monkeypatch, caplog):
@@ -77,3 +77,31 @@ def test_a_reply_cut_at_max_tokens_says_raise_max_tokens(stream):
         with pytest.raises(EndpointError, match=r"cut at max_tokens \(1500\).*Fix: raise max_tokens"):
             draft_song(chat(server, stream=stream), "x", "en", max_rounds=2)
     assert len(server.chats()) == 1
+
+
+def test_a_negative_retry_after_is_clamped_and_the_request_retried():
+    # responder: scripted, the good song, after one 503 whose Retry-After is negative
+    with serve(Server(scripted(reply(GOOD)), statuses=[503], error_headers={"Retry-After": "-5"})) as server:
+        text = chat(server, retries=1)(ASK).text
+    assert text == reply(GOOD) and len([r for r in server.requests if r["body"]]) == 2
+
+
+def test_a_422_refusing_response_format_is_asked_again_in_plain_text():
+    # responder: scripted, the good song; the first request (with response_format) is refused with a 422, as vLLM
+    refused = {"error": {"message": "json_schema is not supported by this model"}}
+    with serve(Server(scripted(reply(GOOD)), statuses=[422], error_body=refused)) as server:
+        endpoint = chat(server)
+        drafted = draft_song(endpoint, "x", "en", max_rounds=1)
+    bodies = [r["body"] for r in server.requests if r["body"]]
+    assert ["response_format" in b for b in bodies] == [True, False] and drafted.provenance["structured_output"] is False
+
+
+@pytest.mark.parametrize("status,fix", [(409, "refused the request as sent"), (413, "refused the request as sent"),
+                                        (401, "check base_url, model"), (503, "retry later")])
+def test_only_a_transient_failure_says_retry_later(status, fix):
+    # responder: none reached; the server answers `status`
+    with serve(Server(scripted(reply(GOOD)), statuses=[status])) as server:
+        with pytest.raises(EndpointError) as raised:
+            chat(server)(ASK)
+    assert f"HTTP {status}" in str(raised.value) and fix in str(raised.value)
+    assert ("retry later" in str(raised.value)) is (status == 503)

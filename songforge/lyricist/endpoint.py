@@ -1,7 +1,7 @@
 """An OpenAI-compatible chat client (/v1/chat/completions): llama.cpp's server, Ollama, vLLM, LM Studio, TGI.
 
 Structured output through `response_format` (JSON schema) while the server takes it; a server that refuses it
-(400 naming response_format) is asked again in plain text, which the draft reader parses. Transient failures
+(400 or 422 naming response_format or json_schema) is asked again in plain text, which the draft reader parses. Transient failures
 (connection errors, 429, 5xx) are retried `retries` times; any other answer fails at once. The key is read from
 the variable `api_key_env` names and goes into the Authorization header only: never a log line, an error, or
 the provenance, which records the URL without credentials and the model name and revision the server reports.
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import re
 import time
 from dataclasses import dataclass, field
@@ -62,7 +63,7 @@ class EndpointChat:
             try:
                 return self._complete({**body, "response_format": format_})
             except EndpointError as error:
-                if error.status != 400 or "response_format" not in str(error).lower():
+                if error.status not in (400, 422) or not _refuses_format(str(error)):
                     raise
                 log.info("%s does not take response_format: asking in plain text", self.url)
                 self.structured = False
@@ -174,14 +175,16 @@ class EndpointChat:
         if status < 400:
             return
         if status in TRANSIENT and attempt < self.params.retries:
-            wait = _retry_after(response) or 0.5 * 2 ** attempt
+            asked = _retry_after(response)
+            wait = min(MAX_WAIT_S, max(0.0, asked if asked is not None else 0.5 * 2 ** attempt))
             log.warning("%s answered %d: retry %d of %d in %.1f s", self.url, status, attempt + 1,
                         self.params.retries, wait)
-            time.sleep(min(MAX_WAIT_S, wait))
+            time.sleep(wait)
             return
         text = self._redacted((response.read() if streaming else response.content).decode("utf-8", "replace"))[:300]
         fix = ("check base_url, model and the key's variable" if status in (400, 401, 403, 404)
-               else "retry later, or raise retries")
+               else "retry later, or raise retries" if status in TRANSIENT
+               else "the server refused the request as sent: check model and the settings against its message")
         error = EndpointError(f"{self.url}: HTTP {status}: {text}. Fix: {fix}")
         error.status = status
         raise error
@@ -263,10 +266,17 @@ class EndpointChat:
 
 
 def _retry_after(response: httpx.Response) -> float | None:
+    """Retry-After in seconds, where it is a finite number (an HTTP date, 'nan' or garbage: None)."""
     try:
-        return float(response.headers.get("retry-after", ""))
+        seconds = float(response.headers.get("retry-after", ""))
     except ValueError:
         return None
+    return seconds if math.isfinite(seconds) else None
+
+
+def _refuses_format(message: str) -> bool:
+    """A 400 or 422 saying structured output is what it refuses (vLLM answers 422 naming json_schema)."""
+    return any(word in message.lower() for word in ("response_format", "json_schema", "guided"))
 
 
 def _latest(name: str) -> str:
