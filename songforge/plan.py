@@ -161,13 +161,14 @@ def run_plan(plan: SongPlan, folder: Path, progress: Progress | None = None) -> 
     return results
 
 
-def check_commercial(album: Any, plans: list[SongPlan], source: str | None = None) -> None:
-    """For an album with `commercial: true`: ParamsError naming every planned step whose licence forbids it (or,
-    with `enterprise: true`, allows it only below a revenue threshold); a LicenceTerms warning with the terms of
-    each licence allowed on conditions."""
+def check_commercial(album: Any, plans: list[SongPlan], source: str | None = None,
+                     more: list[tuple[str, Licence]] = ()) -> None:
+    """For an album with `commercial: true`: ParamsError naming every planned step (and `more`: steps run before
+    the plan, e.g. a brief's lyricist) whose licence forbids it (or, with `enterprise: true`, allows it only below a
+    revenue threshold); a LicenceTerms warning with the terms of each licence allowed on conditions."""
     if not getattr(album, "commercial", False):
         return
-    uses = list(dict.fromkeys(use for plan in plans for use in plan.licences()))
+    uses = list(dict.fromkeys([use for plan in plans for use in plan.licences()] + list(more)))
     problems = commercial_problems(uses, set(album.licences_checked), getattr(album, "enterprise", False))
     if problems:
         raise ParamsError.all_of([ParamsError("commercial", problem, "drop the step (or the engine) from the album, "

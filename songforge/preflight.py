@@ -41,11 +41,14 @@ class MissingModel:
 
 
 def missing_models(songs: Iterable["SongSpec"], plans: Iterable["SongPlan"] = ()) -> list[MissingModel]:
-    """Every model folder the songs' engines (and, given their plans, their steps) would load that is absent or
-    incomplete, each listed once."""
+    """Every model folder the songs' engines (and, given their plans, their steps; and a briefed song's lyricist
+    in process) would load that is absent or incomplete, each listed once."""
+    from .steps.lyricist_local import preflight_models
+
     found: dict[Path, MissingModel] = {}
     for song, plan in zip_longest(songs, plans):
-        needs = needed_models(song.engine.engine, song.engine.params) + (plan.models() if plan else [])
+        needs = (needed_models(song.engine.engine, song.engine.params) + (plan.models() if plan else [])
+                 + preflight_models(song))
         for need in needs:
             if need.missing:
                 entry = found.setdefault(need.folder, MissingModel(need.name, need.folder, need.missing, need.pull))
@@ -85,11 +88,12 @@ def check_album(album: "AlbumSpec", source: str | None = None, models: bool = Tr
     (models: the songs run on this host) every model every song needs is here."""
     from .lyricist.brief import stand_in
     from .plan import check_commercial, plan_song
+    from .steps.lyricist_local import preflight_licences
     from .takes import engine_songs
 
     songs = [each for song in album.songs for each in engine_songs(song)]  # every engine of every song's takes
     plans = [plan_song(stand_in(song), album) for song in songs]  # licences and models: not the words
-    check_commercial(album, plans, source)
+    check_commercial(album, plans, source, [use for song in album.songs for use in preflight_licences(song)])
     if models:
         check_models(songs, source, plans)
 
