@@ -112,3 +112,22 @@ def test_a_hub_id_is_read_from_the_hugging_face_cache_never_downloaded(tiny_mode
     missing = LocalChat(LyricistParams(backend="transformers", model="songforge-tests/not-cached"))
     with pytest.raises(EngineError, match="nor in the Hugging Face cache"):
         missing([{"role": "user", "content": "x"}])
+
+
+def test_a_folder_without_a_chat_template_is_refused_at_load_naming_the_model(tmp_path):
+    base = write_tiny_chat_model(tmp_path / "base", template=False)  # tiny random, saved without a template
+    with pytest.raises(EngineError, match=r"has no chat template.*instruct or chat version"):
+        LocalChat(LyricistParams(backend="transformers", model=str(base), max_tokens=64))(
+            [{"role": "user", "content": "x"}])
+
+
+def test_sampling_leaves_the_global_random_state_as_it_was(tiny_model):
+    import torch
+
+    chat = LocalChat(LyricistParams(backend="transformers", model=str(tiny_model), max_tokens=64, seed=5))
+    torch.manual_seed(123)
+    expected = torch.rand(4)
+    torch.manual_seed(123)
+    first = chat([{"role": "user", "content": "x"}]).text
+    assert torch.equal(torch.rand(4), expected)  # the draft drew from a forked RNG
+    assert chat([{"role": "user", "content": "x"}]).text == first  # and is still reproducible per seed

@@ -35,13 +35,16 @@ class LocalChat:
         tokenizer, model, device = self._load()
         inputs = tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt",
                                                return_dict=True).to(device)
-        torch.manual_seed(self.params.seed)  # sampling is reproducible per seed on one host and device
         sample = self.params.temperature > 0
         settings = {"do_sample": sample, "max_new_tokens": self.params.max_tokens,
                     "pad_token_id": tokenizer.pad_token_id or tokenizer.eos_token_id}
         if sample:
             settings |= {"temperature": self.params.temperature, "top_p": self.params.top_p}
-        with torch.inference_mode():
+        # generate() takes no torch.Generator: the seed is set inside fork_rng, limited to the CPU's and this
+        # device's RNG, which it restores after (other steps' sampling in this process is left as it was)
+        cuda = [torch.device(device).index or 0] if str(device).startswith("cuda") else []
+        with torch.random.fork_rng(devices=cuda), torch.inference_mode():
+            torch.manual_seed(self.params.seed)  # sampling is reproducible per seed on one host and device
             out = model.generate(**inputs, **settings)
         self.requests += 1
         text = tokenizer.decode(out[0, inputs["input_ids"].shape[1]:], skip_special_tokens=True)
@@ -68,6 +71,10 @@ class LocalChat:
             where = {} if isinstance(source, Path) else {"revision": self.params.revision, "local_files_only": True}
             device = default_device()
             tokenizer = AutoTokenizer.from_pretrained(source, **where)
+            if not getattr(tokenizer, "chat_template", None):  # a base model: it would only continue the prompt
+                raise EngineError(f"lyricist model '{self.params.model}' has no chat template (a base model, not a "
+                                  "chat one). Fix: use its instruct or chat version, or add a chat_template to its "
+                                  "tokenizer_config.json")
             model = AutoModelForCausalLM.from_pretrained(source, **where).to(device).eval()
             self._loaded = (tokenizer, model, device)
         return self._loaded
