@@ -33,7 +33,8 @@ PROMPTS = {
     "it": Prompt(
         "Sei un paroliere. Scrivi testi di canzoni cantabili in italiano. Regole: al massimo {sections} sezioni, "
         "ognuna con il suo tag su una riga a sé; ogni sezione cantata ha da {low} a {high} versi; ogni verso ha al "
-        "massimo {syllables} sillabe cantate; il ritornello ([chorus]) torna almeno due volte con gli stessi versi. "
+        "massimo {syllables} sillabe cantate, contando ogni parola da sola, senza sinalefe (\"canta ancora\" ha cinque "
+        "sillabe); il ritornello ([chorus]) torna almeno due volte con gli stessi versi. "
         "Rispondi in JSON con i campi " + _FORMAT + ". I tag (genre, mood, instrument, voice) sono brevi parole "
         "inglesi come folk, melancholic, acoustic guitar, female.",
         "Scrivi una canzone: {brief}{fixed}",
