@@ -161,3 +161,21 @@ def test_the_written_album_is_made_end_to_end_by_songforge_album(prefect_api, tm
     folder = next((tmp_path / "out").glob("*/01-*"))
     assert (folder / "lyrics.txt").read_text() == parse_lyrics(GOOD["lyrics"]).text
     assert (folder / "master.wav").is_file() and (folder / "metrics.json").is_file()
+
+
+def test_an_album_whose_song_fails_keeps_the_songs_drafted_before_it(tmp_path):
+    # responder: scripted, a good song titled anew for each request, but song 2 of 3 always far too long
+    bad = reply(GOOD, lyrics="[verse]\n" + "la " * 30 + "\nla la\n[chorus]\nla la\nla la\n")
+
+    def respond(body: dict) -> str:
+        return bad if "(song 2 of 3" in body["messages"][1]["content"] else titled(body)
+
+    out = tmp_path / "x.yaml"
+    with serve(Server(respond)) as server:
+        done = write("harbour songs", "--songs", "3", "--out", str(out), "--base-url", server.url,
+                     "--max-rounds", "1")
+    assert done.returncode == 2 and "song 2 of 3" in done.stderr and "line_syllables" in done.stderr
+    assert "1 song(s) drafted before it are written" in done.stderr and "--song BRIEF" in done.stderr
+    album = load_album(out)
+    assert len(album.songs) == 1 and album.songs[0].lyrics == GOOD["lyrics"]
+    assert "songs 2 to 3 not drafted" in out.read_text() and len(server.chats()) == 2  # song 3 never asked
