@@ -75,6 +75,7 @@ def merged_view(views: Sequence[PlanView]) -> PlanView:
 class SongPlan:
     song: str  # the song's title: unique within an album
     steps: tuple[PlannedStep, ...]
+    words: tuple[tuple[str, Licence], ...] = ()  # (step, licence) of what drafted the words before the plan
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -82,7 +83,7 @@ class SongPlan:
 
     def licences(self) -> list[tuple[str, Licence]]:
         found = [(planned.step.key, planned.step.licence_for(planned.params)) for planned in self.steps]
-        return [(key, licence) for key, licence in found if licence is not None]
+        return list(self.words) + [(key, licence) for key, licence in found if licence is not None]
 
     def models(self) -> list[ModelNeed]:
         """Every model the plan's steps would load (those that declare them), checked on disk."""
@@ -98,8 +99,9 @@ class SongPlan:
             artifacts=tuple((step.name, role) for step in steps for role in step.artifacts),
             metrics=tuple(step.name for step in steps if step.metrics),
             take=(makers["take"], "take") if "take" in makers else None,
-            licences=tuple((planned.name, f"{licence}, commercial use: {licence.commercial_use}")
-                           for planned in self.steps if (licence := planned.step.licence_for(planned.params))))
+            licences=tuple((name, f"{licence}, commercial use: {licence.commercial_use}") for name, licence in
+                           [*self.words, *((planned.name, planned.step.licence_for(planned.params))
+                                           for planned in self.steps)] if licence))
 
 
 def plan_song(song: Any, album: Any, engine_steps: tuple[Step, ...] | None = None) -> SongPlan:
@@ -122,7 +124,9 @@ def plan_song(song: Any, album: Any, engine_steps: tuple[Step, ...] | None = Non
         reads = [*step.reads, *(role for role in step.may_read if role in made)]
         planned.append(PlannedStep(step, params, tuple((role, made[role]) for role in reads)))
         made.update({role: step.name for role in step.makes})
-    return SongPlan(song.title, tuple(planned))
+    from .steps.lyricist_local import words_licences  # a brief's lyricist runs before the plan, never in it
+
+    return SongPlan(song.title, tuple(planned), tuple(words_licences(song)))
 
 
 def metric_names(song: Any, album: Any) -> tuple[str, ...] | None:

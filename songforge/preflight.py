@@ -88,12 +88,11 @@ def check_album(album: "AlbumSpec", source: str | None = None, models: bool = Tr
     (models: the songs run on this host) every model every song needs is here."""
     from .lyricist.brief import stand_in
     from .plan import check_commercial, plan_song
-    from .steps.lyricist_local import preflight_licences
     from .takes import engine_songs
 
     songs = [each for song in album.songs for each in engine_songs(song)]  # every engine of every song's takes
     plans = [plan_song(stand_in(song), album) for song in songs]  # licences and models: not the words
-    check_commercial(album, plans, source, [use for song in album.songs for use in preflight_licences(song)])
+    check_commercial(album, plans, source)
     if models:
         check_models(songs, source, plans)
 

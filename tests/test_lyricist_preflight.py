@@ -47,3 +47,18 @@ def test_a_missing_in_process_lyricist_model_is_named_with_its_pull_command_befo
         check_album(_album(tmp_path), "album.yaml")
     text = str(raised.value)
     assert "songforge models pull llama-3-8b-instruct" in text and "lyricist (in process) of 'Ferry'" in text
+
+
+def test_the_songs_plan_shows_its_lyricists_licence_drafted_or_not(tmp_path):
+    from songforge.lyricist.brief import stand_in
+    from songforge.plan import plan_song
+
+    album = _album(tmp_path)
+    briefed, own = album.songs
+    drafted = briefed.model_copy(update={"lyrics": "[verse]\nWords drafted here\nAnd more of them\n",
+                                         "lyrics_by": {"backend": "transformers", "model": "llama-3-8b-instruct"}})
+    for song in (stand_in(briefed), drafted):
+        shown = dict(plan_song(song, album).view().licences)
+        assert shown["lyricist-local"].startswith("Meta Llama 3 Community License (Llama-3-Community), commercial "
+                                                  "use: yes, below its revenue threshold")
+    assert "lyricist-local" not in dict(plan_song(own, album).view().licences)

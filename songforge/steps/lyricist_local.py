@@ -37,14 +37,15 @@ def _licence(lyricist: LyricistParams) -> Licence:
 
 
 def _in_process(song: Any) -> LyricistParams | None:
-    """The in-process lyricist of a song still to be drafted from its brief (None otherwise)."""
+    """The in-process lyricist of a song whose words come from its brief, drafted or not (None otherwise)."""
     lyricist = getattr(song, "lyricist", None)
-    waiting = getattr(song, "lyrics_brief", None) and not getattr(song, "lyrics", "")
-    return lyricist if waiting and lyricist is not None and lyricist.backend == "transformers" else None
+    briefed = bool(getattr(song, "lyrics_brief", None))
+    return lyricist if briefed and lyricist is not None and lyricist.backend == "transformers" else None
 
 
-def preflight_licences(song: Any) -> list[tuple[str, Licence]]:
-    """The lyricist-local step's licence for a briefed song drafted in process ([] for any other song)."""
+def words_licences(song: Any) -> list[tuple[str, Licence]]:
+    """The lyricist-local step's licence for a briefed song drafted in process ([] for any other song): in its
+    plan's licences (commercial check, report), though the step runs before the plan."""
     lyricist = _in_process(song)
     return [(STEP.key, _licence(lyricist))] if lyricist else []
 
