@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from songforge.errors import ParamsError, SongforgeError
-from songforge.lyricist.album import (MAX_SONGS, AlbumCut, album_title, draft_songs, new_album, provenance_line, render, song_fields,
-                                      songs_in, write_checked)
+from songforge.lyricist.album import (MAX_SONGS, AlbumCut, album_title, draft_songs, new_album, provenance_line,
+                                      render, song_fields, songs_in, write_checked)
 from songforge.lyricist.edit import revise_brief, rewritten, round_trip, song_index
 from songforge.lyricist.repair import Chat, Drafted, draft_song
 

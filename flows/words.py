@@ -2,8 +2,9 @@
 then the album with the drafted lyrics, which every later step of the song reads (songforge.lyricist.brief).
 
 A rerun whose server is unreachable reuses a song's draft in its folder (lyrics_draft.json) where it was asked
-exactly as now, with a warning naming the server. A song whose draft fails (the model's drafts still break a fit rule after the last round, or the server is
-unreachable) fails alone: it joins the album's rejected songs with the reason, as a song with unusable lyrics.
+exactly as now, with a warning naming the server. A song whose draft fails (the model's drafts still break a fit
+rule after the last round, or the server is unreachable) fails alone: it joins the album's rejected songs with the
+reason, as a song with unusable lyrics.
 """
 
 from __future__ import annotations

@@ -76,8 +76,8 @@ def serve(server: Server):
             record = {"path": self.path, "headers": dict(self.headers), "body": body, "answered": False}
             server.requests.append(record)
             if server.statuses:
-                return self._json(server.statuses.pop(0), server.error_body or {"error": {"message": "scripted failure"}},
-                                  server.error_headers)
+                failure = server.error_body or {"error": {"message": "scripted failure"}}
+                return self._json(server.statuses.pop(0), failure, server.error_headers)
             if "response_format" in body and not server.structured:
                 return self._json(400, {"error": {"message": "response_format is not supported"}})
             record["answered"] = True

@@ -93,7 +93,8 @@ def test_a_422_refusing_response_format_is_asked_again_in_plain_text():
         endpoint = chat(server)
         drafted = draft_song(endpoint, "x", "en", max_rounds=1)
     bodies = [r["body"] for r in server.requests if r["body"]]
-    assert ["response_format" in b for b in bodies] == [True, False] and drafted.provenance["structured_output"] is False
+    assert ["response_format" in b for b in bodies] == [True, False]
+    assert drafted.provenance["structured_output"] is False
 
 
 @pytest.mark.parametrize("status,fix", [(409, "refused the request as sent"), (413, "refused the request as sent"),

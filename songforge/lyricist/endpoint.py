@@ -1,10 +1,12 @@
 """An OpenAI-compatible chat client (/v1/chat/completions): llama.cpp's server, Ollama, vLLM, LM Studio, TGI.
 
 Structured output through `response_format` (JSON schema) while the server takes it; a server that refuses it
-(400 or 422 naming response_format or json_schema) is asked again in plain text, which the draft reader parses. Transient failures
-(connection errors, 429, 5xx) are retried `retries` times; any other answer fails at once. The key is read from
-the variable `api_key_env` names and goes into the Authorization header only: never a log line, an error, or
-the provenance, which records the URL without credentials and the model name and revision the server reports.
+(400 or 422 naming response_format or json_schema) is asked again in plain text, which the draft reader parses.
+Transient failures (connection errors, 429, 5xx) are retried `retries` times; any other answer fails at once, and
+so does a reply that is no chat completion (not JSON, a broken or error event, cut at max_tokens): always an
+EndpointError naming the URL and the fix. The key is read from the variable `api_key_env` names and goes into the
+Authorization header only: never a log line, an error (a server's echo of it is redacted), or the provenance,
+which records the URL without credentials and the model name and revision the server reports.
 """
 
 from __future__ import annotations
