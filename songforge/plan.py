@@ -124,9 +124,10 @@ def plan_song(song: Any, album: Any, engine_steps: tuple[Step, ...] | None = Non
         reads = [*step.reads, *(role for role in step.may_read if role in made)]
         planned.append(PlannedStep(step, params, tuple((role, made[role]) for role in reads)))
         made.update({role: step.name for role in step.makes})
-    from .steps.lyricist_local import words_licences  # a brief's lyricist runs before the plan, never in it
-
-    return SongPlan(song.title, tuple(planned), tuple(words_licences(song)))
+    # a words step left out of the plan (a brief's lyricist runs before it): its licence is asked of the song itself
+    words = tuple((step.key, licence) for step in ordered if step.phase == "words" and step.name not in
+                  {p.name for p in planned} and (licence := step.licence_for(song)) is not None)
+    return SongPlan(song.title, tuple(planned), words)
 
 
 def metric_names(song: Any, album: Any) -> tuple[str, ...] | None:

@@ -26,9 +26,12 @@ LLAMA = register_model("llama-3-8b-instruct", HubModel(
     gated=True))
 
 
-def licence(call: BriefCall) -> Licence:
-    """The catalogue model's licence; a folder of the user's own: not checked."""
-    return _licence(call.lyricist)
+def licence(call: BriefCall | Any) -> Licence | None:
+    """The catalogue model's licence; a folder of the user's own: not checked. Of a call (the step's run), or of a
+    song (its plan, which holds the licences of the words steps run before it): None for a song whose words are
+    not drafted in process from a brief."""
+    lyricist = call.lyricist if isinstance(call, BriefCall) else _in_process(call)
+    return _licence(lyricist) if lyricist is not None else None
 
 
 def _licence(lyricist: LyricistParams) -> Licence:
@@ -41,13 +44,6 @@ def _in_process(song: Any) -> LyricistParams | None:
     lyricist = getattr(song, "lyricist", None)
     briefed = bool(getattr(song, "lyrics_brief", None))
     return lyricist if briefed and lyricist is not None and lyricist.backend == "transformers" else None
-
-
-def words_licences(song: Any) -> list[tuple[str, Licence]]:
-    """The lyricist-local step's licence for a briefed song drafted in process ([] for any other song): in its
-    plan's licences (commercial check, report), though the step runs before the plan."""
-    lyricist = _in_process(song)
-    return [(STEP.key, _licence(lyricist))] if lyricist else []
 
 
 def preflight_models(song: Any) -> list[ModelNeed]:
