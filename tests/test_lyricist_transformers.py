@@ -131,3 +131,15 @@ def test_sampling_leaves_the_global_random_state_as_it_was(tiny_model):
     first = chat([{"role": "user", "content": "x"}]).text
     assert torch.equal(torch.rand(4), expected)  # the draft drew from a forked RNG
     assert chat([{"role": "user", "content": "x"}]).text == first  # and is still reproducible per seed
+
+
+def test_a_lyricist_model_that_is_neither_a_folder_nor_a_hub_id_is_an_engine_error_not_a_crash():
+    # no server, no model: 'my org/the model' is no folder here and no valid hub id (huggingface_hub refuses it)
+    from songforge.lyricist.brief import brief_call
+    from songforge.params import SongSpec
+
+    params = LyricistParams(backend="transformers", model="my org/the model")
+    call = brief_call(SongSpec(title="odd", lyrics_brief="x", lyricist=params))  # asked before the draft
+    assert call.served["model"] == "my org/the model"
+    with pytest.raises(EngineError, match="'my org/the model' is not at .* Fix: run `songforge models pull"):
+        LocalChat(params)([{"role": "user", "content": "x"}])

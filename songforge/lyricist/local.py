@@ -86,7 +86,10 @@ class LocalChat:
             return None
         from huggingface_hub import try_to_load_from_cache
 
-        found = try_to_load_from_cache(name, "config.json", revision=self.params.revision)
+        try:
+            found = try_to_load_from_cache(name, "config.json", revision=self.params.revision)
+        except ValueError:  # not a hub id at all (HFValidationError): a folder that is not there, said at load
+            return None
         return found if isinstance(found, str) else None
 
     def _source(self) -> Path | str:
