@@ -39,5 +39,3 @@ def test_a_rerun_with_the_server_down_keeps_the_cached_draft_and_says_so(tmp_pat
     logging.getLogger("flows.words").removeHandler(caplog.handler)
     other = draft_briefs(_album(tmp_path, server.url, seed=1), tmp_path / "out")  # asked otherwise: not reused
     assert not other.songs and "llama-server" in other.rejected[0].reason
-
-
