@@ -28,7 +28,7 @@ def write_command(
     brief: Optional[str] = typer.Argument(None, help="what the album is about, e.g. 'leaving a harbour town; indie "
                                           "folk; female vocal; 6 songs'"),
     out: Optional[Path] = typer.Option(None, help="the album file to write, e.g. params/albums/harbour.yaml"),
-    songs: Optional[int] = typer.Option(None, min=1, max=30, help="how many songs (default: as the brief says, "
+    songs: Optional[int] = typer.Option(None, min=1, help="how many songs (default: as the brief says, "
                                         "else 4)"),
     language: str = typer.Option("en", help="the songs' language: en, zh, ja, ko or it"),
     song: Optional[str] = typer.Option(None, help="one song's brief (added to --out where it exists); with "
@@ -51,6 +51,11 @@ def write_command(
         if language not in LANGUAGES:
             raise ParamsError("--language", f"'{language}' is not a song language",
                               f"use one of {', '.join(LANGUAGES)}")
+        if note is not None and revise is None:
+            raise ParamsError("--note", "is given without --revise", "add --revise FILE --song TITLE, or drop --note")
+        if songs is not None and (song is not None or revise is not None):
+            raise ParamsError("--songs", "is given with --song or --revise, which make one song",
+                              "drop --songs, or draft an album from a brief without --song")
         chat = make_chat(load_lyricist(lyricist, given(settings)))
         if revise is not None:
             if not song or not note:

@@ -1,21 +1,27 @@
 """Songs with a lyrics_brief get their words first: the lyricist step of each, cached like every step (run_step),
 then the album with the drafted lyrics, which every later step of the song reads (songforge.lyricist.brief).
 
-A song whose draft fails (the model's drafts still break a fit rule after the last round, or the server is
-unreachable) fails alone: it joins the album's rejected songs with the reason, as a song with unusable lyrics.
+A rerun whose server is unreachable reuses a song's draft in its folder (lyrics_draft.json) where it was asked
+exactly as now, with a warning naming the server. A song whose draft fails (the model's drafts still break a fit
+rule after the last round, or the server is unreachable) fails alone: it joins the album's rejected songs with the
+reason, as a song with unusable lyrics.
 """
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from songforge.errors import SongforgeError
-from songforge.lyricist.brief import brief_call, with_words
+from songforge.lyricist.brief import brief_call, offline_draft, with_words
+from songforge.lyricist.endpoint import EndpointError
 from songforge.params import AlbumSpec, RejectedSong
 from songforge.steps.lyricist import step_for
 from tasks.steps import run_step
 
 from .song import song_folders
+
+log = logging.getLogger(__name__)
 
 
 def draft_briefs(album: AlbumSpec, out_dir: Path) -> AlbumSpec:
@@ -28,8 +34,18 @@ def draft_briefs(album: AlbumSpec, out_dir: Path) -> AlbumSpec:
     for i in waiting:
         try:
             call = brief_call(album.songs[i])
-        except SongforgeError as error:  # the backend cannot say what it serves: the song fails alone
-            rejected.append(_rejected(album, i, error))
+        except EndpointError as error:
+            if error.unreachable and (earlier := offline_draft(album.songs[i], folders[i])) is not None:
+                log.warning("the lyricist server is unreachable (%s): '%s' keeps its earlier draft, %s",
+                            error, album.songs[i].title, earlier.path("draft"))
+                songs[i] = with_words(album.songs[i], earlier)
+            else:
+                rejected.append(_rejected(album, i, error))
+            continue
+        except Exception as error:  # noqa: BLE001 - whatever stops one song's call (the endpoint raises only
+            # SongforgeErrors; anything else is a bug) fails that song alone, never the album's other songs
+            rejected.append(_rejected(album, i, error if isinstance(error, SongforgeError)
+                                      else f"{type(error).__name__}: {error}"))
             continue
         futures[i] = run_step.with_options(task_run_name=f"lyricist-{folders[i].name}").submit(
             step_for(call).key, call, {}, folders[i])
@@ -45,6 +61,6 @@ def draft_briefs(album: AlbumSpec, out_dir: Path) -> AlbumSpec:
 
 
 def _rejected(album: AlbumSpec, i: int, error: object) -> RejectedSong:
-    why = error if isinstance(error, BaseException) else f"the draft failed ({error})"
+    why = error if isinstance(error, SongforgeError) else f"the draft failed ({error})"
     reason = f"lyrics_brief: {why}"
     return RejectedSong(index=album.song_numbers[i] - 1, title=album.songs[i].title, reason=reason)

@@ -22,7 +22,8 @@ DEFAULT_BASE_URL = "http://127.0.0.1:8080/v1"  # llama.cpp's llama-server; Ollam
 
 LYRICIST_FIXES = {
     "backend": "use 'endpoint' (an OpenAI-compatible server) or 'transformers' (in process)",
-    "base_url": "give the server's URL up to /v1, e.g. http://127.0.0.1:8080/v1, with no user or password in it",
+    "base_url": "give the server's URL up to /v1, e.g. http://127.0.0.1:8080/v1, with no user, password, query "
+                "or fragment in it (the URL is never quoted back: it may hold a key)",
     "model": "name the model as the server lists it (GET /v1/models), or a hub id / local folder for transformers",
     "api_key_env": "name an environment variable holding the key, in capitals (e.g. OPENAI_API_KEY), never the key",
 }
@@ -58,6 +59,9 @@ class LyricistParams(BaseModel):
             raise ValueError("is not an http(s) URL")
         if parts.username or parts.password:
             raise ValueError("holds credentials: the key goes in the variable named by api_key_env")
+        if parts.query or parts.fragment or url.rstrip("/").endswith(("?", "#")):
+            raise ValueError("has a query string or fragment (it would be recorded in lineage and flow "
+                             "parameters): a key goes in the variable named by api_key_env")
         return url.rstrip("/")
 
     def api_key(self) -> str | None:
@@ -67,6 +71,14 @@ class LyricistParams(BaseModel):
     def settings(self) -> dict:
         """The generation settings a result depends on (cache key and provenance)."""
         return self.model_dump(include={"temperature", "top_p", "max_tokens", "seed", "max_rounds"})
+
+
+    def identity(self) -> dict:
+        """What a draft depends on (the cache key): the backend, its public URL (an endpoint's), the model, its
+        revision and the generation settings with the seed; never the key's variable, timeouts, retries or
+        streaming, which change how the words arrive, not which."""
+        url = {"url": public_url(self.base_url)} if self.backend == "endpoint" else {}
+        return {"backend": self.backend, **url, "model": self.model, "revision": self.revision, **self.settings()}
 
 
 def public_url(url: str) -> str:

@@ -75,6 +75,7 @@ def merged_view(views: Sequence[PlanView]) -> PlanView:
 class SongPlan:
     song: str  # the song's title: unique within an album
     steps: tuple[PlannedStep, ...]
+    words: tuple[tuple[str, Licence], ...] = ()  # (step, licence) of what drafted the words before the plan
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -82,7 +83,7 @@ class SongPlan:
 
     def licences(self) -> list[tuple[str, Licence]]:
         found = [(planned.step.key, planned.step.licence_for(planned.params)) for planned in self.steps]
-        return [(key, licence) for key, licence in found if licence is not None]
+        return list(self.words) + [(key, licence) for key, licence in found if licence is not None]
 
     def models(self) -> list[ModelNeed]:
         """Every model the plan's steps would load (those that declare them), checked on disk."""
@@ -98,8 +99,9 @@ class SongPlan:
             artifacts=tuple((step.name, role) for step in steps for role in step.artifacts),
             metrics=tuple(step.name for step in steps if step.metrics),
             take=(makers["take"], "take") if "take" in makers else None,
-            licences=tuple((planned.name, f"{licence}, commercial use: {licence.commercial_use}")
-                           for planned in self.steps if (licence := planned.step.licence_for(planned.params))))
+            licences=tuple((name, f"{licence}, commercial use: {licence.commercial_use}") for name, licence in
+                           [*self.words, *((planned.name, planned.step.licence_for(planned.params))
+                                           for planned in self.steps)] if licence))
 
 
 def plan_song(song: Any, album: Any, engine_steps: tuple[Step, ...] | None = None) -> SongPlan:
@@ -122,7 +124,10 @@ def plan_song(song: Any, album: Any, engine_steps: tuple[Step, ...] | None = Non
         reads = [*step.reads, *(role for role in step.may_read if role in made)]
         planned.append(PlannedStep(step, params, tuple((role, made[role]) for role in reads)))
         made.update({role: step.name for role in step.makes})
-    return SongPlan(song.title, tuple(planned))
+    # a words step left out of the plan (a brief's lyricist runs before it): its licence is asked of the song itself
+    words = tuple((step.key, licence) for step in ordered if step.phase == "words" and step.name not in
+                  {p.name for p in planned} and (licence := step.licence_for(song)) is not None)
+    return SongPlan(song.title, tuple(planned), words)
 
 
 def metric_names(song: Any, album: Any) -> tuple[str, ...] | None:
@@ -161,13 +166,14 @@ def run_plan(plan: SongPlan, folder: Path, progress: Progress | None = None) -> 
     return results
 
 
-def check_commercial(album: Any, plans: list[SongPlan], source: str | None = None) -> None:
-    """For an album with `commercial: true`: ParamsError naming every planned step whose licence forbids it (or,
-    with `enterprise: true`, allows it only below a revenue threshold); a LicenceTerms warning with the terms of
-    each licence allowed on conditions."""
+def check_commercial(album: Any, plans: list[SongPlan], source: str | None = None,
+                     more: list[tuple[str, Licence]] = ()) -> None:
+    """For an album with `commercial: true`: ParamsError naming every planned step (and `more`: steps run before
+    the plan, e.g. a brief's lyricist) whose licence forbids it (or, with `enterprise: true`, allows it only below a
+    revenue threshold); a LicenceTerms warning with the terms of each licence allowed on conditions."""
     if not getattr(album, "commercial", False):
         return
-    uses = list(dict.fromkeys(use for plan in plans for use in plan.licences()))
+    uses = list(dict.fromkeys([use for plan in plans for use in plan.licences()] + list(more)))
     problems = commercial_problems(uses, set(album.licences_checked), getattr(album, "enterprise", False))
     if problems:
         raise ParamsError.all_of([ParamsError("commercial", problem, "drop the step (or the engine) from the album, "

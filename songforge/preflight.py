@@ -41,11 +41,14 @@ class MissingModel:
 
 
 def missing_models(songs: Iterable["SongSpec"], plans: Iterable["SongPlan"] = ()) -> list[MissingModel]:
-    """Every model folder the songs' engines (and, given their plans, their steps) would load that is absent or
-    incomplete, each listed once."""
+    """Every model folder the songs' engines (and, given their plans, their steps; and a briefed song's lyricist
+    in process) would load that is absent or incomplete, each listed once."""
+    from .steps.lyricist_local import preflight_models
+
     found: dict[Path, MissingModel] = {}
     for song, plan in zip_longest(songs, plans):
-        needs = needed_models(song.engine.engine, song.engine.params) + (plan.models() if plan else [])
+        needs = (needed_models(song.engine.engine, song.engine.params) + (plan.models() if plan else [])
+                 + preflight_models(song))
         for need in needs:
             if need.missing:
                 entry = found.setdefault(need.folder, MissingModel(need.name, need.folder, need.missing, need.pull))

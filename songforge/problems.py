@@ -11,7 +11,8 @@ from pydantic import ValidationError
 from .errors import ParamsError
 from .params_file import excerpt
 
-NOT_QUOTED = {"lyrics", "api_key_env"}  # fields whose input is never quoted back (a key put there by mistake)
+# fields whose input is never quoted back: a key put there by mistake (base_url: in its user, password or query)
+NOT_QUOTED = {"lyrics", "api_key_env", "base_url"}
 T = TypeVar("T")
 
 

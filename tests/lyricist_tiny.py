@@ -13,11 +13,12 @@ CHAT_TEMPLATE = ("{% for m in messages %}<|endoftext|>{{ m['role'] }}\n{{ m['con
                  "{% if add_generation_prompt %}<|endoftext|>assistant\n{% endif %}")
 
 
-def write_tiny_chat_model(folder: Path, seed: int = 0) -> Path:
+def write_tiny_chat_model(folder: Path, seed: int = 0, template: bool = True) -> Path:
+    """template=False: a base model's folder, with no chat template."""
     from transformers import LlamaConfig, LlamaForCausalLM
 
     tokenizer = tiny_tokenizer()
-    tokenizer.chat_template = CHAT_TEMPLATE
+    tokenizer.chat_template = CHAT_TEMPLATE if template else None
     torch.manual_seed(seed)
     config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=16, intermediate_size=32, num_hidden_layers=1,
                          num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=4096,

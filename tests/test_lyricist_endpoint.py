@@ -137,3 +137,16 @@ def test_a_server_slower_than_timeout_s_is_retried_then_reported():
             EndpointChat(params(server.url, timeout_s=0.3, retries=1, stream=False))([{"role": "user", "content": "x"}])
         assert time.monotonic() - started < 1.5 * 2  # each try gave up at its timeout
         assert len(server.chats()) == 2  # one try and one retry
+
+
+@pytest.mark.parametrize("url", ["http://user:{key}@127.0.0.1:8080/v1", "http://127.0.0.1:8080/v1?api_key={key}",
+                                 "http://127.0.0.1:8080/v1#{key}"])
+def test_a_key_in_base_url_is_refused_and_never_quoted_back(url):
+    from songforge.errors import ParamsError
+    from songforge.lyricist_params import lyricist_params
+
+    key = "sk-in-the-url-5a4b3c2d1e"
+    with pytest.raises(ParamsError) as raised:
+        lyricist_params({"base_url": url.format(key=key), "model": "m"}, "album.yaml", "songs[0].lyricist")
+    assert "songs[0].lyricist.base_url" in str(raised.value) and key not in str(raised.value)
+    assert "api_key_env" in str(raised.value)

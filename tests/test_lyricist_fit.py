@@ -138,3 +138,21 @@ def test_tags_come_from_the_engine_vocabulary():
     problems = tag_problems({"genre": ["folk", "harbourcore"], "instrument": ["acoustic guitar"]})
     assert [(p.where, p.rule) for p in problems] == [("genre[1]", "tag_vocabulary")]
     assert fit_problems("no tags here", "en", 110, 45)[0].rule == "format"
+
+
+def test_a_chorus_sung_the_same_is_the_same_whatever_its_case_and_punctuation():
+    first = "[verse]\nHold the light over the sea\nHold the road over the sea\n"
+    text = (first + "[chorus]\nStay, stay with me\nOver the harbour\n" + first
+            + "[chorus]\nstay stay with me!\nOver  the harbour.\n")
+    assert "chorus_repeats" not in {p.rule for p in fit_problems(text, "en", 110, 60)}
+    other = text.replace("stay stay with me!", "go, go from me")
+    assert "chorus_repeats" in {p.rule for p in fit_problems(other, "en", 110, 60)}
+
+
+def test_the_italian_prompt_counts_as_the_counter_does_each_word_alone():
+    from songforge.lyricist.prompts import opening
+    from songforge.syllables import line_syllables
+
+    system = opening("it", "il porto")[0]["content"]
+    assert "senza sinalefe" in system and '"canta ancora" ha cinque sillabe' in system
+    assert sum(line_syllables("canta ancora", "it")) == 5  # no synalepha: what the prompt tells the model

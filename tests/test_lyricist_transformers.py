@@ -108,6 +108,38 @@ def test_a_hub_id_is_read_from_the_hugging_face_cache_never_downloaded(tiny_mode
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
     chat = LocalChat(LyricistParams(backend="transformers", model="songforge-tests/tiny-chat", max_tokens=64))
     assert isinstance(chat([{"role": "user", "content": "Write a song"}]).text, str) and chat.requests == 1
+    assert chat.provenance()["revision"] == commit  # the snapshot's commit: in the cache key and the lineage
     missing = LocalChat(LyricistParams(backend="transformers", model="songforge-tests/not-cached"))
     with pytest.raises(EngineError, match="nor in the Hugging Face cache"):
         missing([{"role": "user", "content": "x"}])
+
+
+def test_a_folder_without_a_chat_template_is_refused_at_load_naming_the_model(tmp_path):
+    base = write_tiny_chat_model(tmp_path / "base", template=False)  # tiny random, saved without a template
+    with pytest.raises(EngineError, match=r"has no chat template.*instruct or chat version"):
+        LocalChat(LyricistParams(backend="transformers", model=str(base), max_tokens=64))(
+            [{"role": "user", "content": "x"}])
+
+
+def test_sampling_leaves_the_global_random_state_as_it_was(tiny_model):
+    import torch
+
+    chat = LocalChat(LyricistParams(backend="transformers", model=str(tiny_model), max_tokens=64, seed=5))
+    torch.manual_seed(123)
+    expected = torch.rand(4)
+    torch.manual_seed(123)
+    first = chat([{"role": "user", "content": "x"}]).text
+    assert torch.equal(torch.rand(4), expected)  # the draft drew from a forked RNG
+    assert chat([{"role": "user", "content": "x"}]).text == first  # and is still reproducible per seed
+
+
+def test_a_lyricist_model_that_is_neither_a_folder_nor_a_hub_id_is_an_engine_error_not_a_crash():
+    # no server, no model: 'my org/the model' is no folder here and no valid hub id (huggingface_hub refuses it)
+    from songforge.lyricist.brief import brief_call
+    from songforge.params import SongSpec
+
+    params = LyricistParams(backend="transformers", model="my org/the model")
+    call = brief_call(SongSpec(title="odd", lyrics_brief="x", lyricist=params))  # asked before the draft
+    assert call.served["model"] == "my org/the model"
+    with pytest.raises(EngineError, match="'my org/the model' is not at .* Fix: run `songforge models pull"):
+        LocalChat(params)([{"role": "user", "content": "x"}])

@@ -1,7 +1,7 @@
 """A song with a `lyrics_brief` through the real album CLI (`songforge album`, a subprocess, the sketch engine),
 its words drafted by the tests' own OpenAI-compatible server on 127.0.0.1 (tests/openai_server.py, a scripted
-responder): lyrics.txt holds the draft, the lineage records who drafted it (never the key), and a rerun takes
-the draft from the cache: the server sees no second chat request."""
+responder): lyrics.txt holds the draft, the lineage records who drafted it (never the key), a rerun takes
+the draft from the cache: the server sees no second chat request, and a rerun with the server stopped keeps it."""
 
 from __future__ import annotations
 
@@ -79,6 +79,10 @@ def test_a_lyrics_brief_is_drafted_made_and_cached_on_rerun(prefect_api, tmp_pat
         log2 = again.communicate(timeout=900)[0]
         assert again.returncode == 0, log2[-3000:]
         assert len(server.chats()) == 1  # the draft came from the cache (only /v1/models was asked its revision)
+    down = run_cli(path, out, uri, prefect_api)  # the server is stopped: the song keeps its draft, said in the log
+    log3 = down.communicate(timeout=900)[0]
+    assert down.returncode == 0, log3[-3000:]
+    assert "unreachable" in log3 and server.url in log3 and "keeps its earlier draft" in log3
     assert all(r["headers"].get("Authorization") == f"Bearer {KEY}" for r in server.requests)
     folder = next(out.glob("*/01-ferry"))
     assert (folder / "lyrics.txt").read_text() == parse_lyrics(GOOD["lyrics"]).text
@@ -86,7 +90,7 @@ def test_a_lyrics_brief_is_drafted_made_and_cached_on_rerun(prefect_api, tmp_pat
     manifest = (folder / "manifest.json").read_text()
     by = json.loads(manifest)["params"]["song"]["lyrics_by"]
     assert by["model"] == MODEL_ID and by["revision"] == REVISION and by["url"] == server.url
-    assert by["settings"]["seed"] == 0 and KEY not in manifest and KEY not in log + log2
+    assert by["settings"]["seed"] == 0 and KEY not in manifest and KEY not in log + log2 + log3
     take = json.loads((folder / "take.json").read_text())  # the engine sang the drafted lines, section by section
     sung = [line for section in take["sections"] for line in section["lines"]]
     assert sung == [line for section in parse_lyrics(GOOD["lyrics"]).sections for line in section.lines]

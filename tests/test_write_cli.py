@@ -100,9 +100,37 @@ def test_revise_rewrites_one_song_in_place_keeping_the_rest_and_the_comments(tmp
     assert text.split("  - title: Second", 1)[1] == COMMENTED.split("  - title: Second", 1)[1]
     album = load_album(path)
     assert album.songs[0].lyrics == GOOD["lyrics"] and album.songs[0].bpm == 96
+    assert album.songs[0].duration_s == 40 and "duration_s: 40\n" in text  # the song's length is the song's
+    assert "duration_s 40" in asked  # the draft was asked to fit it
     assert yaml.safe_load(text)["songs"][1] == yaml.safe_load(COMMENTED)["songs"][1]
     missing = write("--revise", str(path), "--song", "Third", "--note", "x", "--base-url", server.url)
     assert missing.returncode == 2 and "no song is titled 'Third'" in missing.stderr
+
+
+def test_a_briefed_song_is_revised_from_its_brief_at_its_own_length(tmp_path):
+    # responder: scripted, the good song (it fits 40 s at 96 bpm)
+    path = tmp_path / "album.yaml"
+    path.write_text("title: Harbour\nsongs:\n  - title: Ferry\n    lyrics_brief: the last ferry at dawn\n"
+                    "    bpm: 96\n    duration_s: 40\n")
+    with serve(Server(lambda body: reply(GOOD, title="Ferry"))) as server:
+        done = write("--revise", str(path), "--song", "Ferry", "--note", "sadder", "--base-url", server.url)
+    assert done.returncode == 0, done.stderr
+    asked = server.chats()[0]["messages"][-1]["content"]
+    assert "the last ferry at dawn" in asked and "sadder" in asked
+    song = load_album(path).songs[0]
+    assert song.lyrics == GOOD["lyrics"] and song.duration_s == 40 and not song.lyrics_brief
+
+
+@pytest.mark.parametrize("args,field", [(("a record; 45 songs", "--out", "{out}"), "brief: asks for 45 songs"),
+                                        (("a record", "--songs", "31", "--out", "{out}"), "--songs: asks for 31"),
+                                        (("--song", "x", "--songs", "2", "--out", "{out}"), "--songs: is given with"),
+                                        (("a record", "--note", "x", "--out", "{out}"), "--note: is given without")])
+def test_options_that_cannot_be_met_are_refused_before_any_draft(tmp_path, args, field):
+    # responder: scripted, the good song; it must never be asked
+    with serve(Server(lambda body: reply(GOOD))) as server:
+        done = write(*[a.format(out=tmp_path / "x.yaml") for a in args], "--base-url", server.url)
+    assert done.returncode == 2 and field in done.stderr, done.stderr
+    assert not server.chats() and not (tmp_path / "x.yaml").exists()
 
 
 def test_one_song_is_added_to_an_album_file(tmp_path):
@@ -133,3 +161,21 @@ def test_the_written_album_is_made_end_to_end_by_songforge_album(prefect_api, tm
     folder = next((tmp_path / "out").glob("*/01-*"))
     assert (folder / "lyrics.txt").read_text() == parse_lyrics(GOOD["lyrics"]).text
     assert (folder / "master.wav").is_file() and (folder / "metrics.json").is_file()
+
+
+def test_an_album_whose_song_fails_keeps_the_songs_drafted_before_it(tmp_path):
+    # responder: scripted, a good song titled anew for each request, but song 2 of 3 always far too long
+    bad = reply(GOOD, lyrics="[verse]\n" + "la " * 30 + "\nla la\n[chorus]\nla la\nla la\n")
+
+    def respond(body: dict) -> str:
+        return bad if "(song 2 of 3" in body["messages"][1]["content"] else titled(body)
+
+    out = tmp_path / "x.yaml"
+    with serve(Server(respond)) as server:
+        done = write("harbour songs", "--songs", "3", "--out", str(out), "--base-url", server.url,
+                     "--max-rounds", "1")
+    assert done.returncode == 2 and "song 2 of 3" in done.stderr and "line_syllables" in done.stderr
+    assert "1 song(s) drafted before it are written" in done.stderr and "--song BRIEF" in done.stderr
+    album = load_album(out)
+    assert len(album.songs) == 1 and album.songs[0].lyrics == GOOD["lyrics"]
+    assert "songs 2 to 3 not drafted" in out.read_text() and len(server.chats()) == 2  # song 3 never asked

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ..album_file import album_from_dict
+from ..errors import SongforgeError
 from ..paths import write_text
 from .repair import Chat, Drafted, draft_song
 
@@ -30,14 +31,26 @@ def album_title(brief: str) -> str:
     return (first[:1].upper() + first[1:])[:100] or "Untitled"
 
 
+class AlbumCut(SongforgeError):
+    """Song `number` of `count` could not be drafted: the songs drafted before it, and why it failed."""
+
+    def __init__(self, drafted: list[Drafted], number: int, count: int, error: SongforgeError):
+        self.drafted, self.number, self.count, self.error = drafted, number, count, error
+        super().__init__(f"song {number} of {count}: {error}")
+
+
 def draft_songs(chat: Chat, brief: str, count: int, language: str, max_rounds: int) -> list[Drafted]:
-    """`count` songs for one brief, each told its place and the titles already taken."""
+    """`count` songs for one brief, each told its place and the titles already taken; AlbumCut (with the songs
+    drafted so far) where one cannot be."""
     drafted: list[Drafted] = []
     for number in range(1, count + 1):
         taken = tuple(d.draft.title for d in drafted)
         ask = brief if count == 1 else (f"{brief} (song {number} of {count}"
                                         + (f"; the album's other songs: {', '.join(taken)})" if taken else ")"))
-        drafted.append(draft_song(chat, ask, language, max_rounds, taken=taken))
+        try:
+            drafted.append(draft_song(chat, ask, language, max_rounds, taken=taken))
+        except SongforgeError as error:
+            raise AlbumCut(drafted, number, count, error) from error
     return drafted
 
 

@@ -11,10 +11,11 @@ licences and models it checks do not depend on the words.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from ..artifacts import StageOutput, output
 from ..paths import write_json
@@ -26,7 +27,8 @@ DRAFT_FILE = "lyrics_draft.json"
 
 
 class BriefCall(BaseModel):
-    """What a drafted song's words depend on (the lyricist step's params, and so its cache key)."""
+    """What a drafted song's words depend on (the lyricist step's params, and so its cache key: the lyricist's
+    identity, not its timeouts, retries, streaming or key variable, which ride along excluded)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -34,8 +36,9 @@ class BriefCall(BaseModel):
     language: str
     bpm: float
     duration_s: float
-    lyricist: LyricistParams
+    drafter: dict[str, Any]  # LyricistParams.identity(): backend, public URL, model, revision, settings, seed
     served: dict[str, Any]  # the backend's model and revision, as it reports them before the draft
+    lyricist: LyricistParams = Field(exclude=True)  # the whole params, for the run (not in the key)
 
 
 def brief_call(song: Any) -> BriefCall:
@@ -43,7 +46,7 @@ def brief_call(song: Any) -> BriefCall:
     lyricist = song.lyricist or LyricistParams()
     served = make_chat(lyricist).provenance()
     return BriefCall(brief=song.lyrics_brief, language=song.language, bpm=song.bpm, duration_s=song.duration_s,
-                     lyricist=lyricist, served=served)
+                     drafter=lyricist.identity(), served=served, lyricist=lyricist)
 
 
 def draft_words(call: BriefCall, inputs: Inputs, folder: Path, progress: Progress | None = None) -> StageOutput:
@@ -62,8 +65,30 @@ def draft_words(call: BriefCall, inputs: Inputs, folder: Path, progress: Progres
             del chat
             free_memory()
     data = {"lyrics": drafted.draft.lyrics.strip() + "\n", "provenance": drafted.provenance,
-            "settings": call.lyricist.settings()}
+            "settings": call.lyricist.settings(), "call": _asked(call)}
     return output("lyricist", data, draft=write_json(folder / DRAFT_FILE, data))
+
+
+def _asked(call: Any) -> dict[str, Any]:
+    """What a song asked of the lyricist, known without asking the server (what a draft is reused on)."""
+    return {"brief": call.brief, "language": call.language, "bpm": call.bpm, "duration_s": call.duration_s,
+            "drafter": call.drafter if isinstance(call, BriefCall) else call.lyricist.identity()}
+
+
+def offline_draft(song: Any, folder: Path) -> StageOutput | None:
+    """The song's earlier draft in `folder`, where it was asked exactly as now (brief, language, bpm, length,
+    the lyricist's identity): for a rerun whose server is down. None where there is none, or it differs."""
+    path = folder / DRAFT_FILE
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    lyricist = song.lyricist or LyricistParams()
+    asked = {"brief": song.lyrics_brief, "language": song.language, "bpm": song.bpm, "duration_s": song.duration_s,
+             "drafter": lyricist.identity()}
+    if not isinstance(data, dict) or data.get("call") != json.loads(json.dumps(asked)) or not data.get("lyrics"):
+        return None
+    return output("lyricist", data, draft=path)
 
 
 def with_words(song: Any, drafted: StageOutput) -> Any:

@@ -41,17 +41,18 @@ def song_index(document: Any, songs: list[SongSpec], title: str, source: str) ->
 
 
 def rewritten(document: Any, index: int, drafted: Drafted) -> Any:
-    """The song's lyrics (and the duration_s they fit) replaced; its other fields and every comment kept."""
+    """The song's lyrics replaced (drafted to fit its own bpm and duration_s, which stay as they are, as do its
+    other fields and every comment); a lyrics_brief gives way to the lyrics drafted from it."""
     from ruamel.yaml.scalarstring import LiteralScalarString
 
     song = document["songs"][index]
     song["lyrics"] = LiteralScalarString(drafted.draft.lyrics.strip() + "\n")
     song.pop("lyrics_brief", None)
-    if "duration_s" in song or drafted.duration_s:
-        song["duration_s"] = drafted.duration_s
     return document
 
 
-def revise_brief(title: str, lyrics: str, note: str) -> str:
-    """The ask for a rewrite: the song as it is, and the note."""
+def revise_brief(title: str, lyrics: str, note: str, brief: str | None = None) -> str:
+    """The ask for a rewrite: the song as it is (or, not drafted yet, its brief), and the note."""
+    if not lyrics and brief:
+        return f"Write the song '{title}' about: {brief}. {note}"
     return f"Rewrite the song '{title}', keeping its title, its style and what it is about. {note}\n\n{lyrics}"

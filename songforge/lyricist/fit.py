@@ -9,6 +9,7 @@ are counted as every engine counts them (songforge.syllables), in the song's lan
 from __future__ import annotations
 
 import math
+import unicodedata
 from dataclasses import dataclass
 
 from ..engine.sketch.compose import TAIL_S
@@ -68,10 +69,16 @@ def structure_problems(lyrics: Lyrics) -> list[Problem]:
         problems.append(Problem("song", "chorus_repeats", f"{len(choruses)} sung [chorus] section(s): a chorus "
                                 "comes back, so write at least two [chorus] sections with the same lines"))
     for number, chorus in choruses[1:]:
-        if chorus.lines != choruses[0][1].lines:
+        if _said(chorus.lines) != _said(choruses[0][1].lines):
             problems.append(Problem(_where(number, chorus), "chorus_repeats", f"differs from the first chorus "
                                     f"(section {choruses[0][0]}): repeat its lines exactly"))
     return problems
+
+
+def _said(lines: tuple[str, ...] | list[str]) -> list[str]:
+    """Lines as sung: case, punctuation and spacing do not make a chorus another ('Stay, stay' == 'stay stay')."""
+    return [" ".join("".join(c for c in line.casefold() if not unicodedata.category(c).startswith("P")).split())
+            for line in lines]
 
 
 def line_problems(lyrics: Lyrics, language: str) -> list[Problem]:

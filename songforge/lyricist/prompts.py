@@ -3,8 +3,11 @@ is addressed in). Section tags, field names and JSON keys stay as YuE and the sc
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+import json
+from dataclasses import asdict, dataclass
 
+from . import fit
 from .fit import MAX_LINE_SYLLABLES, MAX_SECTIONS, SECTION_LINES, Problem
 
 Message = dict[str, str]
@@ -30,7 +33,8 @@ PROMPTS = {
     "it": Prompt(
         "Sei un paroliere. Scrivi testi di canzoni cantabili in italiano. Regole: al massimo {sections} sezioni, "
         "ognuna con il suo tag su una riga a sé; ogni sezione cantata ha da {low} a {high} versi; ogni verso ha al "
-        "massimo {syllables} sillabe cantate; il ritornello ([chorus]) torna almeno due volte con gli stessi versi. "
+        "massimo {syllables} sillabe cantate, contando ogni parola da sola, senza sinalefe (\"canta ancora\" ha cinque "
+        "sillabe); il ritornello ([chorus]) torna almeno due volte con gli stessi versi. "
         "Rispondi in JSON con i campi " + _FORMAT + ". I tag (genre, mood, instrument, voice) sono brevi parole "
         "inglesi come folk, melancholic, acoustic guitar, female.",
         "Scrivi una canzone: {brief}{fixed}",
@@ -53,6 +57,23 @@ PROMPTS = {
         "voice)는 folk, melancholic, acoustic guitar, female 같은 짧은 영어 단어입니다.",
         "노래를 써 주세요: {brief}{fixed}", "이 노래는 다음 규칙을 어깁니다. 어떤 규칙도 어기지 않도록 노래 전체를 다시 쓰세요:"),
 }
+
+
+# Bump on any edit of what a draft depends on beyond the text and numbers hashed below: the fit rules' code
+# (fit.py), the reply reader (draft.py) or the repair loop (repair.py). It is in the lyricist steps' version, so a
+# cached draft made under other rules is drafted again.
+RULES_VERSION = "1"
+
+
+def _prompt_digest() -> str:
+    """The prompts' text and the fit rules' numbers: any edit of either changes the lyricist steps' version."""
+    rules = {name: getattr(fit, name) for name in ("MAX_SECTIONS", "MAX_LINE_BARS", "MAX_LINE_SYLLABLES",
+                                                   "SECTION_LINES", "FILL_SHARE", "MIN_DURATION_S")}
+    text = json.dumps([{k: asdict(p) for k, p in PROMPTS.items()}, _FORMAT, rules], sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:10]
+
+
+PROMPT_VERSION = f"{RULES_VERSION}-{_prompt_digest()}"
 
 
 def opening(language: str, brief: str, fixed: str = "") -> list[Message]:
