@@ -88,7 +88,10 @@ def keep_take(rule: SelectRule, seeds: Sequence[int], takes: Sequence[Mapping[st
     if kept is None:  # not takes.json: a round that kept none must not undo the next round's choice
         where = song_folder / TAKES_FOLDER / f"none-kept-of-{len(indices)}.json"
         return {"takes": output("takes", record, takes=write_json(where, record))}
-    linked = _link_take(takes[kept], song_folder, [take_folder(song_folder, i) for i in indices])
+    folders = [take_folder(song_folder, i) for i in indices]
+    linked = _link_take(takes[kept], song_folder, folders)
+    # after the link: a run killed in between leaves the kept take whole, and its rerun removes the rest
+    _unlink_stale(takes[kept], [takes[i] for i in finished if i != kept], song_folder, folders)
     return {**linked, "takes": output("takes", record, takes=write_json(song_folder / "takes.json", record))}
 
 
@@ -125,9 +128,38 @@ def _link_take(outputs: Mapping[str, StageOutput], song_folder: Path,
     return linked
 
 
+def _unlink_stale(kept: Mapping[str, StageOutput], others: Sequence[Mapping[str, StageOutput]], song_folder: Path,
+                  folders: Sequence[Path]) -> None:
+    """Remove from `song_folder` the files another finished take made (at their paths relative to its take folder)
+    that the kept take lacks: a re-choice of a take by another engine (other steps, other files) leaves no file of
+    the take kept before. Called after the kept take is linked, so a run killed here leaves the kept take whole."""
+    keep = _take_paths(kept, folders)
+    for relative in sorted(set().union(*[_take_paths(outputs, folders) for outputs in others]) - keep):
+        (song_folder / relative).unlink(missing_ok=True)
+        for parent in relative.parents[:-1]:  # a folder of the stale take's left empty (stems/) goes too
+            if not any((song_folder / parent).iterdir()):
+                (song_folder / parent).rmdir()
+
+
+def _take_paths(outputs: Mapping[str, StageOutput], folders: Sequence[Path]) -> set[Path]:
+    """The take's files, relative to the take folder holding each (those made outside the takes left out)."""
+    paths = set()
+    for made in outputs.values():
+        for ref in made.files.values():
+            source = Path(ref.path)
+            folder = _holding_folder(source, folders)
+            if folder is not None:
+                paths.add(source.relative_to(folder))
+    return paths
+
+
+def _holding_folder(source: Path, folders: Sequence[Path]) -> Path | None:
+    return next((f for f in folders if f == source.parent or f in source.parents), None)
+
+
 def _link(ref: FileRef, song_folder: Path, folders: Sequence[Path]) -> FileRef:
     source = Path(ref.path)
-    folder = next((f for f in folders if f == source.parent or f in source.parents), None)
+    folder = _holding_folder(source, folders)
     if folder is None:
         return ref  # made outside the takes (a step shared with other songs): used where it is
     target = song_folder / source.relative_to(folder)

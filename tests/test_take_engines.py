@@ -140,3 +140,34 @@ def test_experiment_overrides_are_refused_for_a_song_whose_takes_use_several_eng
         apply_overrides(album, {"humanize": 0.1})
     one = load_album(write(tmp_path, [{"title": "One", "engine": {"name": "sketch"}}]))
     assert apply_overrides(one, {"humanize": 0.1}).songs[0].engine.params.humanize == 0.1
+
+
+def test_a_rechoice_of_another_engines_take_leaves_in_the_song_folder_only_its_files_and_the_songs_own(tmp_path):
+    """Take 1 (sketch: a guide melody and stems) kept, then take 2 (musicgen: a render, no stems) by another rule:
+    the song folder holds take 2's files and the song's own (lyrics.txt, takes.json), none of take 1's."""
+    song = tmp_path / "01-a"
+    made = {0: ["master.wav", "guide.mid", "stems/vocals.wav"], 1: ["master.wav", "render.wav"]}
+    takes = []
+    for index, names in made.items():
+        folder = take_folder(song, index)
+        for name in names:
+            (folder / name).parent.mkdir(parents=True, exist_ok=True)
+            (folder / name).write_bytes(b"%s of take %d" % (name.encode(), index))
+        takes.append({"generate": output("generate", {}, **{Path(n).stem: folder / n for n in names[1:]}),
+                      "master": output("master", {}, master=folder / "master.wav"),
+                      "measure": output("measure", {"key_score": [0.9, 0.4][index]})})
+    (song / "lyrics.txt").write_text(LYRICS)  # the song's own file, no take's output
+
+    def song_files() -> set[str]:
+        return {p.relative_to(song).as_posix() for p in song.rglob("*") if p.is_file() and "takes" not in p.parts}
+
+    first = keep_take(SelectRule.model_validate(RULE), [5, 6], takes, ["measure"], song, [0, 1], ["sketch", "musicgen"])
+    assert first["takes"].data["kept"] == 0
+    assert song_files() == {"lyrics.txt", "takes.json", "master.wav", "guide.mid", "stems/vocals.wav"}
+    again = keep_take(SelectRule.model_validate([{"min": "key_score"}]), [5, 6], takes, ["measure"], song, [0, 1],
+                      ["sketch", "musicgen"])
+    assert again["takes"].data["kept"] == 1
+    assert song_files() == {"lyrics.txt", "takes.json", "master.wav", "render.wav"}
+    assert (song / "master.wav").read_bytes() == b"master.wav of take 1" and not (song / "stems").exists()
+    assert all(again[step].is_intact() for step in ("generate", "master"))
+    assert (take_folder(song, 0) / "guide.mid").exists()  # the take folders keep every take's files
