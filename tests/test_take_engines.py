@@ -171,3 +171,27 @@ def test_a_rechoice_of_another_engines_take_leaves_in_the_song_folder_only_its_f
     assert (song / "master.wav").read_bytes() == b"master.wav of take 1" and not (song / "stems").exists()
     assert all(again[step].is_intact() for step in ("generate", "master"))
     assert (take_folder(song, 0) / "guide.mid").exists()  # the take folders keep every take's files
+
+
+def test_a_sweep_names_songs_whose_takes_use_several_engines_apart_and_the_fix_it_names_loads(tmp_path):
+    """The takes refusal's fix ('override: {takes: 1, retakes: 0}') is itself refused for take_engines (a take each):
+    such a song is named apart, with a fix that loads."""
+    from songforge.sweep import load_sweep
+
+    album = write(tmp_path, [{"title": "Two", "take_engines": TWO, "select": RULE},
+                             {"title": "Takes", "takes": 2, "select": RULE}, {"title": "One"}])
+    sweep = tmp_path / "sweep.yaml"
+    sweep.write_text(yaml.safe_dump({"album": album.name, "seeds": [1, 2]}))
+    with pytest.raises(ParamsError) as caught:
+        load_sweep(sweep)
+    message = str(caught.value)
+    assert "'Two' make takes with several engines" in message and "'Takes'" in message.split("Fix:")[1]
+    assert "songs: ['Takes', 'One']" in message and "takes: 1" not in message
+    # the fix it names, then the other songs' own fix: the sweep loads
+    sweep.write_text(yaml.safe_dump({"album": album.name, "seeds": [1, 2], "songs": ["Takes", "One"],
+                                     "override": {"takes": 1, "retakes": 0}}))
+    assert [song.title for song in load_sweep(sweep).album.songs] == ["Takes", "One"]
+    alone = write(tmp_path, [{"title": "Two", "take_engines": TWO, "select": RULE}])
+    sweep.write_text(yaml.safe_dump({"album": alone.name, "seeds": [1, 2]}))
+    with pytest.raises(ParamsError, match="sweep a copy of the album whose song names one 'engine:'"):
+        load_sweep(sweep)
