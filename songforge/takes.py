@@ -19,9 +19,12 @@ from typing import Any, Mapping, Sequence
 
 from .artifacts import FileRef, StageOutput, output
 from .paths import atomic_path, write_json
+from .tags import normalize_tags
+from .params import reads_yue_tags
 from .select import SelectRule, choose, failure_flags
 
 TAKES_FOLDER = "takes"
+TAG_FIELDS = ("genre", "mood", "instrument", "voice")
 
 
 def take_seed(seed: int, index: int) -> int:
@@ -39,9 +42,13 @@ def take_engine(song: Any, index: int) -> Any:
 
 
 def take_song(song: Any, index: int) -> Any:
-    """Take `index` of `song`: the song with its take's seed and engine, as a song of one take and one engine."""
-    return song.model_copy(update={"seed": take_seed(song.seed, index), "engine": take_engine(song, index),
-                                   "take_engines": (), "takes": 1, "select": None, "retakes": 0})
+    """Take `index` of `song`: the song with its take's seed and engine, as a song of one take and one engine (its
+    tags normalised to YuE's vocabulary for an engine that reads it, as a plain song of that engine has them)."""
+    engine = take_engine(song, index)
+    tags = {field: normalize_tags(field, getattr(song, field)) for field in TAG_FIELDS} \
+        if song.take_engines and reads_yue_tags(engine) else {}
+    return song.model_copy(update={"seed": take_seed(song.seed, index), "engine": engine, "take_engines": (),
+                                   "takes": 1, "select": None, "retakes": 0, **tags})
 
 
 def engine_songs(song: Any) -> list[Any]:

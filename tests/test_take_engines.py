@@ -195,3 +195,24 @@ def test_a_sweep_names_songs_whose_takes_use_several_engines_apart_and_the_fix_i
     sweep.write_text(yaml.safe_dump({"album": alone.name, "seeds": [1, 2]}))
     with pytest.raises(ParamsError, match="sweep a copy of the album whose song names one 'engine:'"):
         load_sweep(sweep)
+
+
+def test_each_take_reads_the_tags_as_a_plain_song_of_its_engine_and_a_vocabulary_engine_refusal_names_it(tmp_path):
+    """Tags are YuE's vocabulary (lower-cased) only for an engine that reads it: an ACE-Step take keeps the song's
+    tags as written, so its prompt and cache key are a plain ACE-Step song's; the sketch take's are a sketch song's."""
+    from tasks.cache import canonical
+
+    tags = {"genre": ["Pop", "Rock"], "mood": ["Uplifting"], "instrument": ["Piano"], "voice": ["Female"]}
+    engines = [{"name": "sketch"}, {"name": "ace-step"}]
+    song = SongSpec(title="A", lyrics=LYRICS, seed=5, take_engines=engines, select=RULE, **tags)
+    for index, engine in enumerate(engines):
+        plain = SongSpec(title="A", lyrics=LYRICS, seed=take_seed(5, index), engine=engine, **tags)
+        assert canonical(take_song(song, index)) == canonical(plain), engine
+    assert take_song(song, 1).genre == ["Pop", "Rock"] and take_song(song, 0).genre == ["pop", "rock"]
+    free = [{"title": "A", "take_engines": [{"name": "ace-step"}, {"name": "sketch"}], "select": RULE,
+             "genre": ["dreamy bedroom pop"]}]
+    message = refusal(write(tmp_path, free))
+    assert "songs[0].genre[0]:" in message and "take_engines[1] ('sketch')" in message, message
+    only_free = [{"title": "A", "take_engines": [{"name": "ace-step"}, {"name": "musicgen"}], "select": RULE,
+                  "genre": ["dreamy bedroom pop"]}]
+    assert load_album(write(tmp_path, only_free)).songs[0].genre == ["dreamy bedroom pop"]
