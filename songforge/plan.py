@@ -47,7 +47,8 @@ class PlanView(BaseModel):
     players: (label, step, role) a person listens to, the last step's first (the song's main player); pictures
     and artifacts: (step, role); metrics: the steps whose data are the song's metrics; licences: (step, licence)
     of each step that uses a model or data under a licence (the engine's, the judges'), shown on the song's card;
-    take: (step, role) of the take.json the song ends up with.
+    take_files: (step, role) of the take.json the song ends up with: for takes by several engines, each engine's
+    (the kept take's is the one in the song's results).
     """
 
     model_config = ConfigDict(frozen=True)
@@ -57,18 +58,18 @@ class PlanView(BaseModel):
     pictures: tuple[tuple[str, str], ...]
     artifacts: tuple[tuple[str, str], ...]
     metrics: tuple[str, ...]
-    take: tuple[str, str] | None
+    take_files: tuple[tuple[str, str], ...]
     licences: tuple[tuple[str, str], ...] = ()
 
 
 def merged_view(views: Sequence[PlanView]) -> PlanView:
     """One view of several plans (a song whose takes use different engines): every step, player, picture,
-    artifact, metric step and licence of any of them, each once, in the first plan's order; the first's take."""
+    artifact, metric step, take file and licence of any of them, each once, in the first plan's order."""
     def union(field: str) -> tuple:
         return tuple(dict.fromkeys(item for view in views for item in getattr(view, field)))
 
     return views[0].model_copy(update={field: union(field) for field in
-                                       ("steps", "players", "pictures", "artifacts", "metrics", "licences")})
+                                       ("steps", "players", "pictures", "artifacts", "metrics", "take_files", "licences")})
 
 
 @dataclass(frozen=True)
@@ -97,7 +98,7 @@ class SongPlan:
             pictures=tuple((step.name, role) for step in steps for role in step.pictures),
             artifacts=tuple((step.name, role) for step in steps for role in step.artifacts),
             metrics=tuple(step.name for step in steps if step.metrics),
-            take=(makers["take"], "take") if "take" in makers else None,
+            take_files=((makers["take"], "take"),) if "take" in makers else (),
             licences=tuple((planned.name, f"{licence}, commercial use: {licence.commercial_use}")
                            for planned in self.steps if (licence := planned.step.licence_for(planned.params))))
 

@@ -216,3 +216,21 @@ def test_each_take_reads_the_tags_as_a_plain_song_of_its_engine_and_a_vocabulary
     only_free = [{"title": "A", "take_engines": [{"name": "ace-step"}, {"name": "musicgen"}], "select": RULE,
                   "genre": ["dreamy bedroom pop"]}]
     assert load_album(write(tmp_path, only_free)).songs[0].genre == ["dreamy bedroom pop"]
+
+
+def test_the_review_card_times_the_sections_from_the_kept_takes_engine_even_when_it_is_not_the_first(tmp_path):
+    """The merged view names every engine's take.json; the card reads the one in the kept take's results."""
+    from songforge.params import AlbumSpec
+    from songforge.report.album import album_report
+    from flows.takes import plan_view
+
+    song = SongSpec(title="Two", lyrics=LYRICS, take_engines=TWO, select=RULE)
+    album = AlbumSpec(title="Engines", songs=[song])
+    view = plan_view(song, album)
+    assert view.take_files == (("generate", "take"), ("musicgen-render", "take"))  # sketch's first, musicgen's
+    folder = tmp_path / "out" / "01-two"
+    folder.mkdir(parents=True)
+    (folder / "take.json").write_text(json.dumps({"sections": [{"start_s": 3.5, "tag": "verse"}]}))
+    kept = {"musicgen-render": output("musicgen-render", {}, take=folder / "take.json")}  # take 2's, musicgen's
+    html = album_report(album, [kept], tmp_path / "out", [view]).path("html").read_text()
+    assert 'data-start="3.500"' in html

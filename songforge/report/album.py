@@ -85,7 +85,7 @@ def _song_report(song, results: dict, album_dir: Path, targets: dict, view: Any)
 
     audio = {label: path for label, step, role in view.players if (path := file(step, role))}
     images = [path for step, role in view.pictures if (path := file(step, role))]
-    take = file(*view.take) if view.take else None
+    take = next((path for step, role in view.take_files if (path := file(step, role))), None)  # the kept take's
     error = results.get("error")
     takes = takes_report(results, view, album_dir)
     return SongReport(
