@@ -22,6 +22,7 @@ from .models import ModelNeed
 from .registry import song_steps
 from .select import check_metrics
 from .step import PHASES, Progress, Step
+from .takes import engine_songs
 
 
 class PlanError(ParamsError):
@@ -140,16 +141,23 @@ def metric_names(song: Any, album: Any) -> tuple[str, ...] | None:
 
 def select_problems(album: Any, indices: list[int] | None = None) -> list[ParamsError]:
     """A ParamsError (under songs[i].select, i from `indices`: each song's place in its file) for each song whose
-    take rule names a metric none of its planned steps makes, naming those that they do make."""
+    take rule names a metric the planned steps do not make, naming those that they do make; for takes by several
+    engines, checked with each engine (a take of one that lacks the metric could never be ranked), naming it."""
     problems = []
     for index, song in zip(indices or [n - 1 for n in album.song_numbers], album.songs):
-        names = metric_names(song, album) if song.select is not None else None
-        if names is None:
+        if song.select is None:
             continue
-        try:
-            check_metrics(song.select, names, f"songs[{index}].select", where=f"that a step of '{song.title}' makes")
-        except ParamsError as error:
-            problems.append(error)
+        for n, each in enumerate(engine_songs(song)):
+            names = metric_names(each, album)
+            if names is None:
+                continue
+            by = f" with take_engines[{n}] ('{each.engine.name}')" if song.take_engines else ""
+            try:
+                check_metrics(song.select, names, f"songs[{index}].select",
+                              where=f"that a step of '{song.title}' makes{by}")
+            except ParamsError as error:
+                problems.append(error)
+                break  # one problem per song
     return problems
 
 

@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from .artifacts import FileRef, StageOutput, output
-from .paths import atomic_path, write_json
-from .tags import normalize_tags
 from .params import reads_yue_tags
+from .paths import atomic_path, write_json
 from .select import SelectRule, choose, failure_flags
+from .tags import normalize_tags
 
 TAKES_FOLDER = "takes"
 TAG_FIELDS = ("genre", "mood", "instrument", "voice")

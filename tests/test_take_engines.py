@@ -234,3 +234,29 @@ def test_the_review_card_times_the_sections_from_the_kept_takes_engine_even_when
     kept = {"musicgen-render": output("musicgen-render", {}, take=folder / "take.json")}  # take 2's, musicgen's
     html = album_report(album, [kept], tmp_path / "out", [view]).path("html").read_text()
     assert 'data-start="3.500"' in html
+
+
+def test_a_take_rule_is_checked_with_every_takes_engine_and_names_the_one_whose_takes_lack_the_metric(tmp_path):
+    """A metric only one engine's takes make ('groove', from a step registered here that plans itself for musicgen
+    songs alone): a rule over it is refused for [musicgen, sketch], naming take_engines[1], though the first makes it."""
+    from songforge import registry
+    from songforge.registry import register_step
+    from songforge.step import Step
+
+    groove = register_step(Step(name="groove", version="1", phase="measure", run=lambda *args: None,
+                                params=lambda song, album: {} if song.engine.name == "musicgen" else None,
+                                reads=("master",), metrics=True, metric_names=("groove",)))
+    try:
+        rule = [{"max": "groove"}]
+        message = refusal(write(tmp_path, [{"title": "A", "take_engines": [{"name": "musicgen"}, {"name": "sketch"}],
+                                            "select": rule}]))
+        assert "songs[0].select: 'groove' is not a metric that a step of 'A' makes with take_engines[1] ('sketch')" \
+            in message, message
+        plain = load_album(write(tmp_path, [{"title": "A", "engine": {"name": "musicgen"}, "select": rule,
+                                             "takes": 2}]))
+        assert plain.songs[0].select is not None  # one engine that makes it: accepted
+        both = load_album(write(tmp_path, [{"title": "A", "take_engines": [{"name": "musicgen"}, {"name": "sketch"}],
+                                            "select": RULE}]))
+        assert both.songs[0].take_engines  # a metric every engine makes: accepted
+    finally:
+        registry._steps.pop(groove.name, None)
