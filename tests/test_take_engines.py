@@ -260,3 +260,21 @@ def test_a_take_rule_is_checked_with_every_takes_engine_and_names_the_one_whose_
         assert both.songs[0].take_engines  # a metric every engine makes: accepted
     finally:
         registry._steps.pop(groove.name, None)
+
+
+def test_a_failed_songs_mlflow_params_name_the_competing_engines_not_the_first_as_its_engine(tmp_path):
+    """A song that failed before a take was kept is closed with song_params (real sqlite MLflow store): its
+    engines as `take_engines`, no `engine` (none was the song's); a plain song keeps its engine and params."""
+    from mlflow.tracking import MlflowClient
+
+    from tasks.track import TrackedRun, close_song_run, song_params
+
+    song = SongSpec(title="A", lyrics=LYRICS, take_engines=TWO, select=RULE)
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = MlflowClient(uri)
+    parent = client.create_run(client.create_experiment("x")).info.run_id
+    run_id = close_song_run(TrackedRun(uri, parent), "A", "FAILED", "boom", song_params(song))
+    params = client.get_run(run_id).data.params
+    assert params["take_engines"] == "sketch, musicgen" and "engine" not in params and "engine.top_k" not in params
+    plain = song_params(SongSpec(title="B", lyrics=LYRICS, engine=TWO[1]))
+    assert plain["engine"] == "musicgen" and plain["engine.top_k"] == 50 and "take_engines" not in plain
