@@ -265,8 +265,7 @@ class SongSpec(Frozen):
         if not isinstance(engines, (list, tuple)):
             return data  # pydantic says it is not a list
         if "engine" in data:
-            raise FieldProblem(ParamsError("engine", "is given with take_engines", "give every take's engine under "
-                                           "take_engines only (the first take uses the first), or drop take_engines"))
+            raise FieldProblem(engine_with_take_engines())
         return {**data, "engine": engines[0], "takes": data.get("takes", len(engines))}
 
     @model_validator(mode="before")
@@ -399,6 +398,12 @@ class SongSpec(Frozen):
     def style(self) -> str:
         """The tags as one YuE genre line: genre, instrument, mood, voice."""
         return " ".join(self.genre + self.instrument + self.mood + self.voice)
+
+
+def engine_with_take_engines() -> ParamsError:
+    """A song giving both `engine` and `take_engines` (which one would the first take use?)."""
+    return ParamsError("engine", "is given with take_engines", "give every take's engine under take_engines only "
+                       "(the first take uses the first), or drop take_engines")
 
 
 def reads_yue_tags(engine: Any) -> bool:
