@@ -57,6 +57,12 @@ def engine_songs(song: Any) -> list[Any]:
     return [take_song(song, index) for index in range(len(song.take_engines))] if song.take_engines else [song]
 
 
+def take_title(index: int, engine: str | None, engines_differ: bool) -> str:
+    """How takes.json's reason and the report name take `index`: 'take 2', or among takes by several engines
+    'take 2 (musicgen)'."""
+    return f"take {index + 1}" + (f" ({engine})" if engines_differ else "")
+
+
 def take_folder(song_folder: Path, index: int) -> Path:
     return Path(song_folder) / TAKES_FOLDER / f"{index + 1:02d}"
 
@@ -80,8 +86,7 @@ def keep_take(rule: SelectRule, seeds: Sequence[int], takes: Sequence[Mapping[st
     """
     indices = list(indices if indices is not None else range(len(takes)))
     names = list(engines) if engines is not None else [None] * len(takes)
-    labels = [f"take {index + 1}" + (f" ({name})" if len(set(names)) > 1 else "")
-              for index, name in zip(indices, names)]
+    labels = [take_title(index, name, len(set(names)) > 1) for index, name in zip(indices, names)]
     errors = [take_error(outputs) for outputs in takes]
     metrics = [{} if error else _metrics(outputs, metric_steps) for outputs, error in zip(takes, errors)]
     finished = [i for i, error in enumerate(errors) if error is None]  # a take that failed is never a candidate
