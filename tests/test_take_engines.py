@@ -278,3 +278,27 @@ def test_a_failed_songs_mlflow_params_name_the_competing_engines_not_the_first_a
     assert params["take_engines"] == "sketch, musicgen" and "engine" not in params and "engine.top_k" not in params
     plain = song_params(SongSpec(title="B", lyrics=LYRICS, engine=TWO[1]))
     assert plain["engine"] == "musicgen" and plain["engine.top_k"] == 50 and "take_engines" not in plain
+
+
+def test_the_song_card_shows_the_kept_takes_engine_licence_and_the_others_as_competitors(tmp_path):
+    """Takes by sketch (GPL-2.0) and musicgen (CC BY-NC 4.0), musicgen's kept: its licence is the song's, sketch's
+    is listed as a competing take's engine."""
+    from songforge.params import AlbumSpec
+    from songforge.report.album import album_report
+    from flows.takes import view_of
+
+    song = SongSpec(title="Two", lyrics=LYRICS, take_engines=TWO, select=RULE)
+    album = AlbumSpec(title="Engines", songs=[song])
+    folder = tmp_path / "out" / "01-two"
+    takes = []
+    for index, (step, score) in enumerate([("generate", 0.4), ("musicgen-render", 0.9)]):
+        made = take_folder(folder, index)
+        made.mkdir(parents=True)
+        (made / "take.json").write_text("{}")
+        takes.append({step: output(step, {}, take=made / "take.json"),
+                      "measure": output("measure", {"key_score": score, "bandwidth_hz": 9000.0})})
+    kept = keep_take(SelectRule.model_validate(RULE), [5, 6], takes, ["measure"], folder, [0, 1], ["sketch", "musicgen"])
+    html = album_report(album, [kept], tmp_path / "out", [view_of(song, album)]).path("html").read_text()
+    licences = html[html.index('<ul class="licences"'):].split("</ul>")[0]
+    assert licences.index("<b>musicgen-render</b>: Creative Commons") < licences.index(
+        "<b>generate (a competing take&#x27;s engine, not kept)</b>: GNU General Public"), licences

@@ -93,13 +93,25 @@ def _song_report(song, results: dict, album_dir: Path, targets: dict, view: Any)
         images=images, metrics=song_metrics(results, view) or {}, targets=targets,
         sections=_take_sections(album_dir / take) if take else [], error=None if error is None else str(error),
         subtitle=f"{song.musical_key.name} · {song.bpm:g} BPM · {song.style} · seed {_seed(song, takes)} · "
-                 f"{_engines(song)}", takes=takes, licences=dict(view.licences))
+                 f"{_engines(song)}", takes=takes, licences=_licences(song, results, view, takes))
 
 
 def _engines(song) -> str:
     """'yue engine', or for takes by several engines 'yue + ace-step engines'."""
     names = list(dict.fromkeys(spec.name for spec in song.take_engines)) or [song.engine.name]
     return f"{' + '.join(names)} engine{'s' if len(names) > 1 else ''}"
+
+
+def _licences(song, results: dict, view: Any, takes: TakesReport | None) -> dict[str, str]:
+    """Each step's licence; for takes by several engines, once one is kept: the steps the kept take ran (its
+    engine's) first, then those of the other engines' takes, named as competitors (their licences bound the takes
+    made, not the song kept)."""
+    every = dict(view.licences)
+    if not song.take_engines or takes is None or not any(take.kept for take in takes.takes):
+        return every
+    kept = {step: licence for step, licence in every.items() if step in results}
+    return kept | {f"{step} (a competing take's engine, not kept)": licence for step, licence in every.items()
+                   if step not in kept}
 
 
 def _seed(song, takes: TakesReport | None) -> str:
