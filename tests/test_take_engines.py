@@ -302,3 +302,20 @@ def test_the_song_card_shows_the_kept_takes_engine_licence_and_the_others_as_com
     licences = html[html.index('<ul class="licences"'):].split("</ul>")[0]
     assert licences.index("<b>musicgen-render</b>: Creative Commons") < licences.index(
         "<b>generate (a competing take&#x27;s engine, not kept)</b>: GNU General Public"), licences
+
+
+def test_the_merged_view_holds_every_engines_steps_once_in_the_first_plans_order():
+    from songforge.params import AlbumSpec
+    from songforge.plan import merged_view, plan_song
+    from flows.takes import plan_view
+
+    song = SongSpec(title="Two", lyrics=LYRICS, take_engines=TWO, select=RULE)
+    album = AlbumSpec(title="Engines", songs=[song])
+    sketch, musicgen = (plan_song(each, album).view() for each in engine_songs(song))
+    view = plan_view(song, album)
+    assert view == merged_view([sketch, musicgen])
+    assert view.steps == ("lyrics", "generate", "mix", "master", "measure", "flags", "plots", "musicgen-render")
+    assert set(view.players) == set(sketch.players) | set(musicgen.players)
+    assert view.metrics == ("measure", "flags") and len(set(view.artifacts)) == len(view.artifacts)
+    assert [step for step, _ in view.licences] == ["generate", "measure", "musicgen-render"]
+    assert merged_view([sketch]) == sketch
