@@ -127,13 +127,21 @@ def engine_rows(name: str, params: dict, seconds: float, scratch: Path, device: 
     """The engine's steps, each the fastest of `repeats` runs of the song (after a warm-up), then its peak."""
     song = song_of(name, params, seconds)
     runs = scratch / "runs" / song.slug  # beside the model folders, never in them
-    run_steps(song_of(name, params, min(seconds, 10.0), seed=1), runs / "warm-up", device, False)
+    warm = dict(run_steps(song_of(name, params, min(seconds, 10.0), seed=1), runs / "warm-up", device, False))
     best: dict[str, Timing] = {}
     for _ in range(repeats):
         for step, timing in run_steps(song, runs / "timed", device, memory=False):
             best[step] = best.get(step, Timing()).fastest(timing)
     peaks = run_steps(song, runs / "memory", device, memory=True)
-    return [Row(name, step, best[step], peak, note) for step, peak in peaks]
+    return [Row(name, step, best[step], peak, "; ".join(filter(None, [note, kept_loaded(warm[step], best[step])])))
+            for step, peak in peaks]
+
+
+def kept_loaded(warm: Timing, best: Timing) -> str:
+    """A step that keeps its models loaded in the process (Stable Audio Open's) loads only in the warm-up: said."""
+    if best.load_wall < 0.01 < warm.load_wall:
+        return f"models kept loaded in the process: loaded once, {warm.load_wall:.2f} s in the warm-up run"
+    return ""
 
 
 def diffusers_ace_step(folder: Path, song: SongSpec, device: torch.device, dtype: torch.dtype,
