@@ -4,38 +4,27 @@
     .venv/bin/python benchmarks/engine_speed.py --device cuda   # GPU: the real shapes, 30 s songs
 
 Every model gets random weights (speed does not depend on their values: the numbers are speed, never music),
-is saved with save_pretrained and loaded by the engine's own loader, and each engine's steps run as the song flow
-runs them (`step.params(song)`, then `step.run`, take files written). Times are scaled to seconds per 30 s of
-audio (a diffusion engine's cost per step is linear in its latent length to first order; Stable Audio Open always
-renders its full 47 s window, so its row is the time of one 30 s song). Peak memory is per step: on CUDA
+is saved with save_pretrained and loaded by the engine's own loader (benchmarks/_engines.py builds them, at reduced
+shapes on the CPU and the published ones on a GPU, and says which vocabularies and tokenizers they use), and each
+engine's steps run as the song flow runs them (`step.params(song)`, then `step.run`, take files written).
+
+Each step's time is split in two (_engines.LoadClock): model load (from_pretrained and moving the models to the
+device: a fixed cost per step, reported as measured) and the rest, the render or generation, scaled to seconds per
+30 s of audio (a diffusion engine's cost per step is linear in its latent length to first order; Stable Audio Open
+always renders its full 47 s window, so its row is the time of one 30 s song). Times are wall and the process's
+CPU time, each the fastest of --repeats runs (every engine alike). Peak memory is per step, load included: on CUDA
 torch.cuda.max_memory_allocated above what was allocated before, on CPU the resident set sampled every 2 ms above
-its level before (yue_speed.peak_memory), in a run of its own (the sampler thread slows the timed ones). Times are
-wall and the process's CPU time, each the fastest of the runs.
+its level before (yue_speed.peak_memory), in a run of its own (the sampler thread slows the timed ones), for a song
+of the length the table's header names.
 
 ACE-Step's render: in the same run, on the same saved weights and seed, diffusers' AceStepPipeline called as its
 documentation shows (`AceStepPipeline.from_pretrained(folder)`, `.to(device)`, `pipe(prompt=..., lyrics=...,
 audio_duration=..., ...).audios`, `sf.write(...)`) and our render step (load, render, take files written); the
 runs alternate and the fastest of each is kept. Target (issue 14): our step adds at most 5 % to diffusers' time,
-judged on CPU time on the CPU (this box is shared: wall times swing by tens of %) and on wall time on a GPU.
-The script imports the album flow first, as a worker process has: a full garbage collection walks every live
-object (about 0.5 s with Prefect and MLflow loaded), a cost the step's own code decides whether to pay.
-
-Real shapes (--device cuda), the values of the published config.json files (the hub cannot be reached from this
-box to re-read them: where diffusers' or transformers' class defaults mirror a model, they were checked against
-those, which holds for ACE-Step's DiT and encoders, Stable Audio Open's DiT and MusicGen small):
-- ACE-Step 1.5 turbo: ACE-Step/Ace-Step1.5 `acestep-v15-turbo/config.json` (DiT hidden 2048, 24 layers, 16 heads,
-  8 KV heads, head_dim 128, in_channels 192, acoustic width 64, patch 2, text_hidden_dim 1024, 8 lyric and 4
-  timbre encoder layers, pooler window 5), the values diffusers 0.42's AceStep classes default to; `vae/config.json`
-  (Oobleck, 48 kHz stereo, encoder 128, decoder 128, channel multiples 1-2-4-8-16, downsampling 2-4-4-6-10, 64
-  latent channels); `Qwen3-Embedding-0.6B/config.json` (hidden 1024, 28 layers, 16 heads, 8 KV, 3072 MLP).
-- MusicGen small: facebook/musicgen-small `config.json` (decoder 1024 wide, 24 layers, 16 heads, FFN 4096, 4
-  codebooks of 2048; T5-base text encoder; EnCodec 32 kHz, 50 Hz); melody: facebook/musicgen-melody (decoder 1536
-  wide, 48 layers, 24 heads, FFN 6144, 12 chroma bins).
-- Stable Audio Open 1.0: stabilityai/stable-audio-open-1.0 `transformer/config.json` (24 layers, 24 heads of 64,
-  12 KV heads, 64 in/out channels, cross-attention 768, time projection 256, global states 1536, sample_size
-  1024), `vae/config.json` (encoder 128, decoder 128, multiples 1-2-4-8-16, downsampling 2-4-4-8-8, 64 latent
-  channels, 44.1 kHz), T5-base text encoder, projection 768.
-The GPU path has not been run here (no GPU lent): RESULTS.md says so.
+judged on the render alone (model load excluded on both sides, by the same clock), on CPU time on the CPU (this
+box is shared: wall times swing by tens of %) and on wall time on a GPU. The script imports the album flow first,
+as a worker process has: a full garbage collection walks every live object (about 0.5 s with Prefect and MLflow
+loaded), a cost the step's own code decides whether to pay.
 """
 
 from __future__ import annotations
@@ -43,10 +32,12 @@ from __future__ import annotations
 import argparse
 import gc
 import math
+import os
 import platform
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -54,7 +45,8 @@ import numpy as np
 import torch
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT / "benchmarks"), str(ROOT / "tests")]  # run as a script: the sibling module, test tokenizers
+sys.path[:0] = [str(ROOT / "benchmarks"), str(ROOT / "tests")]  # run as a script: the sibling modules, test tokenizers
+from _engines import SHAPES, LoadClock, ace_step_folder, musicgen_folder, stable_audio_folder  # noqa: E402
 from yue_speed import return_freed_memory_to_the_os, sync, timed  # noqa: E402
 
 from songforge.params import SongSpec  # noqa: E402
@@ -63,160 +55,60 @@ ENGINES = ("sketch", "ace-step", "musicgen", "musicgen-melody", "stable-audio-op
 TARGET_OVERHEAD = 0.05  # issue 14: our ACE-Step render adds at most 5 % to diffusers' pipeline
 LYRICS = "[verse]\nLittle light upon the hill\nShining on and shining still\n[chorus]\nSing it loud\n"
 
-# Reduced CPU shapes (the real ones: the module's docstring); the latent rates are the real ones.
-SHAPES: dict[str, dict[str, dict]] = {
-    "cpu": {
-        "ace_dit": dict(hidden_size=256, intermediate_size=768, num_hidden_layers=4, num_attention_heads=4,
-                        num_key_value_heads=2, head_dim=64),
-        "ace_encoders": dict(num_lyric_encoder_hidden_layers=2, num_timbre_encoder_hidden_layers=2),
-        "ace_vae": dict(encoder_hidden_size=32, decoder_channels=16, channel_multiples=[1, 2, 4, 8, 8]),
-        "ace_text": dict(hidden_size=256, intermediate_size=768, num_hidden_layers=2, num_attention_heads=4,
-                         num_key_value_heads=2, head_dim=64),
-        "musicgen": dict(hidden_size=256, num_hidden_layers=4, num_attention_heads=4, ffn_dim=1024),
-        "musicgen_t5": dict(d_model=128, d_kv=32, d_ff=256, num_layers=2, num_heads=4),
-        "encodec": dict(num_filters=8, hidden_size=64),
-        "sao_dit": dict(num_layers=4, attention_head_dim=32, num_attention_heads=4, num_key_value_attention_heads=2,
-                        cross_attention_dim=128, time_proj_dim=64, global_states_input_dim=256,
-                        cross_attention_input_dim=128),
-        "sao_vae": dict(encoder_hidden_size=16, decoder_channels=16, channel_multiples=[1, 2, 2, 4, 4]),
-        "sao_t5": dict(d_model=128, d_ff=256, d_kv=32, num_heads=4, num_layers=2),
-    },
-    "cuda": {
-        "ace_dit": dict(hidden_size=2048, intermediate_size=6144, num_hidden_layers=24, num_attention_heads=16,
-                        num_key_value_heads=8, head_dim=128),
-        "ace_encoders": dict(num_lyric_encoder_hidden_layers=8, num_timbre_encoder_hidden_layers=4),
-        "ace_vae": dict(encoder_hidden_size=128, decoder_channels=128, channel_multiples=[1, 2, 4, 8, 16]),
-        "ace_text": dict(hidden_size=1024, intermediate_size=3072, num_hidden_layers=28, num_attention_heads=16,
-                         num_key_value_heads=8, head_dim=128),
-        "musicgen": dict(hidden_size=1024, num_hidden_layers=24, num_attention_heads=16, ffn_dim=4096),
-        "musicgen_melody": dict(hidden_size=1536, num_hidden_layers=48, num_attention_heads=24, ffn_dim=6144),
-        "musicgen_t5": dict(d_model=768, d_kv=64, d_ff=3072, num_layers=12, num_heads=12),
-        "encodec": dict(num_filters=64, hidden_size=128),
-        "sao_dit": dict(num_layers=24, attention_head_dim=64, num_attention_heads=24, num_key_value_attention_heads=12,
-                        cross_attention_dim=768, time_proj_dim=256, global_states_input_dim=1536,
-                        cross_attention_input_dim=768),
-        "sao_vae": dict(encoder_hidden_size=128, decoder_channels=128, channel_multiples=[1, 2, 4, 8, 16]),
-        "sao_t5": dict(d_model=768, d_ff=3072, d_kv=64, num_heads=12, num_layers=12),
-    },
-}
-
-
-# ---------------------------------------------------------------- building the models
-
-def ace_step_folder(folder: Path, shape: dict, dtype: torch.dtype) -> Path:
-    """An AceStepPipeline of the shape's widths (real latent rate: 48 kHz / 1920 = 25 Hz), saved in its layout."""
-    from ace_step_tiny import tiny_tokenizer
-    from diffusers import (AceStepPipeline, AceStepTransformer1DModel, AutoencoderOobleck,
-                           FlowMatchEulerDiscreteScheduler)
-    from diffusers.pipelines.ace_step import (AceStepAudioTokenDetokenizer, AceStepAudioTokenizer,
-                                              AceStepConditionEncoder)
-    from transformers import Qwen3Config, Qwen3Model
-
-    tokenizer, dit, acoustic = tiny_tokenizer(), shape["ace_dit"], 64
-    torch.manual_seed(0)
-    text = Qwen3Model(Qwen3Config(**shape["ace_text"], vocab_size=len(tokenizer), max_position_embeddings=4096))
-    encoder = {k: v for k, v in dit.items() if k != "num_hidden_layers"}
-    pooler = dict(**encoder, audio_acoustic_hidden_dim=acoustic, pool_window_size=5,
-                  num_attention_pooler_hidden_layers=2)
-    parts = {
-        "transformer": AceStepTransformer1DModel(**dit, in_channels=3 * acoustic, audio_acoustic_hidden_dim=acoustic,
-                                                 patch_size=2, is_turbo=True),
-        "condition_encoder": AceStepConditionEncoder(**encoder, **shape["ace_encoders"], timbre_hidden_dim=acoustic,
-                                                     text_hidden_dim=shape["ace_text"]["hidden_size"]),
-        "audio_tokenizer": AceStepAudioTokenizer(**pooler, fsq_dim=dit["hidden_size"]),
-        "audio_token_detokenizer": AceStepAudioTokenDetokenizer(**pooler),
-        "vae": AutoencoderOobleck(**shape["ace_vae"], downsampling_ratios=[2, 4, 4, 6, 10],
-                                  decoder_input_channels=acoustic, audio_channels=2, sampling_rate=48000),
-        "text_encoder": text, "tokenizer": tokenizer,
-        "scheduler": FlowMatchEulerDiscreteScheduler(num_train_timesteps=1, shift=1.0)}
-    pipe = AceStepPipeline(**parts)
-    pipe.to(dtype).save_pretrained(folder, safe_serialization=True)
-    return folder
-
-
-def musicgen_folder(folder: Path, shape: dict, melody: bool) -> Path:
-    """A MusicGen (or MusicGen-Melody) of the shape's widths at the real rates: EnCodec 32 kHz, 50 Hz, 4 codebooks
-    of 2048 codes; the processor's T5 tokenizer built in memory (tests/musicgen_tiny.py's)."""
-    import transformers as tf
-    from musicgen_tiny import RATE, _tokenizer
-
-    tokenizer, vocab = _tokenizer()
-    kind = "MusicgenMelody" if melody else "Musicgen"
-    decoder = getattr(tf, f"{kind}DecoderConfig")(
-        **shape["musicgen_melody" if melody and "musicgen_melody" in shape else "musicgen"], vocab_size=2048,
-        num_codebooks=4, max_position_embeddings=2048, pad_token_id=2048, bos_token_id=2048, audio_channels=1)
-    parts = {"text_encoder": tf.T5Config(vocab_size=vocab, **shape["musicgen_t5"]).to_dict(),
-             "audio_encoder": tf.EncodecConfig(sampling_rate=RATE, audio_channels=1, upsampling_ratios=[8, 5, 4, 4],
-                                               codebook_size=2048, target_bandwidths=[2.2], **shape["encodec"],
-                                               ).to_dict()}
-    extra = {"num_chroma": 12, "chroma_length": 235} if melody else {}
-    torch.manual_seed(0)
-    model = getattr(tf, f"{kind}ForConditionalGeneration")(
-        getattr(tf, f"{kind}Config")(decoder=decoder.to_dict(), **parts, **extra))
-    with torch.no_grad():  # zero codebooks would decode every code to the same sound
-        for layer in model.audio_encoder.quantizer.layers:
-            layer.codebook.embed.normal_()
-    model.generation_config.decoder_start_token_id = 2048
-    model.save_pretrained(folder)
-    features = (tf.MusicgenMelodyFeatureExtractor(sampling_rate=RATE) if melody
-                else tf.EncodecFeatureExtractor(feature_size=1, sampling_rate=RATE))
-    getattr(tf, f"{kind}Processor")(features, tokenizer).save_pretrained(folder)
-    return folder
-
-
-def stable_audio_folder(folder: Path, shape: dict, dtype: torch.dtype) -> Path:
-    """A StableAudioPipeline of the shape's widths at the real rates: 44.1 kHz stereo, hop 2048, 1024 latent
-    frames (47.55 s), 64 latent channels."""
-    from diffusers import AutoencoderOobleck, CosineDPMSolverMultistepScheduler, StableAudioDiTModel
-    from diffusers import StableAudioPipeline
-    from diffusers.pipelines.stable_audio import StableAudioProjectionModel
-    from stable_audio_tiny import tiny_tokenizer
-    from transformers import T5Config, T5EncoderModel
-
-    tokenizer, dit, width = tiny_tokenizer(max_length=128), shape["sao_dit"], shape["sao_t5"]["d_model"]
-    torch.manual_seed(0)
-    parts = {
-        "transformer": StableAudioDiTModel(sample_size=1024, in_channels=64, out_channels=64, **dit),
-        "vae": AutoencoderOobleck(**shape["sao_vae"], downsampling_ratios=[2, 4, 4, 8, 8], decoder_input_channels=64,
-                                  audio_channels=2, sampling_rate=44100),
-        "text_encoder": T5EncoderModel(T5Config(**shape["sao_t5"], vocab_size=len(tokenizer), pad_token_id=0,
-                                                eos_token_id=1)),
-        "projection_model": StableAudioProjectionModel(text_encoder_dim=width,
-                                                       conditioning_dim=dit["cross_attention_input_dim"],
-                                                       min_value=0, max_value=512),
-        "tokenizer": tokenizer,
-        "scheduler": CosineDPMSolverMultistepScheduler(sigma_min=0.3, sigma_max=500, solver_order=2,
-                                                       prediction_type="v_prediction", sigma_data=1.0,
-                                                       sigma_schedule="exponential")}
-    StableAudioPipeline(**parts).to(dtype).save_pretrained(folder, safe_serialization=True)
-    return folder
-
 
 # ---------------------------------------------------------------- running an engine's steps
+
+@dataclass(frozen=True)
+class Timing:
+    """One run of a step: model load (wall, CPU s) and the rest, its render (wall, CPU s); the fastest of several
+    runs takes each field's least (fastest)."""
+
+    load_wall: float = math.inf
+    load_cpu: float = math.inf
+    render_wall: float = math.inf
+    render_cpu: float = math.inf
+
+    def fastest(self, other: "Timing") -> "Timing":
+        return Timing(*(min(getattr(self, f.name), getattr(other, f.name)) for f in fields(self)))
+
+
+@dataclass(frozen=True)
+class Row:
+    engine: str
+    step: str
+    timing: Timing
+    peak: int
+    note: str = ""
+
 
 def song_of(engine: str, params: dict, seconds: float, seed: int = 3) -> SongSpec:
     return SongSpec(title=f"bench {engine}", lyrics=LYRICS, seed=seed, duration_s=seconds, bpm=120,
                     genre=["pop"], instrument=["piano"], engine={"name": engine, "params": params})
 
 
-def measured(device: torch.device, run: Callable[[], Any], memory: bool) -> tuple[Any, float, float, int]:
-    """(result, wall seconds, CPU seconds of the process, peak extra bytes) of run(): with memory, the peak by
-    yue_speed.timed (on CPU its resident-set sampler thread takes the GIL every 2 ms, so that run's times are not
-    reported: NaN); without, the times alone (peak 0). A garbage collection first: what earlier runs left in
-    reference cycles (diffusers' and transformers' models make some) is freed before, not during, the run."""
+def measured(device: torch.device, run: Callable[[], Any]) -> tuple[Any, Timing]:
+    """run()'s result and its Timing. A garbage collection first: what earlier runs left in reference cycles
+    (diffusers' and transformers' models make some) is freed before, not during, the run."""
     gc.collect()
-    if memory:
-        result, _, peak = timed(device, run)
-        return result, math.nan, math.nan, peak
     sync(device)
-    wall, cpu = time.perf_counter(), time.process_time()
-    result = run()
-    sync(device)
-    return result, time.perf_counter() - wall, time.process_time() - cpu, 0
+    with LoadClock().watching() as clock:
+        wall, cpu = time.perf_counter(), time.process_time()
+        result = run()
+        sync(device)
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    return result, Timing(clock.wall, clock.cpu, wall - clock.wall, cpu - clock.cpu)
 
 
-def run_steps(song: SongSpec, folder: Path, device: torch.device, memory: bool) -> list[tuple[str, float, float, int]]:
-    """Each step of the song's engine, run as the flow runs it: (step name, wall s, CPU s, peak extra bytes)."""
+def peak_of(device: torch.device, run: Callable[[], Any]) -> tuple[Any, int]:
+    """run()'s result and its peak extra bytes (yue_speed.timed; on CPU its sampler thread takes the GIL every
+    2 ms: that run's times are not used)."""
+    gc.collect()
+    result, _, peak = timed(device, run)
+    return result, peak
+
+
+def run_steps(song: SongSpec, folder: Path, device: torch.device, memory: bool) -> list[tuple[str, Any]]:
+    """Each step of the song's engine, run as the flow runs it: (step name, its Timing, or its peak with memory)."""
     made: dict[str, Any] = {}
     rows = []
     for step in song.engine.engine.steps:
@@ -224,10 +116,32 @@ def run_steps(song: SongSpec, folder: Path, device: torch.device, memory: bool) 
         if call is None:
             continue
         inputs = {role: made[role] for role in (*step.reads, *step.may_read) if role in made}
-        out, wall, cpu, peak = measured(device, lambda: step.run(call, inputs, folder / step.name, None), memory)
+        out, found = (peak_of if memory else measured)(device, lambda: step.run(call, inputs, folder / step.name, None))
         made |= {role: out for role in out.files}
-        rows.append((step.name, wall, cpu, peak))
+        rows.append((step.name, found))
     return rows
+
+
+def engine_rows(name: str, params: dict, seconds: float, scratch: Path, device: torch.device, repeats: int,
+                note: str = "") -> list[Row]:
+    """The engine's steps, each the fastest of `repeats` runs of the song (after a warm-up), then its peak."""
+    song = song_of(name, params, seconds)
+    runs = scratch / "runs" / song.slug  # beside the model folders, never in them
+    warm = dict(run_steps(song_of(name, params, min(seconds, 10.0), seed=1), runs / "warm-up", device, False))
+    best: dict[str, Timing] = {}
+    for _ in range(repeats):
+        for step, timing in run_steps(song, runs / "timed", device, memory=False):
+            best[step] = best.get(step, Timing()).fastest(timing)
+    peaks = run_steps(song, runs / "memory", device, memory=True)
+    return [Row(name, step, best[step], peak, "; ".join(filter(None, [note, kept_loaded(warm[step], best[step])])))
+            for step, peak in peaks]
+
+
+def kept_loaded(warm: Timing, best: Timing) -> str:
+    """A step that keeps its models loaded in the process (Stable Audio Open's) loads only in the warm-up: said."""
+    if best.load_wall < 0.01 < warm.load_wall:
+        return f"models kept loaded in the process: loaded once, {warm.load_wall:.2f} s in the warm-up run"
+    return ""
 
 
 def diffusers_ace_step(folder: Path, song: SongSpec, device: torch.device, dtype: torch.dtype,
@@ -246,20 +160,20 @@ def diffusers_ace_step(folder: Path, song: SongSpec, device: torch.device, dtype
     return audio[0].float().cpu().numpy().T
 
 
-def fastest(device: torch.device, repeats: int, *runs: Callable[[], Any]) -> list[tuple[Any, float, float, int]]:
+def alternating(device: torch.device, repeats: int, *runs: Callable[[], Any]) -> list[tuple[Any, Timing, int]]:
     """Each run `repeats` times, alternating (a busy neighbour slows both alike), then once more for its peak
-    memory: its last result, its fastest wall and CPU times, its peak."""
-    best: list[list] = [[None, math.inf, math.inf, 0] for _ in runs]
+    memory: its last result, its fastest Timing, its peak."""
+    best: list[list] = [[None, Timing(), 0] for _ in runs]
     for _ in range(repeats):
         for slot, run in zip(best, runs):
-            result, wall, cpu, _ = measured(device, run, memory=False)
-            slot[:3] = [result, min(slot[1], wall), min(slot[2], cpu)]
+            result, timing = measured(device, run)
+            slot[:2] = [result, slot[1].fastest(timing)]
     for slot, run in zip(best, runs):
-        slot[3] = measured(device, run, memory=True)[3]
+        slot[2] = peak_of(device, run)[1]
     return [tuple(slot) for slot in best]  # type: ignore[misc]
 
 
-def ace_step_rows(scratch: Path, opts: argparse.Namespace, device: torch.device, dtype: torch.dtype) -> list[tuple]:
+def ace_step_rows(scratch: Path, opts: argparse.Namespace, device: torch.device, dtype: torch.dtype) -> list[Row]:
     from songforge.audio.io import read_audio
     from songforge.engine.ace_step.steps import RENDER
 
@@ -271,36 +185,35 @@ def ace_step_rows(scratch: Path, opts: argparse.Namespace, device: torch.device,
     theirs = lambda: diffusers_ace_step(folder, song, device, dtype, scratch / "runs" / "diffusers.wav")
     ours = lambda: RENDER.run(call, {}, scratch / "runs" / "ace-step", None)
     ours(), theirs()  # warm-up: imports, first-call kernels, the model files in the page cache
-    (base, wall_base, cpu_base, m_base), (made, wall_ours, cpu_ours, m_ours) = fastest(device, opts.repeats, theirs,
-                                                                                        ours)
+    (base, t_base, m_base), (made, t_ours, m_ours) = alternating(device, opts.repeats, theirs, ours)
     mix = read_audio(made.path("engine_mix"))[0]
     samples = min(len(mix), len(base))
     error = float(np.max(np.abs(mix[:samples] - base[:samples]))) if samples else math.nan
     # on a shared CPU the process's CPU time is the steadier measure of the work; on a GPU it is the wall time
-    judged, (ours_s, base_s) = ("CPU", (cpu_ours, cpu_base)) if device.type == "cpu" else \
-        ("wall", (wall_ours, wall_base))
+    judged = "CPU" if device.type == "cpu" else "wall"
+    ours_s, base_s = ((t.render_cpu if judged == "CPU" else t.render_wall) for t in (t_ours, t_base))
     overhead = ours_s / base_s - 1
-    per30 = 30 / opts.seconds
-    print(f"ace-step render, fastest of {opts.repeats}: ours {wall_ours:.3f} s wall / {cpu_ours:.3f} s CPU, "
-          f"diffusers {wall_base:.3f} s / {cpu_base:.3f} s; our mix vs diffusers' audio: max |difference| "
-          f"{error:.2e} over {samples} samples")
+    print(f"ace-step render (load excluded), fastest of {opts.repeats}: ours {t_ours.render_wall:.3f} s wall / "
+          f"{t_ours.render_cpu:.3f} s CPU, diffusers {t_base.render_wall:.3f} s / {t_base.render_cpu:.3f} s; load: "
+          f"ours {t_ours.load_wall:.3f} s, diffusers {t_base.load_wall:.3f} s; our mix vs diffusers' audio: max "
+          f"|difference| {error:.2e} over {samples} samples")
     verdict = "PASS" if overhead <= TARGET_OVERHEAD else "FAIL"
-    return [("ace-step", "render (diffusers AceStepPipeline)", wall_base * per30, cpu_base * per30, m_base,
-             "baseline"),
-            ("ace-step", "render (songforge step)", wall_ours * per30, cpu_ours * per30, m_ours,
-             f"{overhead:+.1%} {judged} time vs diffusers: {verdict} (target <= {TARGET_OVERHEAD:.0%})")]
+    return [Row("ace-step", "render (diffusers AceStepPipeline)", t_base, m_base, "baseline"),
+            Row("ace-step", "render (songforge step)", t_ours, m_ours, f"render {overhead:+.1%} {judged} time vs "
+                f"diffusers, load excluded: {verdict} (target <= {TARGET_OVERHEAD:.0%})")]
 
 
-def engine_rows(name: str, params: dict, seconds: float, scratch: Path, device: torch.device,
-                scale_to_30: bool = True) -> list[tuple]:
-    song = song_of(name, params, seconds)
-    runs = scratch / "runs" / song.slug  # beside the model folders, never in them
-    run_steps(song_of(name, params, min(seconds, 10.0), seed=1), runs / "warm-up", device, False)
-    per30 = 30 / seconds if scale_to_30 else 1.0
-    times = run_steps(song, runs / "timed", device, memory=False)
-    peaks = run_steps(song, runs / "memory", device, memory=True)
-    return [(name, step, wall * per30, cpu * per30, peak, "")
-            for (step, wall, cpu, _), (*_, peak) in zip(times, peaks)]
+def table(rows: list[Row], seconds: float, repeats: int) -> str:
+    """The markdown table: load as measured, render scaled to 30 s of audio (Stable Audio Open's: a 30 s song)."""
+    peak = f"peak MiB ({seconds:g} s song)"
+    lines = [f"| {'engine':28} | {'step':34} | load s | render s per 30 s | render CPU s per 30 s | {peak} | note |",
+             f"|{'-' * 30}|{'-' * 36}|-------:|------------------:|----------------------:|{'-' * (len(peak) + 1)}:|------|"]
+    for row in rows:
+        per30 = 1.0 if row.engine == "stable-audio-open" else 30 / seconds
+        t = row.timing
+        lines.append(f"| {row.engine:28} | {row.step:34} | {t.load_wall:6.2f} | {t.render_wall * per30:17.2f} | "
+                     f"{t.render_cpu * per30:21.2f} | {row.peak / 2 ** 20:{len(peak)}.1f} | {row.note} |")
+    return "\n".join(lines) + f"\n\nevery time: the fastest of {repeats} runs"
 
 
 def quiet() -> None:
@@ -317,56 +230,64 @@ def quiet() -> None:
     diffusers.utils.logging.disable_progress_bar()
 
 
-def main() -> None:
+def options() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
-    parser.add_argument("--threads", type=int, default=1, help="CPU threads (the project box is shared)")
+    parser.add_argument("--threads", type=int, help="CPU threads (default: 1 on the CPU, the project box is shared; "
+                        "every core with --device cuda)")
     parser.add_argument("--seconds", type=float, help="song length timed (default 10 CPU, 30 GPU); Stable Audio "
                         "Open always renders a 30 s song")
     parser.add_argument("--steps", type=int, default=8, help="diffusion steps of ACE-Step and Stable Audio Open "
                         "(8: the turbo DiT's own; Stable Audio Open's card uses 100: scale its row by steps/8)")
-    parser.add_argument("--repeats", type=int, default=5, help="alternating runs of ACE-Step's render comparison")
+    parser.add_argument("--repeats", type=int, default=5, help="runs of every engine (ACE-Step's two alternating); "
+                        "each time is the fastest")
     parser.add_argument("--engines", default=",".join(ENGINES), help=f"which to run (default all: {','.join(ENGINES)})")
     opts = parser.parse_args()
-    wanted = set(opts.engines.split(","))
-    if wanted - set(ENGINES):
-        parser.error(f"--engines: {', '.join(sorted(wanted - set(ENGINES)))} not among {', '.join(ENGINES)}")
+    opts.wanted = set(opts.engines.split(","))
+    if opts.wanted - set(ENGINES):
+        parser.error(f"--engines: {', '.join(sorted(opts.wanted - set(ENGINES)))} not among {', '.join(ENGINES)}")
+    gpu = opts.device == "cuda"
+    opts.threads = opts.threads or ((os.cpu_count() or 1) if gpu else 1)
+    opts.seconds = opts.seconds or (30.0 if gpu else 10.0)
+    return opts
+
+
+def all_rows(opts: argparse.Namespace, scratch: Path, device: torch.device, dtype: torch.dtype) -> list[Row]:
+    shape, seconds, repeats, rows = SHAPES[device.type], opts.seconds, opts.repeats, []
+    if "sketch" in opts.wanted:
+        rows += engine_rows("sketch", {}, seconds, scratch, device, repeats)
+    if "ace-step" in opts.wanted:
+        rows += ace_step_rows(scratch, opts, device, dtype)
+    if "musicgen" in opts.wanted:
+        small = musicgen_folder(scratch / "musicgen", shape, melody=False)
+        rows += engine_rows("musicgen", {"model": str(small)}, seconds, scratch, device, repeats)
+    if "musicgen-melody" in opts.wanted:
+        melody = musicgen_folder(scratch / "musicgen-melody", shape, melody=True)
+        made = engine_rows("musicgen", {"model": str(melody), "melody": "sketch"}, seconds, scratch, device, repeats)
+        rows += [replace(row, engine=f"{row.engine} (melody: sketch)") for row in made]
+    if "stable-audio-open" in opts.wanted:
+        sao = stable_audio_folder(scratch / "stable-audio", shape, dtype)
+        rows += engine_rows("stable-audio-open", {"model": str(sao), "inference_steps": opts.steps,
+                                                  "dtype": str(dtype).removeprefix("torch.")}, 30.0, scratch,
+                            device, repeats, note="a 30 s song (it renders its 47 s window); peak too")
+    return rows
+
+
+def main() -> None:
+    opts = options()
     quiet()
     import flows.album  # noqa: F401  the step runs in a worker: its heap (Prefect, MLflow) makes a gc.collect cost
-    device = torch.device(opts.device)
-    gpu = device.type == "cuda"
+    device, gpu = torch.device(opts.device), opts.device == "cuda"
     torch.set_num_threads(opts.threads)
     return_freed_memory_to_the_os()
-    opts.seconds = opts.seconds or (30.0 if gpu else 10.0)
     dtype = torch.bfloat16 if gpu else torch.float32
     name = torch.cuda.get_device_name(device) if gpu else f"{platform.processor() or platform.machine()} CPU"
     print(f"device: {name}, {opts.threads} thread(s), torch {torch.__version__}, {dtype}; songs of "
           f"{opts.seconds:g} s, {opts.steps} diffusion steps; random weights at {'real' if gpu else 'reduced'} shapes")
     start = time.perf_counter()
-    rows: list[tuple] = []
     with tempfile.TemporaryDirectory(prefix="engine-speed-") as tmp:
-        scratch = Path(tmp)
-        shape = SHAPES[device.type]
-        if "sketch" in wanted:
-            rows += engine_rows("sketch", {}, opts.seconds, scratch, device)
-        if "ace-step" in wanted:
-            rows += ace_step_rows(scratch, opts, device, dtype)
-        if "musicgen" in wanted:
-            small = musicgen_folder(scratch / "musicgen", shape, melody=False)
-            rows += engine_rows("musicgen", {"model": str(small)}, opts.seconds, scratch, device)
-        if "musicgen-melody" in wanted:
-            melody = musicgen_folder(scratch / "musicgen-melody", shape, melody=True)
-            rows += [(f"{engine} (melody: sketch)", *rest) for engine, *rest in engine_rows(
-                "musicgen", {"model": str(melody), "melody": "sketch"}, opts.seconds, scratch, device)]
-        if "stable-audio-open" in wanted:
-            sao = stable_audio_folder(scratch / "stable-audio", shape, dtype)
-            rows += engine_rows("stable-audio-open", {"model": str(sao), "inference_steps": opts.steps,
-                                                      "dtype": str(dtype).removeprefix("torch.")},
-                                30.0, scratch, device, scale_to_30=False)
-    print(f"\n| {'engine':30} | {'step':36} | {'s per 30 s':>10} | {'CPU s':>7} | {'peak MiB':>9} | note |")
-    print(f"|{'-' * 32}|{'-' * 38}|{'-' * 12}|{'-' * 9}|{'-' * 11}|------|")
-    for engine, step, wall, cpu, peak, note in rows:
-        print(f"| {engine:30} | {step:36} | {wall:10.2f} | {cpu:7.2f} | {peak / 2 ** 20:9.1f} | {note} |")
+        rows = all_rows(opts, Path(tmp), device, dtype)
+    print("\n" + table(rows, opts.seconds, opts.repeats))
     print(f"\nwhole run: {time.perf_counter() - start:.0f} s")
 
 

@@ -21,7 +21,7 @@ from .errors import ParamsError
 from .inputs import InputWarning, engine_input_problems, reference_problems
 from .lyricist_params import LYRICIST_FILE, load_lyricist
 from .params import (FIXES, MAX_BPM, MAX_DURATION_S, AlbumSpec, EngineSpec, MasterSpec, RejectedSong, SongSpec,
-                     engine_params)
+                     engine_params, engine_with_take_engines)
 from .plan import select_problems
 from .params_file import clip, deep_merge, excerpt, read_text_file, read_yaml_file, resolve_path
 from .problems import validation_problems
@@ -166,8 +166,7 @@ def _song(index: int, raw: Any, base_dir: Path, source: str, roots: Roots) -> So
                          for one in error.problems]
     unread = bool(problems)  # a lyrics_file that could not be read: no 'lyrics is required' on top
     if raw.get("take_engines") and "engine" in raw:  # SongSpec refuses it too, under `engine`, filtered below
-        problems.append(ParamsError("engine", "is given with take_engines", "give every take's engine under "
-                                    "take_engines only (the first take uses the first), or drop take_engines"))
+        problems.append(engine_with_take_engines())
     before = len(problems)
     engines = _take_engines(raw["take_engines"], roots, problems) if raw.get("take_engines") else \
         [_engine(raw.get("engine"), roots, problems)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import gc
 import weakref
-from typing import Any
+from typing import Any, Sequence
 
 
 def default_device() -> str:
@@ -15,14 +15,14 @@ def default_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def free_memory_of(model: "weakref.ref[Any]") -> None:
-    """Hand back the memory of a model whose last reference is gone: the garbage collector runs only when something
-    still holds it (a reference cycle, e.g. an offload hook), since a full collection costs 0.2-0.5 s in a worker
+def free_memory_of(models: "Sequence[weakref.ref[Any]]") -> None:
+    """Hand back the memory of models whose last references are gone: the garbage collector runs only when something
+    still holds one of them (a reference cycle, e.g. an offload hook), since a full collection costs 0.2-0.5 s in a worker
     that holds torch, transformers and Prefect (benchmarks/engine_speed.py measured it as most of ACE-Step's
     overhead over diffusers); CUDA's cached blocks are handed back either way."""
     import torch
 
-    if model() is not None:
+    if any(model() is not None for model in models):
         gc.collect()
     if torch.cuda.is_available():
         torch.cuda.empty_cache()

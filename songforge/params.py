@@ -265,8 +265,7 @@ class SongSpec(Frozen):
         if not isinstance(engines, (list, tuple)):
             return data  # pydantic says it is not a list
         if "engine" in data:
-            raise FieldProblem(ParamsError("engine", "is given with take_engines", "give every take's engine under "
-                                           "take_engines only (the first take uses the first), or drop take_engines"))
+            raise FieldProblem(engine_with_take_engines())
         return {**data, "engine": engines[0], "takes": data.get("takes", len(engines))}
 
     @model_validator(mode="before")
@@ -364,12 +363,18 @@ class SongSpec(Frozen):
     @field_validator("genre", "mood", "instrument", "voice")
     @classmethod
     def _tags_known(cls, tags: list[str], info) -> list[str]:
-        """Tags of an engine that reads YuE's vocabulary (sketch, yue) come from it; another engine's are free text."""
+        """Tags of an engine that reads YuE's vocabulary (sketch, yue) come from it; another engine's are free text.
+        With take_engines the song keeps its tags as written (an ACE-Step take reads them as a plain ACE-Step song
+        does), checked against each engine that reads the vocabulary; take_song normalises them for its takes."""
         if long := next((tag for tag in tags if len(tag) > MAX_TAG_CHARS), None):
             raise ValueError(f"a tag of {len(long)} characters is longer than any tag")
-        engines = info.data.get("take_engines") or [info.data.get("engine")]
-        if not any(engine is not None and getattr(engine.engine, "tag_vocabulary", None) == "yue"
-                   for engine in engines):
+        if engines := info.data.get("take_engines"):
+            for n, engine in enumerate(engines):
+                if reads_yue_tags(engine):
+                    carried(lambda: _tags_for_take(info.field_name, tags, n, engine.name))
+            return tags
+        engine = info.data.get("engine")
+        if not reads_yue_tags(engine):
             return tags  # an invalid engine is reported as such; an engine without a vocabulary takes any tag
         return carried(lambda: normalize_tags(info.field_name, tags))
 
@@ -393,6 +398,27 @@ class SongSpec(Frozen):
     def style(self) -> str:
         """The tags as one YuE genre line: genre, instrument, mood, voice."""
         return " ".join(self.genre + self.instrument + self.mood + self.voice)
+
+
+def engine_with_take_engines() -> ParamsError:
+    """A song giving both `engine` and `take_engines` (which one would the first take use?)."""
+    return ParamsError("engine", "is given with take_engines", "give every take's engine under take_engines only "
+                       "(the first take uses the first), or drop take_engines")
+
+
+def reads_yue_tags(engine: Any) -> bool:
+    """Whether an engine (EngineSpec) reads YuE's tag vocabulary (its tags are normalised to it)."""
+    return engine is not None and getattr(engine.engine, "tag_vocabulary", None) == "yue"
+
+
+def _tags_for_take(field: str, tags: list[str], n: int, name: str) -> list[str]:
+    """The tags checked for take_engines[n], an engine reading YuE's vocabulary: its error names that engine."""
+    try:
+        return normalize_tags(field, tags)
+    except ParamsError as error:
+        raise ParamsError(error.field, f"{error.problem}, which take_engines[{n}] ('{name}') reads",
+                          f"{error.fix}, or leave '{name}' out of take_engines (another engine takes free text)") \
+            from None
 
 
 class RejectedSong(Frozen):

@@ -22,6 +22,7 @@ from .models import ModelNeed
 from .registry import song_steps
 from .select import check_metrics
 from .step import PHASES, Progress, Step
+from .takes import engine_songs
 
 
 class PlanError(ParamsError):
@@ -47,7 +48,8 @@ class PlanView(BaseModel):
     players: (label, step, role) a person listens to, the last step's first (the song's main player); pictures
     and artifacts: (step, role); metrics: the steps whose data are the song's metrics; licences: (step, licence)
     of each step that uses a model or data under a licence (the engine's, the judges'), shown on the song's card;
-    take: (step, role) of the take.json the song ends up with.
+    take_files: (step, role) of the take.json the song ends up with: for takes by several engines, each engine's
+    (the kept take's is the one in the song's results).
     """
 
     model_config = ConfigDict(frozen=True)
@@ -57,18 +59,18 @@ class PlanView(BaseModel):
     pictures: tuple[tuple[str, str], ...]
     artifacts: tuple[tuple[str, str], ...]
     metrics: tuple[str, ...]
-    take: tuple[str, str] | None
+    take_files: tuple[tuple[str, str], ...]
     licences: tuple[tuple[str, str], ...] = ()
 
 
 def merged_view(views: Sequence[PlanView]) -> PlanView:
     """One view of several plans (a song whose takes use different engines): every step, player, picture,
-    artifact, metric step and licence of any of them, each once, in the first plan's order; the first's take."""
+    artifact, metric step, take file and licence of any of them, each once, in the first plan's order."""
     def union(field: str) -> tuple:
         return tuple(dict.fromkeys(item for view in views for item in getattr(view, field)))
 
     return views[0].model_copy(update={field: union(field) for field in
-                                       ("steps", "players", "pictures", "artifacts", "metrics", "licences")})
+                                       ("steps", "players", "pictures", "artifacts", "metrics", "take_files", "licences")})
 
 
 @dataclass(frozen=True)
@@ -98,7 +100,7 @@ class SongPlan:
             pictures=tuple((step.name, role) for step in steps for role in step.pictures),
             artifacts=tuple((step.name, role) for step in steps for role in step.artifacts),
             metrics=tuple(step.name for step in steps if step.metrics),
-            take=(makers["take"], "take") if "take" in makers else None,
+            take_files=((makers["take"], "take"),) if "take" in makers else (),
             licences=tuple((name, f"{licence}, commercial use: {licence.commercial_use}") for name, licence in
                            [*self.words, *((planned.name, planned.step.licence_for(planned.params))
                                            for planned in self.steps)] if licence))
@@ -144,16 +146,23 @@ def metric_names(song: Any, album: Any) -> tuple[str, ...] | None:
 
 def select_problems(album: Any, indices: list[int] | None = None) -> list[ParamsError]:
     """A ParamsError (under songs[i].select, i from `indices`: each song's place in its file) for each song whose
-    take rule names a metric none of its planned steps makes, naming those that they do make."""
+    take rule names a metric the planned steps do not make, naming those that they do make; for takes by several
+    engines, checked with each engine (a take of one that lacks the metric could never be ranked), naming it."""
     problems = []
     for index, song in zip(indices or [n - 1 for n in album.song_numbers], album.songs):
-        names = metric_names(song, album) if song.select is not None else None
-        if names is None:
+        if song.select is None:
             continue
-        try:
-            check_metrics(song.select, names, f"songs[{index}].select", where=f"that a step of '{song.title}' makes")
-        except ParamsError as error:
-            problems.append(error)
+        for n, each in enumerate(engine_songs(song)):
+            names = metric_names(each, album)
+            if names is None:
+                continue
+            by = f" with take_engines[{n}] ('{each.engine.name}')" if song.take_engines else ""
+            try:
+                check_metrics(song.select, names, f"songs[{index}].select",
+                              where=f"that a step of '{song.title}' makes{by}")
+            except ParamsError as error:
+                problems.append(error)
+                break  # one problem per song
     return problems
 
 

@@ -103,7 +103,15 @@ def load_sweep(path: Path, roots: Roots = None) -> SweepPlan:
 
 
 def _refuse_takes(album: AlbumSpec, source: str) -> None:
-    """A sweep makes one take per swept value: a song that asks for takes of its own would have them ignored."""
+    """A sweep makes one take per swept value: a song that asks for takes of its own would have them ignored. A song
+    whose takes use several engines is named apart: 'takes: 1' is refused for it (take_engines needs a take each)."""
+    if several := [song.title for song in album.songs if song.take_engines]:
+        others = [song.title for song in album.songs if not song.take_engines]
+        leave_out = f"leave them out with 'songs: [{', '.join(map(repr, others))}]'" if others else \
+            "sweep a copy of the album whose song names one 'engine:' in place of take_engines"
+        raise ParamsError("album", f"{', '.join(map(repr, several))} make takes with several engines (take_engines), "
+                          "which a sweep does not compare", f"{leave_out}; compare the engines with the song's own "
+                          "takes in `songforge album` (its select: rule keeps the best)", source)
     if asking := [song.title for song in album.songs if song.takes > 1 or song.retakes]:
         raise ParamsError("album", f"{', '.join(map(repr, asking))} ask for takes (takes/retakes), which a sweep "
                           "does not make", "sweep their seeds instead ('seeds: [1, 2, 3]' compares the takes side "

@@ -18,10 +18,13 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from .artifacts import FileRef, StageOutput, output
+from .params import reads_yue_tags
 from .paths import atomic_path, write_json
 from .select import SelectRule, choose, failure_flags
+from .tags import normalize_tags
 
 TAKES_FOLDER = "takes"
+TAG_FIELDS = ("genre", "mood", "instrument", "voice")
 
 
 def take_seed(seed: int, index: int) -> int:
@@ -39,15 +42,25 @@ def take_engine(song: Any, index: int) -> Any:
 
 
 def take_song(song: Any, index: int) -> Any:
-    """Take `index` of `song`: the song with its take's seed and engine, as a song of one take and one engine."""
-    return song.model_copy(update={"seed": take_seed(song.seed, index), "engine": take_engine(song, index),
-                                   "take_engines": (), "takes": 1, "select": None, "retakes": 0})
+    """Take `index` of `song`: the song with its take's seed and engine, as a song of one take and one engine (its
+    tags normalised to YuE's vocabulary for an engine that reads it, as a plain song of that engine has them)."""
+    engine = take_engine(song, index)
+    tags = {field: normalize_tags(field, getattr(song, field)) for field in TAG_FIELDS} \
+        if song.take_engines and reads_yue_tags(engine) else {}
+    return song.model_copy(update={"seed": take_seed(song.seed, index), "engine": engine, "take_engines": (),
+                                   "takes": 1, "select": None, "retakes": 0, **tags})
 
 
 def engine_songs(song: Any) -> list[Any]:
     """The song as each engine of its takes makes it (its first take by that engine): what licence checks,
     preflight and the plan's view cover. A song of one engine is itself."""
     return [take_song(song, index) for index in range(len(song.take_engines))] if song.take_engines else [song]
+
+
+def take_title(index: int, engine: str | None, engines_differ: bool) -> str:
+    """How takes.json's reason and the report name take `index`: 'take 2', or among takes by several engines
+    'take 2 (musicgen)'."""
+    return f"take {index + 1}" + (f" ({engine})" if engines_differ else "")
 
 
 def take_folder(song_folder: Path, index: int) -> Path:
@@ -73,8 +86,7 @@ def keep_take(rule: SelectRule, seeds: Sequence[int], takes: Sequence[Mapping[st
     """
     indices = list(indices if indices is not None else range(len(takes)))
     names = list(engines) if engines is not None else [None] * len(takes)
-    labels = [f"take {index + 1}" + (f" ({name})" if len(set(names)) > 1 else "")
-              for index, name in zip(indices, names)]
+    labels = [take_title(index, name, len(set(names)) > 1) for index, name in zip(indices, names)]
     errors = [take_error(outputs) for outputs in takes]
     metrics = [{} if error else _metrics(outputs, metric_steps) for outputs, error in zip(takes, errors)]
     finished = [i for i, error in enumerate(errors) if error is None]  # a take that failed is never a candidate
@@ -88,7 +100,10 @@ def keep_take(rule: SelectRule, seeds: Sequence[int], takes: Sequence[Mapping[st
     if kept is None:  # not takes.json: a round that kept none must not undo the next round's choice
         where = song_folder / TAKES_FOLDER / f"none-kept-of-{len(indices)}.json"
         return {"takes": output("takes", record, takes=write_json(where, record))}
-    linked = _link_take(takes[kept], song_folder, [take_folder(song_folder, i) for i in indices])
+    folders = [take_folder(song_folder, i) for i in indices]
+    linked = _link_take(takes[kept], song_folder, folders)
+    # after the link: a run killed in between leaves the kept take whole, and its rerun removes the rest
+    _unlink_stale(takes[kept], [takes[i] for i in finished if i != kept], song_folder, folders)
     return {**linked, "takes": output("takes", record, takes=write_json(song_folder / "takes.json", record))}
 
 
@@ -125,9 +140,38 @@ def _link_take(outputs: Mapping[str, StageOutput], song_folder: Path,
     return linked
 
 
+def _unlink_stale(kept: Mapping[str, StageOutput], others: Sequence[Mapping[str, StageOutput]], song_folder: Path,
+                  folders: Sequence[Path]) -> None:
+    """Remove from `song_folder` the files another finished take made (at their paths relative to its take folder)
+    that the kept take lacks: a re-choice of a take by another engine (other steps, other files) leaves no file of
+    the take kept before. Called after the kept take is linked, so a run killed here leaves the kept take whole."""
+    keep = _take_paths(kept, folders)
+    for relative in sorted(set().union(*[_take_paths(outputs, folders) for outputs in others]) - keep):
+        (song_folder / relative).unlink(missing_ok=True)
+        for parent in relative.parents[:-1]:  # a folder of the stale take's left empty (stems/) goes too
+            if not any((song_folder / parent).iterdir()):
+                (song_folder / parent).rmdir()
+
+
+def _take_paths(outputs: Mapping[str, StageOutput], folders: Sequence[Path]) -> set[Path]:
+    """The take's files, relative to the take folder holding each (those made outside the takes left out)."""
+    paths = set()
+    for made in outputs.values():
+        for ref in made.files.values():
+            source = Path(ref.path)
+            folder = _holding_folder(source, folders)
+            if folder is not None:
+                paths.add(source.relative_to(folder))
+    return paths
+
+
+def _holding_folder(source: Path, folders: Sequence[Path]) -> Path | None:
+    return next((f for f in folders if f == source.parent or f in source.parents), None)
+
+
 def _link(ref: FileRef, song_folder: Path, folders: Sequence[Path]) -> FileRef:
     source = Path(ref.path)
-    folder = next((f for f in folders if f == source.parent or f in source.parents), None)
+    folder = _holding_folder(source, folders)
     if folder is None:
         return ref  # made outside the takes (a step shared with other songs): used where it is
     target = song_folder / source.relative_to(folder)

@@ -108,11 +108,21 @@ def log_song(parent: TrackedRun, song: SongSpec, outputs: dict[str, StageOutput]
     """A child run with the song's params, metrics, the artifacts its plan names, and manifest.json (with the
     album's `settings`, params.album_settings, when given); `run_name`, `tags` and `params` name and tag the run
     when it is created and add to its params (an edit's run: tasks/edit.py)."""
+    return record_song(parent, song, outputs, master, view, settings, run_name, tags, params)
+
+
+def record_song(parent: TrackedRun, song: SongSpec, outputs: dict[str, StageOutput], master: MasterSpec | None,
+                view: PlanView, settings: dict[str, Any] | None = None, run_name: str | None = None,
+                tags: dict[str, str] | None = None, params: dict[str, Any] | None = None,
+                take_engines: tuple[str, ...] = ()) -> TrackedRun:
+    """log_song's run, in the calling task; take_engines: the engines whose takes competed (for a kept take, `song`
+    being that take: its engine is the kept one), logged as the `take_engines` param."""
     client = _client(parent.tracking_uri)
     experiment_id = client.get_run(parent.run_id).info.experiment_id
     run_id = client.create_run(experiment_id, run_name=run_name or song.title, tags={
         "mlflow.parentRunId": parent.run_id, "songforge.kind": "song", **(tags or {})}).info.run_id
-    for key, value in {**_song_params(song, outputs), **(params or {})}.items():
+    competing = {"take_engines": ", ".join(take_engines)} if take_engines else {}
+    for key, value in {**_song_params(song, outputs), **competing, **(params or {})}.items():
         client.log_param(run_id, key, value)
     for step in (step for step in view.metrics if step in outputs):  # a take's engine may plan fewer steps
         for key, value in outputs[step].data.items():
@@ -195,10 +205,12 @@ def close_album_run(parent: TrackedRun, status: str, reason: str) -> None:
 
 
 def song_params(song: SongSpec) -> dict[str, object]:
-    """What a song run records of the song before any step has run."""
-    return {"title": song.title, "engine": song.engine.name, "seed": song.seed, "bpm": song.bpm, "key": song.key,
-            "style": song.style, "language": song.language, "duration_s.target": song.duration_s,
-            **{f"engine.{k}": v for k, v in song.engine.params.model_dump(mode="json").items()}}
+    """What a song run records of the song before any step has run; a song whose takes use several engines records
+    them as `take_engines` (no take kept yet: no one engine is the song's)."""
+    engine = {"take_engines": ", ".join(spec.name for spec in song.take_engines)} if song.take_engines else \
+        {"engine": song.engine.name, **{f"engine.{k}": v for k, v in song.engine.params.model_dump(mode="json").items()}}
+    return {"title": song.title, "seed": song.seed, "bpm": song.bpm, "key": song.key, "style": song.style,
+            "language": song.language, "duration_s.target": song.duration_s, **engine}
 
 
 @cached_task("track-sweep")

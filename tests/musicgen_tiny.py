@@ -12,7 +12,8 @@ WORDS = "pop rock jazz ambient piano guitar drums calm happy bpm major minor".sp
 RATE = 32000
 
 
-def _tokenizer():
+def t5_tokenizer():
+    """A unigram T5 tokenizer built in memory (no hub) over WORDS, and its vocabulary size."""
     from transformers import T5TokenizerFast
 
     vocab = [("<pad>", 0.0), ("</s>", 0.0), ("<unk>", 0.0)] + [("▁" + word, -float(n)) for n, word in enumerate(WORDS)]
@@ -42,7 +43,7 @@ def write_musicgen(folder: Path, seed: int = 0) -> Path:
     from transformers import (EncodecFeatureExtractor, MusicgenConfig, MusicgenDecoderConfig,
                               MusicgenForConditionalGeneration, MusicgenProcessor)
 
-    tokenizer, vocab = _tokenizer()
+    tokenizer, vocab = t5_tokenizer()
     decoder = MusicgenDecoderConfig(vocab_size=32, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
                                     ffn_dim=32, num_codebooks=2, max_position_embeddings=2048, pad_token_id=32,
                                     bos_token_id=32, audio_channels=1, initializer_factor=0.5)
@@ -60,7 +61,7 @@ def write_melody(folder: Path, seed: int = 0) -> Path:
     from transformers import (MusicgenMelodyConfig, MusicgenMelodyDecoderConfig, MusicgenMelodyFeatureExtractor,
                               MusicgenMelodyForConditionalGeneration, MusicgenMelodyProcessor)
 
-    tokenizer, vocab = _tokenizer()
+    tokenizer, vocab = t5_tokenizer()
     decoder = MusicgenMelodyDecoderConfig(vocab_size=32, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
                                           ffn_dim=32, num_codebooks=2, max_position_embeddings=2400, pad_token_id=32,
                                           bos_token_id=32, audio_channels=1, initializer_factor=0.5)

@@ -231,21 +231,35 @@ def test_the_memory_mode_is_not_in_the_render_cache_key(tiny):
     assert resident.model_dump() == cpu.model_dump() and resident.memory == "resident"
 
 
-def test_the_render_step_frees_its_models_without_a_garbage_collection(tiny, tmp_path, monkeypatch):
+def test_the_render_and_edit_steps_free_every_model_without_a_garbage_collection(tiny, tmp_path, monkeypatch):
     """The pipeline's call leaves a reference cycle on its DiT (diffusers' hook registry); a full collection to break
     it cost 0.2-0.5 s a render in benchmarks/engine_speed.py (ACE-Step's step was 15 % over diffusers' pipeline, the
-    target is 5 %). The step breaks the cycle instead: its models are gone when it returns, no collection run."""
+    target is 5 %). pipeline.loaded breaks the cycle and drops the pipeline's models as its block ends: every model
+    (DiT, condition encoder, VAE, text encoder, audio tokenizers) is gone when the render or the repaint (which keeps
+    its `pipe` name past the block) returns, no collection run."""
     import gc
     import weakref
 
+    from songforge.engine.ace_step.edit_step import REPAINT, edit_call
+    from songforge.song_edit import EditRequest
+
     loaded, collections = [], []
     load = pipeline.load_pipeline
-    monkeypatch.setattr(pipeline, "load_pipeline", lambda *args, **kwargs: loaded.append(
-        weakref.ref((made := load(*args, **kwargs)).transformer)) or made)
+
+    def watched(*args, **kwargs):
+        made = load(*args, **kwargs)
+        loaded.append({name: weakref.ref(c) for name, c in made.components.items() if isinstance(c, torch.nn.Module)})
+        return made
+
+    monkeypatch.setattr(pipeline, "load_pipeline", watched)
     monkeypatch.setattr(gc, "collect", lambda *args: collections.append(args) or 0)
-    gc.disable()  # nothing frees a cycle behind the step's back
+    gc.disable()  # nothing frees a cycle behind the steps' back
     try:
         RENDER.run(render_call(song_of(tiny, seed=2)), {}, tmp_path, None)
-        assert len(loaded) == 1 and loaded[0]() is None and collections == []
+        call = edit_call(render_call(song_of(tiny, seed=2)), tmp_path, EditRequest(start_s=2, end_s=4, seed=3))
+        REPAINT.run(call, {}, tmp_path / "edit", None)
+        assert len(loaded) == 2 and {"transformer", "vae", "text_encoder", "condition_encoder"} <= set(loaded[0])
+        assert [[name for name, model in models.items() if model() is not None] for models in loaded] == [[], []]
+        assert collections == []
     finally:
         gc.enable()

@@ -45,7 +45,7 @@ def test_a_songs_plan_is_its_song_steps_and_its_engines_in_phase_order():
     assert sources(plan_song(yue.songs[0], yue))["yue-stage2"] == {"vtrack": "yue-stage1", "itrack": "yue-stage1"}
     view = plan.view()
     assert view.players[0] == ("master", "master", "preview")  # the last step's player is the song's main one
-    assert view.metrics == ("measure", "flags") and view.take == ("generate", "take")
+    assert view.metrics == ("measure", "flags") and view.take_files == (("generate", "take"),)
     assert view.licences == (("generate", "GNU General Public License v2 (GPL-2.0-only), commercial use: yes"),
                              ("measure", "MIT License (MIT), commercial use: yes"))  # flags and mix use no model
 

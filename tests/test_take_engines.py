@@ -140,3 +140,182 @@ def test_experiment_overrides_are_refused_for_a_song_whose_takes_use_several_eng
         apply_overrides(album, {"humanize": 0.1})
     one = load_album(write(tmp_path, [{"title": "One", "engine": {"name": "sketch"}}]))
     assert apply_overrides(one, {"humanize": 0.1}).songs[0].engine.params.humanize == 0.1
+
+
+def test_a_rechoice_of_another_engines_take_leaves_in_the_song_folder_only_its_files_and_the_songs_own(tmp_path):
+    """Take 1 (sketch: a guide melody and stems) kept, then take 2 (musicgen: a render, no stems) by another rule:
+    the song folder holds take 2's files and the song's own (lyrics.txt, takes.json), none of take 1's."""
+    song = tmp_path / "01-a"
+    made = {0: ["master.wav", "guide.mid", "stems/vocals.wav"], 1: ["master.wav", "render.wav"]}
+    takes = []
+    for index, names in made.items():
+        folder = take_folder(song, index)
+        for name in names:
+            (folder / name).parent.mkdir(parents=True, exist_ok=True)
+            (folder / name).write_bytes(b"%s of take %d" % (name.encode(), index))
+        takes.append({"generate": output("generate", {}, **{Path(n).stem: folder / n for n in names[1:]}),
+                      "master": output("master", {}, master=folder / "master.wav"),
+                      "measure": output("measure", {"key_score": [0.9, 0.4][index]})})
+    (song / "lyrics.txt").write_text(LYRICS)  # the song's own file, no take's output
+
+    def song_files() -> set[str]:
+        return {p.relative_to(song).as_posix() for p in song.rglob("*") if p.is_file() and "takes" not in p.parts}
+
+    first = keep_take(SelectRule.model_validate(RULE), [5, 6], takes, ["measure"], song, [0, 1], ["sketch", "musicgen"])
+    assert first["takes"].data["kept"] == 0
+    assert song_files() == {"lyrics.txt", "takes.json", "master.wav", "guide.mid", "stems/vocals.wav"}
+    again = keep_take(SelectRule.model_validate([{"min": "key_score"}]), [5, 6], takes, ["measure"], song, [0, 1],
+                      ["sketch", "musicgen"])
+    assert again["takes"].data["kept"] == 1
+    assert song_files() == {"lyrics.txt", "takes.json", "master.wav", "render.wav"}
+    assert (song / "master.wav").read_bytes() == b"master.wav of take 1" and not (song / "stems").exists()
+    assert all(again[step].is_intact() for step in ("generate", "master"))
+    assert (take_folder(song, 0) / "guide.mid").exists()  # the take folders keep every take's files
+
+
+def test_a_sweep_names_songs_whose_takes_use_several_engines_apart_and_the_fix_it_names_loads(tmp_path):
+    """The takes refusal's fix ('override: {takes: 1, retakes: 0}') is itself refused for take_engines (a take each):
+    such a song is named apart, with a fix that loads."""
+    from songforge.sweep import load_sweep
+
+    album = write(tmp_path, [{"title": "Two", "take_engines": TWO, "select": RULE},
+                             {"title": "Takes", "takes": 2, "select": RULE}, {"title": "One"}])
+    sweep = tmp_path / "sweep.yaml"
+    sweep.write_text(yaml.safe_dump({"album": album.name, "seeds": [1, 2]}))
+    with pytest.raises(ParamsError) as caught:
+        load_sweep(sweep)
+    message = str(caught.value)
+    assert "'Two' make takes with several engines" in message and "'Takes'" in message.split("Fix:")[1]
+    assert "songs: ['Takes', 'One']" in message and "takes: 1" not in message
+    # the fix it names, then the other songs' own fix: the sweep loads
+    sweep.write_text(yaml.safe_dump({"album": album.name, "seeds": [1, 2], "songs": ["Takes", "One"],
+                                     "override": {"takes": 1, "retakes": 0}}))
+    assert [song.title for song in load_sweep(sweep).album.songs] == ["Takes", "One"]
+    alone = write(tmp_path, [{"title": "Two", "take_engines": TWO, "select": RULE}])
+    sweep.write_text(yaml.safe_dump({"album": alone.name, "seeds": [1, 2]}))
+    with pytest.raises(ParamsError, match="sweep a copy of the album whose song names one 'engine:'"):
+        load_sweep(sweep)
+
+
+def test_each_take_reads_the_tags_as_a_plain_song_of_its_engine_and_a_vocabulary_engine_refusal_names_it(tmp_path):
+    """Tags are YuE's vocabulary (lower-cased) only for an engine that reads it: an ACE-Step take keeps the song's
+    tags as written, so its prompt and cache key are a plain ACE-Step song's; the sketch take's are a sketch song's."""
+    from tasks.cache import canonical
+
+    tags = {"genre": ["Pop", "Rock"], "mood": ["Uplifting"], "instrument": ["Piano"], "voice": ["Female"]}
+    engines = [{"name": "sketch"}, {"name": "ace-step"}]
+    song = SongSpec(title="A", lyrics=LYRICS, seed=5, take_engines=engines, select=RULE, **tags)
+    for index, engine in enumerate(engines):
+        plain = SongSpec(title="A", lyrics=LYRICS, seed=take_seed(5, index), engine=engine, **tags)
+        assert canonical(take_song(song, index)) == canonical(plain), engine
+    assert take_song(song, 1).genre == ["Pop", "Rock"] and take_song(song, 0).genre == ["pop", "rock"]
+    free = [{"title": "A", "take_engines": [{"name": "ace-step"}, {"name": "sketch"}], "select": RULE,
+             "genre": ["dreamy bedroom pop"]}]
+    message = refusal(write(tmp_path, free))
+    assert "songs[0].genre[0]:" in message and "take_engines[1] ('sketch')" in message, message
+    only_free = [{"title": "A", "take_engines": [{"name": "ace-step"}, {"name": "musicgen"}], "select": RULE,
+                  "genre": ["dreamy bedroom pop"]}]
+    assert load_album(write(tmp_path, only_free)).songs[0].genre == ["dreamy bedroom pop"]
+
+
+def test_the_review_card_times_the_sections_from_the_kept_takes_engine_even_when_it_is_not_the_first(tmp_path):
+    """The merged view names every engine's take.json; the card reads the one in the kept take's results."""
+    from songforge.params import AlbumSpec
+    from songforge.report.album import album_report
+    from flows.takes import plan_view
+
+    song = SongSpec(title="Two", lyrics=LYRICS, take_engines=TWO, select=RULE)
+    album = AlbumSpec(title="Engines", songs=[song])
+    view = plan_view(song, album)
+    assert view.take_files == (("generate", "take"), ("musicgen-render", "take"))  # sketch's first, musicgen's
+    folder = tmp_path / "out" / "01-two"
+    folder.mkdir(parents=True)
+    (folder / "take.json").write_text(json.dumps({"sections": [{"start_s": 3.5, "tag": "verse"}]}))
+    kept = {"musicgen-render": output("musicgen-render", {}, take=folder / "take.json")}  # take 2's, musicgen's
+    html = album_report(album, [kept], tmp_path / "out", [view]).path("html").read_text()
+    assert 'data-start="3.500"' in html
+
+
+def test_a_take_rule_is_checked_with_every_takes_engine_and_names_the_one_whose_takes_lack_the_metric(tmp_path):
+    """A metric only one engine's takes make ('groove', from a step registered here that plans itself for musicgen
+    songs alone): a rule over it is refused for [musicgen, sketch], naming take_engines[1], though the first makes it."""
+    from songforge import registry
+    from songforge.registry import register_step
+    from songforge.step import Step
+
+    groove = register_step(Step(name="groove", version="1", phase="measure", run=lambda *args: None,
+                                params=lambda song, album: {} if song.engine.name == "musicgen" else None,
+                                reads=("master",), metrics=True, metric_names=("groove",)))
+    try:
+        rule = [{"max": "groove"}]
+        message = refusal(write(tmp_path, [{"title": "A", "take_engines": [{"name": "musicgen"}, {"name": "sketch"}],
+                                            "select": rule}]))
+        assert "songs[0].select: 'groove' is not a metric that a step of 'A' makes with take_engines[1] ('sketch')" \
+            in message, message
+        plain = load_album(write(tmp_path, [{"title": "A", "engine": {"name": "musicgen"}, "select": rule,
+                                             "takes": 2}]))
+        assert plain.songs[0].select is not None  # one engine that makes it: accepted
+        both = load_album(write(tmp_path, [{"title": "A", "take_engines": [{"name": "musicgen"}, {"name": "sketch"}],
+                                            "select": RULE}]))
+        assert both.songs[0].take_engines  # a metric every engine makes: accepted
+    finally:
+        registry._steps.pop(groove.name, None)
+
+
+def test_a_failed_songs_mlflow_params_name_the_competing_engines_not_the_first_as_its_engine(tmp_path):
+    """A song that failed before a take was kept is closed with song_params (real sqlite MLflow store): its
+    engines as `take_engines`, no `engine` (none was the song's); a plain song keeps its engine and params."""
+    from mlflow.tracking import MlflowClient
+
+    from tasks.track import TrackedRun, close_song_run, song_params
+
+    song = SongSpec(title="A", lyrics=LYRICS, take_engines=TWO, select=RULE)
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = MlflowClient(uri)
+    parent = client.create_run(client.create_experiment("x")).info.run_id
+    run_id = close_song_run(TrackedRun(uri, parent), "A", "FAILED", "boom", song_params(song))
+    params = client.get_run(run_id).data.params
+    assert params["take_engines"] == "sketch, musicgen" and "engine" not in params and "engine.top_k" not in params
+    plain = song_params(SongSpec(title="B", lyrics=LYRICS, engine=TWO[1]))
+    assert plain["engine"] == "musicgen" and plain["engine.top_k"] == 50 and "take_engines" not in plain
+
+
+def test_the_song_card_shows_the_kept_takes_engine_licence_and_the_others_as_competitors(tmp_path):
+    """Takes by sketch (GPL-2.0) and musicgen (CC BY-NC 4.0), musicgen's kept: its licence is the song's, sketch's
+    is listed as a competing take's engine."""
+    from songforge.params import AlbumSpec
+    from songforge.report.album import album_report
+    from flows.takes import view_of
+
+    song = SongSpec(title="Two", lyrics=LYRICS, take_engines=TWO, select=RULE)
+    album = AlbumSpec(title="Engines", songs=[song])
+    folder = tmp_path / "out" / "01-two"
+    takes = []
+    for index, (step, score) in enumerate([("generate", 0.4), ("musicgen-render", 0.9)]):
+        made = take_folder(folder, index)
+        made.mkdir(parents=True)
+        (made / "take.json").write_text("{}")
+        takes.append({step: output(step, {}, take=made / "take.json"),
+                      "measure": output("measure", {"key_score": score, "bandwidth_hz": 9000.0})})
+    kept = keep_take(SelectRule.model_validate(RULE), [5, 6], takes, ["measure"], folder, [0, 1], ["sketch", "musicgen"])
+    html = album_report(album, [kept], tmp_path / "out", [view_of(song, album)]).path("html").read_text()
+    licences = html[html.index('<ul class="licences"'):].split("</ul>")[0]
+    assert licences.index("<b>musicgen-render</b>: Creative Commons") < licences.index(
+        "<b>generate (a competing take&#x27;s engine, not kept)</b>: GNU General Public"), licences
+
+
+def test_the_merged_view_holds_every_engines_steps_once_in_the_first_plans_order():
+    from songforge.params import AlbumSpec
+    from songforge.plan import merged_view, plan_song
+    from flows.takes import plan_view
+
+    song = SongSpec(title="Two", lyrics=LYRICS, take_engines=TWO, select=RULE)
+    album = AlbumSpec(title="Engines", songs=[song])
+    sketch, musicgen = (plan_song(each, album).view() for each in engine_songs(song))
+    view = plan_view(song, album)
+    assert view == merged_view([sketch, musicgen])
+    assert view.steps == ("lyrics", "generate", "mix", "master", "measure", "flags", "plots", "musicgen-render")
+    assert set(view.players) == set(sketch.players) | set(musicgen.players)
+    assert view.metrics == ("measure", "flags") and len(set(view.artifacts)) == len(view.artifacts)
+    assert [step for step, _ in view.licences] == ["generate", "measure", "musicgen-render"]
+    assert merged_view([sketch]) == sketch

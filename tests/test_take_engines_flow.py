@@ -68,6 +68,15 @@ def test_a_song_made_by_two_engines_keeps_the_take_its_rule_picks_and_is_cached_
     assert "<strong>take 1 (sketch)</strong>" in page and "<strong>take 2 (musicgen)</strong>" in page
     assert "sketch + musicgen engines" in page
     assert "takes/01/master" in page and "takes/02/master" in page
+    from mlflow.tracking import MlflowClient
+
+    from tasks.track import EXPERIMENT
+
+    client = MlflowClient(uri)
+    run, = client.search_runs([client.get_experiment_by_name(EXPERIMENT).experiment_id],
+                              "tags.`songforge.kind` = 'song'")
+    assert run.data.params["engine"] == ["sketch", "musicgen"][best]  # the kept take's, not take_engines[0]
+    assert run.data.params["take_engines"] == "sketch, musicgen" and run.data.params["seed"] == str(facts[best]["seed"])
 
     again = album_flow(album, out, uri, return_state=True)
     for name in ("generate-", "musicgen-render-", "master-", "measure-", "takes-", "track-"):

@@ -85,7 +85,7 @@ def _song_report(song, results: dict, album_dir: Path, targets: dict, view: Any)
 
     audio = {label: path for label, step, role in view.players if (path := file(step, role))}
     images = [path for step, role in view.pictures if (path := file(step, role))]
-    take_file = file(*view.take) if view.take else None
+    take_file = next((path for step, role in view.take_files if (path := file(step, role))), None)  # the kept's
     take = json.loads((album_dir / take_file).read_text()) if take_file else {}
     error = results.get("error")
     takes = takes_report(results, view, album_dir)
@@ -95,13 +95,25 @@ def _song_report(song, results: dict, album_dir: Path, targets: dict, view: Any)
         sections=_take_sections(take), error=None if error is None else str(error),
         subtitle=" · ".join(part for part in (f"{song.musical_key.name}", f"{song.bpm:g} BPM", song.style,
                                               f"seed {_seed(song, takes)}", _engines(song), _singer(take)) if part),
-        takes=takes, licences=dict(view.licences))
+        takes=takes, licences=_licences(song, results, view, takes))
 
 
 def _engines(song) -> str:
     """'yue engine', or for takes by several engines 'yue + ace-step engines'."""
     names = list(dict.fromkeys(spec.name for spec in song.take_engines)) or [song.engine.name]
     return f"{' + '.join(names)} engine{'s' if len(names) > 1 else ''}"
+
+
+def _licences(song, results: dict, view: Any, takes: TakesReport | None) -> dict[str, str]:
+    """Each step's licence; for takes by several engines, once one is kept: the steps the kept take ran (its
+    engine's) first, then those of the other engines' takes, named as competitors (their licences bound the takes
+    made, not the song kept)."""
+    every = dict(view.licences)
+    if not song.take_engines or takes is None or not any(take.kept for take in takes.takes):
+        return every
+    kept = {step: licence for step, licence in every.items() if step in results}
+    return kept | {f"{step} (a competing take's engine, not kept)": licence for step, licence in every.items()
+                   if step not in kept}
 
 
 def _seed(song, takes: TakesReport | None) -> str:

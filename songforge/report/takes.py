@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from ..artifacts import StageOutput
+from ..takes import take_title
 from .cards import href
 from .values import format_metric
 
@@ -40,9 +41,8 @@ def takes_report(results: dict, view: Any, album_dir: Path) -> TakesReport | Non
         return None
     record, song_folder = choice.data, choice.path("takes").parent
     main = _main_file(results, view, song_folder)
-    engines = {take.get("engine") for take in record["takes"]}  # takes by several engines: each label names its
-    label = lambda take: f"take {take['index'] + 1}" + (f" ({take['engine']})" if len(engines) > 1 else "")
-    takes = [TakeReport(label=label(take), seed=int(take["seed"]), metrics=take["metrics"],
+    differ = len({take.get("engine") for take in record["takes"]}) > 1  # takes by several engines: named
+    takes = [TakeReport(label=take_title(take["index"], take.get("engine"), differ), seed=int(take["seed"]), metrics=take["metrics"],
                         audio=_audio(song_folder / take["folder"], main, album_dir), flags=tuple(take["flags"]),
                         kept=take["index"] == record["kept"]) for take in record["takes"]]
     return TakesReport(rule=record["rule"], reason=record["reason"], takes=takes)

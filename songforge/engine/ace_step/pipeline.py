@@ -109,10 +109,12 @@ def place(pipe: Any, memory: MemoryMode) -> Any:
 
 @contextmanager
 def loaded(params: AceStepParams) -> Iterator[tuple[Any, MemoryMode]]:
-    """The params' pipeline, placed, with their LoRA; given back (GPU memory freed) when the block ends. The caller
-    drops its own reference inside the block (`del pipe`): reference counting then frees the models, and the
-    garbage collector runs only if something still holds them (device_memory.free_memory_of)."""
+    """The params' pipeline, placed, with their LoRA; given back (GPU memory freed) when the block ends: its model
+    components are set to None then, so a caller still holding the pipeline holds no model. Reference counting
+    frees them; the garbage collector runs only if something still holds one (device_memory.free_memory_of)."""
     import weakref
+
+    import torch
 
     from ...device_memory import free_memory_of
 
@@ -120,11 +122,16 @@ def loaded(params: AceStepParams) -> Iterator[tuple[Any, MemoryMode]]:
     pipe = load_pipeline(verified_folder(params.model), dtype_for(params.dtype, memory))
     if params.lora_path is not None:
         apply_lora(pipe, params.lora_path)
-    models = weakref.ref(pipe.transformer)
+    modules = [name for name, component in pipe.components.items() if isinstance(component, torch.nn.Module)]
+    models = [weakref.ref(getattr(pipe, name)) for name in modules]  # every model, not the DiT alone
     try:
         yield place(pipe, memory), memory
     finally:
+        if memory == "offload":
+            pipe.remove_all_hooks()  # the offload hooks (pipe._all_hooks) refer to every model
         drop_empty_hook_registries(pipe)
+        for name in modules:
+            setattr(pipe, name, None)
         del pipe
         free_memory_of(models)
 

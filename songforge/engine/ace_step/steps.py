@@ -121,8 +121,7 @@ class AceStepEngine:
         with ace.loaded(params) as (pipe, memory):
             report(0.2, "rendering")
             mix = text2music(pipe, song, params, seed, codes)
-            rate = pipe.sample_rate
-            del pipe  # the last reference: the models are freed as the block ends (pipeline.loaded)
+            rate = pipe.sample_rate  # the models are freed as the block ends (pipeline.loaded), no `del pipe` needed
         report(1.0, "done")
         metadata = {"identity": self.identity(params), "seed": seed, "caption": caption(song, params),
                     "lyrics": song.lyrics,  # what `songforge edit` conditions a repaint on (lyrics.txt: sections)
