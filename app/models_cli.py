@@ -23,10 +23,12 @@ def list_command() -> None:
     from songforge.registry import available_engines, get_engine, song_steps
 
     typer.echo(f"models folder: {models_dir()}  (set SONGFORGE_MODELS to move it)")
-    for name, entry in all_models().items():
-        revision = entry.revision[:12] if entry.pinned else f"{entry.revision} (unpinned)"
-        typer.echo(f"{name:<14} {entry.repo:<34} {revision:<18} {entry.licence.id:<20} "
-                   f"commercial: {entry.licence.commercial_use:<8} {_disk_state(model_folder(name))}")
+    rows = [(name, entry.repo, entry.revision[:12] if entry.pinned else f"{entry.revision} (unpinned)",
+             entry.licence.id, f"commercial: {entry.licence.commercial_use}", _disk_state(model_folder(name)))
+            for name, entry in all_models().items()]
+    widths = [max(len(row[column]) for row in rows) for column in range(5)]  # columns line up, whatever the names
+    for row in rows:
+        typer.echo(" ".join(cell.ljust(width) for cell, width in zip(row, widths)) + f" {row[5]}")
     typer.echo("\nsteps and the licences of the models they use (commercial use: yes / no / unknown):")
     steps = [*song_steps(), *(step for name in available_engines() for step in get_engine(name).steps)]
     width = max(len(step.key) for step in steps)
