@@ -27,17 +27,8 @@ from songforge.engine.sketch.singer import FESTIVAL_TOP_MIDI, choose_singer, fes
 from songforge.params import SongSpec
 from songforge.registry import get_engine
 from songforge.syllables import sung_words
+from test_sketch_engine import LYRICS
 
-LYRICS = """[verse]
-City lights are fading into morning
-I keep your letters folded in my coat
-Every step a promise I am keeping
-Every word a song I never wrote
-
-[chorus]
-Hold on, hold on, the night is almost over
-Hold on, hold on, the sun is coming through
-"""
 # The same shape, none of the words: what the vocal sung from LYRICS is scored against as a control.
 OTHER = """[verse]
 Purple engines hum beneath the glacier
